@@ -1,0 +1,46 @@
+# Footfall: `make run` starts the whole stack with demo data; `make test` runs every test.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+# Folders with Alembic migrations; each migrates into the schema named after the folder.
+MIGRATED = $(patsubst %/migrations,%,$(wildcard services/*/migrations gateway/migrations))
+# Other makefiles (mk/*.mk) add build steps to ASSETS, e.g. the SDK and the UI bundles.
+ASSETS :=
+
+-include mk/*.mk
+
+.PHONY: setup infra migrate assets run test bench redrive clean
+.DEFAULT_GOAL := run
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed assets
+
+assets: $(ASSETS)
+
+infra: $(VENV)/.installed
+	$(PY) -m footfall.infra
+
+migrate: $(VENV)/.installed
+	$(PY) -m footfall.db upgrade $(MIGRATED)
+
+run: setup infra migrate
+	$(PY) -m footfall.banner
+	$(VENV)/bin/honcho start -f Procfile
+
+# Tests start any local PostgreSQL, RabbitMQ or Redis that is down, then use their own database,
+# RabbitMQ vhost and Redis db (tests/conftest.py), so they never touch `make run`'s data.
+test: setup
+	$(PY) -m footfall.infra --start
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+redrive: $(VENV)/.installed
+	$(PY) -m footfall.bus redrive $(QUEUE)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

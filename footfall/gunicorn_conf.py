@@ -1,0 +1,33 @@
+"""Gunicorn settings shared by every HTTP service (`gunicorn -c python:footfall.gunicorn_conf …`).
+
+gthread workers keep SDK connections alive and let one process overlap broker confirms and
+database waits; 2 workers × 8 threads suits a 2-core pod (engineering.md §4). pika connections
+are opened lazily inside each thread, after the fork, never at import.
+"""
+import os
+import tempfile
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "8"))
+keepalive = 75  # longer than typical load-balancer idle timeouts, so they close first
+timeout = 30
+graceful_timeout = 20  # below Kubernetes' 30 s grace period
+# The worker heartbeat file must live on tmpfs, or a slow disk can stall workers (gunicorn docs).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+accesslog = None  # footfall.web logs one structured line per request instead
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def post_fork(server, worker):
+    from footfall.web import configure_logging
+
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+
+
+def child_exit(server, worker):
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

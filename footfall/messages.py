@@ -1,0 +1,264 @@
+"""Message contracts of the bus: one model per routing key, validated by producer and consumer alike.
+
+Every message is a batch (a list of items) because confirms and acks are priced per message,
+not per item: ingest publishes one message per HTTP request, consumers emit one per batch.
+Consumers ignore unknown fields so producers can add fields without a lockstep deploy; a change
+that breaks a consumer bumps `schema_version`.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from footfall.ids import new_message_id
+
+SCHEMA_VERSION = 1
+
+Scalar = Union[str, int, float, bool, None]
+Kind = Literal["pageview", "click", "change", "submit", "custom", "screen", "identify"]
+Source = Literal["web", "ios", "android", "server"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+
+# --- The canonical event (DESIGN.md §3) -------------------------------------------------------
+
+
+class Page(Model):
+    url: str | None = None
+    domain: str | None = None
+    path: str | None = None
+    query: str | None = None
+    hash: str | None = None
+    title: str | None = None
+    referrer: str | None = None
+
+
+class Node(Model):
+    """One element of a target's hierarchy, target first, then its ancestors up to the root."""
+
+    tag: str
+    id: str | None = None
+    classes: list[str] = Field(default_factory=list)
+    attributes: dict[str, str] = Field(default_factory=dict)
+    nth: int | None = None  # 1-based position among its element siblings (:nth-child)
+
+
+class Target(Model):
+    hierarchy: list[Node] = Field(default_factory=list)
+    text: str | None = None
+    href: str | None = None
+
+
+class Device(Model):
+    browser: str | None = None
+    browser_version: str | None = None
+    os: str | None = None
+    os_version: str | None = None
+    device_type: Literal["Desktop", "Mobile", "Tablet", "Other"] | None = None
+    screen: str | None = None
+    user_agent: str | None = None
+
+
+class Geo(Model):
+    country: str | None = None
+    region: str | None = None
+    city: str | None = None
+
+
+class Campaign(Model):
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+
+
+class Event(Model):
+    """One captured event after ingest normalisation; (env_id, event_id) is its dedupe key."""
+
+    event_id: str
+    env_id: str
+    kind: Kind
+    name: str | None = None  # custom/screen events; pageviews and autocaptured ones may leave it empty
+    device_id: str
+    # The anonymous user id the client holds for this device (SDK id, or hash53(anonymousId)).
+    user_id: str
+    identity: str | None = None
+    session_id: str | None = None  # the client's, when it keeps one (our browser SDK)
+    time: datetime  # client time, corrected for clock skew when sent_at was given
+    received_at: datetime
+    source: Source
+    library: str | None = None
+    page: Page | None = None
+    target: Target | None = None
+    device: Device | None = None
+    geo: Geo | None = None
+    campaign: Campaign | None = None
+    ip: str | None = None
+    properties: dict[str, Scalar] = Field(default_factory=dict)
+
+
+# --- Identity commands (ingest → identity) ------------------------------------------------------
+
+
+class IdentifyCommand(Model):
+    """Link a device's anonymous user (or, from Heap's server API, a user id) to an identity."""
+
+    type: Literal["identify"] = "identify"
+    command_id: str
+    time: datetime
+    identity: str
+    device_id: str | None = None
+    user_id: str | None = None
+    source: Source = "server"
+
+
+class AliasCommand(Model):
+    """Segment alias: previous_id's user merges into the user of `identity`."""
+
+    type: Literal["alias"] = "alias"
+    command_id: str
+    time: datetime
+    previous_id: str
+    identity: str
+
+
+class SetUserPropertiesCommand(Model):
+    """Traits / add_user_properties: per key, last write by event time wins."""
+
+    type: Literal["set_user_properties"] = "set_user_properties"
+    command_id: str
+    time: datetime
+    identity: str | None = None
+    device_id: str | None = None
+    user_id: str | None = None
+    properties: dict[str, Scalar] = Field(default_factory=dict)
+
+
+IdentityCommand = Annotated[
+    Union[IdentifyCommand, AliasCommand, SetUserPropertiesCommand], Field(discriminator="type")
+]
+
+
+# --- Facts published by services ---------------------------------------------------------------
+
+
+class UserMerge(Model):
+    from_user_id: str
+    into_user_id: str
+    identity: str | None = None
+    device_ids: list[str] = Field(default_factory=list)
+    at: datetime
+
+
+class UserSnapshot(Model):
+    """The whole state of a user; consumers keep the one with the highest version."""
+
+    user_id: str
+    identity: str | None = None
+    properties: dict[str, Scalar] = Field(default_factory=dict)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    version: int = 0
+
+
+class ReplayRecording(Model):
+    session_id: str
+    device_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    has_full_snapshot: bool = False
+
+
+class Message(Model):
+    """The envelope every message carries."""
+
+    routing_key: ClassVar[str] = ""
+    schema_version: int = SCHEMA_VERSION
+    message_id: str = Field(default_factory=new_message_id)
+    env_id: str
+    sent_at: datetime = Field(default_factory=utcnow)
+
+
+class EventsCaptured(Message):
+    routing_key: ClassVar[str] = "event.captured"
+    events: list[Event]
+
+
+class IdentityCommands(Message):
+    routing_key: ClassVar[str] = "identity.command"
+    commands: list[IdentityCommand]
+
+
+class UsersMerged(Message):
+    routing_key: ClassVar[str] = "user.merged"
+    merges: list[UserMerge]
+
+
+class UsersUpdated(Message):
+    routing_key: ClassVar[str] = "user.updated"
+    users: list[UserSnapshot]
+
+
+class ReplaysRecorded(Message):
+    routing_key: ClassVar[str] = "replay.recorded"
+    replays: list[ReplayRecording]
+
+
+class DefinitionChanged(Message):
+    routing_key: ClassVar[str] = "definition.changed"
+    definition_id: str
+    action: Literal["created", "updated", "archived"]
+
+
+class EnvironmentChanged(Message):
+    routing_key: ClassVar[str] = "environment.changed"
+    action: Literal["created", "key_rotated", "deleted"]
+
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    m.routing_key: m
+    for m in (
+        EventsCaptured,
+        IdentityCommands,
+        UsersMerged,
+        UsersUpdated,
+        ReplaysRecorded,
+        DefinitionChanged,
+        EnvironmentChanged,
+    )
+}
+
+
+class UnknownMessage(ValueError):
+    """A routing key no contract describes, or a schema version this code cannot read."""
+
+
+def decode(routing_key: str, body: bytes) -> Message:
+    """Parse and validate a message body; raises pydantic.ValidationError or UnknownMessage."""
+    model = MESSAGE_TYPES.get(routing_key)
+    if model is None:
+        raise UnknownMessage(f"no contract for routing key {routing_key!r}")
+    message = model.model_validate_json(body)
+    if message.schema_version > SCHEMA_VERSION:
+        raise UnknownMessage(f"schema_version {message.schema_version} is newer than {SCHEMA_VERSION}")
+    return message
+
+
+def encode(message: Message) -> bytes:
+    """Serialise a message for the wire (validated: models refuse bad fields when built)."""
+    return message.model_dump_json().encode()
+
+
+def json_schemas() -> dict[str, Any]:
+    """JSON Schema per routing key, for docs and contract tests."""
+    return {key: model.model_json_schema() for key, model in MESSAGE_TYPES.items()}

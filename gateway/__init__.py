@@ -1,0 +1,1 @@
+"""The gateway: control plane, feed composition, web UI, replay admission."""

@@ -1,0 +1,1 @@
+"""The definitions service (see its issue and DESIGN.md §1)."""

@@ -1,0 +1,1 @@
+"""The identity service (see its issue and DESIGN.md §1)."""

@@ -1,0 +1,1 @@
+"""The ingest service (see its issue and DESIGN.md §1)."""

@@ -1,0 +1,1 @@
+"""The replay service (see its issue and DESIGN.md §1)."""

@@ -1,0 +1,1 @@
+"""The sessions service (see its issue and DESIGN.md §1)."""

@@ -1,0 +1,71 @@
+"""Shared fixtures: the real local PostgreSQL, RabbitMQ and Redis, each in a test-only namespace.
+
+Tests use their own database (`footfall_test`), RabbitMQ vhost (`footfall_test`) and Redis db (1),
+so `make test` never touches the data of `make run`. Point them elsewhere with the usual
+variables (DATABASE_URL, AMQP_URL, REDIS_URL) — e.g. one namespace per developer running in parallel.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from urllib.parse import unquote, urlsplit
+
+os.environ.setdefault("DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/footfall_test")
+os.environ.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/footfall_test")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+os.environ.setdefault("REPLAY_TOKEN_SECRET", "test-replay-secret")
+os.environ.setdefault("DRAIN_FILE", f"/tmp/footfall-test-draining-{os.getpid()}")
+
+import pika  # noqa: E402
+import pytest  # noqa: E402
+import redis as redis_lib  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from footfall import bus, db  # noqa: E402
+from footfall.config import get_settings  # noqa: E402
+
+
+def _ensure_vhost(amqp_url: str) -> None:
+    """Create the test vhost when missing (rabbitmqctl is on this machine; CI runs here too)."""
+    vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
+    try:
+        pika.BlockingConnection(bus.connection_parameters(amqp_url)).close()
+        return
+    except pika.exceptions.ProbableAccessDeniedError:
+        pass
+    if not shutil.which("rabbitmqctl"):
+        raise RuntimeError(f"RabbitMQ vhost {vhost!r} is missing; create it with rabbitmqctl add_vhost")
+    subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=False, capture_output=True)
+    subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True)
+    time.sleep(0.5)
+
+
+def pytest_configure(config):
+    settings = get_settings()
+    _ensure_vhost(settings.amqp_url)
+    db.ensure_database(settings)
+
+
+@pytest.fixture(scope="session")
+def settings():
+    return get_settings()
+
+
+@pytest.fixture
+def clean_bus(settings):
+    """Every queue empty before the test (and the topology declared)."""
+    bus.purge_all(settings)
+    yield
+    bus.purge_all(settings)
+
+
+@pytest.fixture
+def redis_client(settings):
+    client = redis_lib.Redis.from_url(settings.redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
