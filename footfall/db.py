@@ -51,8 +51,8 @@ def ensure_database(settings: Settings | None = None) -> None:
     admin.dispose()
 
 
-def upgrade(service_dir: str | Path, settings: Settings | None = None, revision: str = "head") -> None:
-    """Run a service's Alembic migrations into its schema."""
+def upgrade(service_dir: str | Path, settings: Settings | None = None, revision: str = "heads") -> None:
+    """Run a service's Alembic migrations into its schema (every branch: several teams may own one)."""
     from alembic import command
     from alembic.config import Config
 
