@@ -69,3 +69,13 @@ def redis_client(settings):
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """Every Procfile process running on test ports (tests/stack.py); started once per session."""
+    from tests.stack import start_stack
+
+    running = start_stack()
+    yield running
+    running.stop()

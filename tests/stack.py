@@ -1,0 +1,187 @@
+"""The whole Footfall stack for end-to-end tests: every Procfile process, on test ports.
+
+The Procfile is the single list of processes (honcho runs it for `make run`, deploy/ turns it into
+Deployments); here each line runs as a subprocess in the test namespace (database, vhost, Redis db
+of tests/conftest.py), with every fixed port moved up by 10,000 so a `make run` on the same
+machine is never disturbed. Use the `stack` fixture (session-scoped, see tests/conftest.py):
+
+    def test_something(stack):
+        requests.post(stack.url("ingest") + "/v1/track", ...)
+
+Credentials are deterministic: `stack.env_id`, `stack.write_key`, `stack.api_token`,
+`stack.admin_password`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from footfall import db
+from footfall.config import get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT_SHIFT = 10_000
+# The fixed ports of the local stack and the settings that name them.
+SERVICE_PORTS = {"gateway": 8080, "ingest": 8081, "identity": 8082, "sessions": 8083,
+                 "definitions": 8084, "replay": 8085, "s3": 9000, "demo": 8090}
+DEV_ONLY = ("demo",)  # processes started only on request (stack.start("demo-site"))
+
+
+@dataclass
+class Process:
+    name: str
+    command: str
+    port: int | None
+    popen: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    processes: dict[str, Process] = field(default_factory=dict)
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="footfall-stack-")))
+
+    env_id: str = "e2e"
+    write_key: str = "e2e-write-key"
+    api_token: str = "e2e-api-token"
+    admin_email: str = "admin@footfall.local"
+    admin_password: str = "e2e-admin-password"
+
+    def url(self, service: str) -> str:
+        """Base URL of a service by its short name (gateway, ingest, identity, sessions, …)."""
+        return f"http://127.0.0.1:{SERVICE_PORTS[service] + PORT_SHIFT}"
+
+    def start(self, name: str, timeout: float = 60) -> Process:
+        process = self.processes[name]
+        process.log_path = self.log_dir / f"{name}.log"
+        log = process.log_path.open("ab")
+        process.popen = subprocess.Popen(
+            process.command, shell=True, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() reaches gunicorn's workers
+        )
+        if process.port:
+            self._wait_ready(process, timeout)
+        return process
+
+    def _wait_ready(self, process: Process, timeout: float) -> None:
+        path = "/readyz" if process.name != "s3" else "/moto-api/"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.popen.poll() is not None:
+                raise RuntimeError(f"{process.name} exited ({process.popen.returncode}):\n{process.log_tail()}")
+            try:
+                if requests.get(f"http://127.0.0.1:{process.port}{path}", timeout=1).status_code < 500:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{process.name} not ready on :{process.port} after {timeout}s:\n{process.log_tail()}")
+
+    def alive(self) -> dict[str, bool]:
+        return {n: p.popen is not None and p.popen.poll() is None for n, p in self.processes.items()}
+
+    def stop(self) -> None:
+        running = [p for p in self.processes.values() if p.popen and p.popen.poll() is None]
+        for process in running:
+            os.killpg(process.popen.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in running:
+            try:
+                process.popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.popen.pid, signal.SIGKILL)
+                process.popen.wait()
+
+
+def _shift_ports(command: str) -> tuple[str, int | None]:
+    """Move every fixed port in a Procfile command up by PORT_SHIFT; return the HTTP port."""
+    port = None
+    for fixed in SERVICE_PORTS.values():
+        pattern = rf"(127\.0\.0\.1:|-p |--port[ =]|:)({fixed})\b"
+        if re.search(pattern, command):
+            port = fixed + PORT_SHIFT
+            command = re.sub(pattern, lambda m: m.group(1) + str(port), command)
+    return command, port
+
+
+def read_procfile(path: Path = ROOT / "Procfile") -> dict[str, str]:
+    processes = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, command = line.partition(":")
+            processes[name.strip()] = command.strip()
+    return processes
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def build_stack() -> Stack:
+    """A Stack whose environment points every process at the test namespace and test ports."""
+    settings = get_settings()
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": settings.database_url, "AMQP_URL": settings.amqp_url,
+        "REDIS_URL": settings.redis_url, "REPLAY_TOKEN_SECRET": settings.replay_token_secret,
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{SERVICE_PORTS['s3'] + PORT_SHIFT}",
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1", "FOOTFALL_DEMO": "0",
+        "WEB_CONCURRENCY": "1", "WEB_THREADS": "8", "LOG_LEVEL": "WARNING",
+        "DRAIN_FILE": "/tmp/footfall-e2e-draining",
+    })
+    stack = Stack(env=env)
+    env.update({
+        "FOOTFALL_ENV_ID": stack.env_id, "FOOTFALL_WRITE_KEY": stack.write_key,
+        "FOOTFALL_API_TOKEN": stack.api_token, "FOOTFALL_ADMIN_PASSWORD": stack.admin_password,
+        "FOOTFALL_ADMIN_EMAIL": stack.admin_email,
+    })
+    for service in SERVICE_PORTS:
+        env[f"{service.upper()}_URL"] = stack.url(service)
+    for name, command in read_procfile().items():
+        shifted, port = _shift_ports(command)
+        stack.processes[name] = Process(name, shifted, port)
+    return stack
+
+
+def start_stack() -> Stack:
+    """Migrate, bootstrap the gateway (when it has a bootstrap), start every non-dev process."""
+    stack = build_stack()
+    busy = [p.port for p in stack.processes.values() if p.port and not _free(p.port)]
+    if busy:
+        raise RuntimeError(f"test ports already in use: {busy} (a previous stack still running?)")
+    settings = get_settings()
+    for folder in sorted(ROOT.glob("services/*/migrations")) + sorted(ROOT.glob("gateway/migrations")):
+        db.upgrade(folder.parent, settings)
+    if (ROOT / "gateway" / "bootstrap.py").exists():
+        done = subprocess.run(shlex.split(".venv/bin/python -m gateway.bootstrap"), cwd=ROOT,
+                              env=stack.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"gateway bootstrap failed:\n{done.stdout}\n{done.stderr}")
+    try:
+        # S3 first: the replay service creates its bucket at start.
+        order = sorted(stack.processes, key=lambda n: (n != "s3", n))
+        for name in order:
+            if not name.startswith(DEV_ONLY):
+                stack.start(name)
+    except Exception:
+        stack.stop()
+        raise
+    return stack
