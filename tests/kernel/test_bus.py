@@ -1,13 +1,21 @@
 """The bus against the real local RabbitMQ: confirms, batches, dead letters, redrive."""
+import os
+import pathlib
+import signal
+import subprocess
+import sys
 import threading
 
 import pika
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from footfall import bus
 from footfall.messages import DefinitionChanged
 from footfall.worker import Consumer
 from tests.support import wait_until
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 class Recorder(Consumer):
@@ -105,3 +113,43 @@ def test_topology_declaration_is_idempotent(settings):
     depths = bus.queue_depths(settings)
     assert set(bus.QUEUES) <= set(depths)
     connection.close()
+
+
+class FlakyDatabase(Recorder):
+    """Fails with a database outage a few times, then recovers."""
+
+    def __init__(self, settings, outages):
+        super().__init__(settings)
+        self.outages = outages
+
+    def handle(self, deliveries):
+        if self.outages:
+            self.outages -= 1
+            raise OperationalError("insert …", {}, ConnectionRefusedError("database is down"))
+        super().handle(deliveries)
+
+
+def test_an_infrastructure_outage_is_waited_out_not_dead_lettered(settings, clean_bus):
+    publisher = bus.Publisher(settings)
+    for i in range(5):
+        publisher.publish(changed(f"d{i}"))
+    consumer = FlakyDatabase(settings, outages=3).start()
+    try:
+        wait_until(lambda: len(consumer.seen) == 5, timeout=20, message="handled after the outage")
+    finally:
+        consumer.stop()
+    assert dead_letters(settings) == 0
+
+
+def test_sigterm_stops_a_consumer_process_cleanly(settings, clean_bus):
+    code = ("from tests.kernel.test_bus import Recorder; from footfall.config import get_settings; "
+            "Recorder(get_settings()).run_forever()")
+    process = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ), cwd=str(ROOT))
+    try:
+        bus.Publisher(settings).publish(changed("before-stop"))
+        wait_until(lambda: bus.queue_depths(settings)["sessions.facts"] == 0, message="consumed")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
