@@ -1,0 +1,245 @@
+"""The public API under /api/v1/environments/<env_id>/: the feed and its details, composed over HTTP.
+
+Views are thin: they check access (`require_env_access`), validate parameters, ask the services
+(gateway.upstream) and add what only the gateway knows (replay state, labels, raw event names).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+import orjson
+from flask import Blueprint, current_app, request
+
+from footfall.web import ApiError, operation
+from gateway import compose
+from gateway.auth import require_env_access
+
+bp = Blueprint("public_api", __name__, url_prefix="/api/v1/environments/<env_id>")
+
+FEED_QUERY = {
+    "from": {"type": "string", "format": "date-time", "description": "default: 7 days before `to`"},
+    "to": {"type": "string", "format": "date-time", "description": "default: now"},
+    "filter": {"type": "string", "description": "JSON list of conditions (AND): user_property, "
+               "did_event (definition_id or kind/name, optional where), seen"},
+    "cursor": {"type": "string"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+}
+SESSION_SCHEMA = {"type": "object", "required": ["session_id", "start", "end", "replay"], "properties": {
+    "session_id": {"type": "string"}, "start": {"type": "string"}, "end": {"type": "string"},
+    "duration_s": {"type": "number"}, "source": {"type": "string"}, "platform": {"type": ["string", "null"]},
+    "browser": {"type": ["string", "null"]}, "device_type": {"type": ["string", "null"]},
+    "event_count": {"type": "integer"}, "landing_page": {"type": ["string", "null"]},
+    "replay": {"type": "object", "properties": {"available": {"type": "boolean"},
+               "playable": {"type": "boolean"}, "reason": {"type": ["string", "null"]}}}}}
+USER_SCHEMA = {"type": "object", "required": ["user_id", "display_name", "properties"], "properties": {
+    "user_id": {"type": "string"}, "identity": {"type": ["string", "null"]},
+    "display_name": {"type": "string"}, "first_seen": {"type": "string"}, "last_seen": {"type": "string"},
+    "properties": {"type": "object"}, "sessions": {"type": "array", "items": SESSION_SCHEMA},
+    "matched_session_ids": {"type": "array", "items": {"type": "string"}}}}
+FEED_SCHEMA = {"type": "object", "properties": {"users": {"type": "array", "items": USER_SCHEMA},
+                                                "next_cursor": {"type": ["string", "null"]}}}
+EVENT_SCHEMA = {"type": "object", "required": ["event_id", "kind", "display_name", "time", "definition"],
+                "properties": {"event_id": {"type": "string"}, "kind": {"type": "string"},
+                               "name": {"type": ["string", "null"]}, "display_name": {"type": "string"},
+                               "time": {"type": "string"}, "properties": {"type": "object"},
+                               "definition": {"type": ["object", "null"]}}}
+DEFINITION_BODY = {"type": "object", "required": ["name", "criteria"], "properties": {
+    "name": {"type": "string"}, "category": {"type": "string"}, "color": {"type": "string"},
+    "description": {"type": "string"}, "criteria": {}}}
+TAGS = ["users & sessions"]
+
+
+def services():
+    return current_app.extensions["services"]
+
+
+def _internal(env_id: str, path: str) -> str:
+    return f"/internal/v1/envs/{quote(env_id, safe='')}{path}"
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _limit() -> int | None:
+    raw = request.args.get("limit")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise ApiError(400, "'limit' must be an integer between 1 and 100", field="limit")
+    return int(raw)
+
+
+def _filter_param(env_id: str) -> str | None:
+    """The validated `filter`, with definition references expanded, as JSON for the sessions service."""
+    conditions = compose.parse_filter(request.args.get("filter"))
+    if not conditions:
+        return None
+
+    def criteria_of(definition_id: str):
+        found = services().definitions.get(_internal(env_id, f"/definitions/{_seg(definition_id)}/criteria"),
+                                           allow_404=True)
+        if found is None:
+            raise ApiError(400, f"no definition {definition_id!r}", field="filter")
+        return found.get("criteria", found) if isinstance(found, dict) else found
+
+    return orjson.dumps(compose.filter_json(conditions, criteria_of)).decode()
+
+
+def _trial(env_id: str) -> dict | None:
+    """The replay trial state when the replay blueprint offers one (it is optional)."""
+    status = current_app.extensions.get("replay_status")
+    return status(env_id) if status else None
+
+
+def _params(**values) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@bp.get("/users")
+@require_env_access
+@operation("The Users & Sessions feed: users active in the window, most recent first",
+           query=FEED_QUERY, responses={200: FEED_SCHEMA, 400: "bad parameter", 503: "a service is down"},
+           tags=TAGS)
+def users_feed(env_id: str):
+    start, end = compose.window(request.args.get("from"), request.args.get("to"))
+    params = _params(**{"from": start, "to": end, "filter": _filter_param(env_id),
+                        "cursor": request.args.get("cursor"), "limit": _limit()})
+    feed = services().sessions.get(_internal(env_id, "/users"), params)
+    now, trial = datetime.now(timezone.utc), _trial(env_id)
+    for user in feed.get("users", []):
+        compose.with_replay(user.get("sessions") or [], now, trial)
+        user.setdefault("matched_session_ids", [])
+    feed.setdefault("next_cursor", None)
+    return feed
+
+
+@bp.get("/users/<user_id>")
+@require_env_access
+@operation("About this user: every property", responses={200: USER_SCHEMA, 404: "no such user"},
+           tags=TAGS)
+def user_detail(env_id: str, user_id: str):
+    user = services().sessions.get(_internal(env_id, f"/users/{_seg(user_id)}"), allow_404=True)
+    if user is None:
+        raise ApiError(404, f"no user {user_id!r} in this environment")
+    return user
+
+
+@bp.get("/users/<user_id>/sessions")
+@require_env_access
+@operation("See all sessions of a user; those matching the filter are marked",
+           query={k: FEED_QUERY[k] for k in ("filter", "cursor", "limit")},
+           responses={200: {"type": "object", "properties": {
+               "sessions": {"type": "array", "items": SESSION_SCHEMA},
+               "next_cursor": {"type": ["string", "null"]}}}}, tags=TAGS)
+def user_sessions(env_id: str, user_id: str):
+    params = _params(filter=_filter_param(env_id), cursor=request.args.get("cursor"), limit=_limit())
+    answer = services().sessions.get(_internal(env_id, f"/users/{_seg(user_id)}/sessions"), params,
+                                     allow_404=True)
+    if answer is None:
+        raise ApiError(404, f"no user {user_id!r} in this environment")
+    compose.with_replay(answer.get("sessions", []), datetime.now(timezone.utc), _trial(env_id))
+    for session in answer.get("sessions", []):
+        session.setdefault("matched", False)
+    answer.setdefault("next_cursor", None)
+    return answer
+
+
+def _labelled(env_id: str, events: list[dict]) -> list[dict]:
+    labels = {}
+    if events:
+        labels = services().definitions.post(_internal(env_id, "/definitions/label"),
+                                             {"events": events}).get("labels", {})
+    return [compose.shape_event(event, labels.get(event["event_id"])) for event in events]
+
+
+@bp.get("/sessions/<session_id>/events")
+@require_env_access
+@operation("A session's events by time, labelled with their definition or raw",
+           responses={200: {"type": "object", "properties": {
+               "events": {"type": "array", "items": EVENT_SCHEMA}}}, 404: "no such session"},
+           tags=TAGS)
+def session_events(env_id: str, session_id: str):
+    answer = services().sessions.get(_internal(env_id, f"/sessions/{_seg(session_id)}/events"),
+                                     allow_404=True)
+    if answer is None:
+        raise ApiError(404, f"no session {session_id!r} in this environment")
+    return {"events": _labelled(env_id, answer.get("events", []))}
+
+
+def _event(env_id: str, event_id: str) -> dict:
+    event = services().sessions.get(_internal(env_id, f"/events/{_seg(event_id)}"), allow_404=True)
+    if event is None:
+        raise ApiError(404, f"no event {event_id!r} in this environment")
+    return event
+
+
+@bp.get("/events/<event_id>")
+@require_env_access
+@operation("One event with all its properties and its label", responses={200: EVENT_SCHEMA, 404: "no such event"},
+           tags=TAGS)
+def event_detail(env_id: str, event_id: str):
+    return _labelled(env_id, [_event(env_id, event_id)])[0]
+
+
+@bp.get("/definitions")
+@require_env_access
+@operation("Event definitions of the environment", tags=["definitions"],
+           query={"include_archived": {"type": "boolean"}})
+def definitions_list(env_id: str):
+    params = _params(include_archived=request.args.get("include_archived"))
+    return services().definitions.get(_internal(env_id, "/definitions"), params)
+
+
+@bp.post("/definitions")
+@require_env_access
+@operation("Define an event (retroactive: it labels past events too)", request=DEFINITION_BODY,
+           responses={201: "created", 400: "invalid definition"}, tags=["definitions"])
+def definitions_create(env_id: str):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "a JSON object body is required")
+    return services().definitions.post(_internal(env_id, "/definitions"), body), 201
+
+
+@bp.get("/definitions/<definition_id>")
+@require_env_access
+@operation("One event definition", tags=["definitions"], responses={200: "OK", 404: "no such definition"})
+def definitions_get(env_id: str, definition_id: str):
+    found = services().definitions.get(_internal(env_id, f"/definitions/{_seg(definition_id)}"),
+                                       allow_404=True)
+    if found is None:
+        raise ApiError(404, f"no definition {definition_id!r}")
+    return found
+
+
+@bp.put("/definitions/<definition_id>")
+@require_env_access
+@operation("Update an event definition", request=DEFINITION_BODY, tags=["definitions"])
+def definitions_update(env_id: str, definition_id: str):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "a JSON object body is required")
+    return services().definitions.put(_internal(env_id, f"/definitions/{_seg(definition_id)}"), body)
+
+
+@bp.post("/definitions/<definition_id>/archive")
+@require_env_access
+@operation("Archive an event definition (events become raw again)", tags=["definitions"])
+def definitions_archive(env_id: str, definition_id: str):
+    return services().definitions.post(_internal(env_id, f"/definitions/{_seg(definition_id)}/archive"))
+
+
+@bp.get("/definitions/suggest")
+@require_env_access
+@operation("A definition (name and criteria) suggested from a raw event, to define it inline",
+           query={"event_id": {"type": "string", "required": True}}, tags=["definitions"])
+def definitions_suggest(env_id: str):
+    event_id = request.args.get("event_id")
+    if not event_id:
+        raise ApiError(400, "'event_id' is required", field="event_id")
+    event = _event(env_id, event_id)
+    suggestion = services().definitions.post(_internal(env_id, "/definitions/suggest"), {"event": event})
+    suggestion.setdefault("name", compose.raw_event_name(event))
+    return suggestion

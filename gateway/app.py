@@ -1,0 +1,55 @@
+"""The gateway's composition root: control plane, public API, replay admission (when present), UI."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from sqlalchemy import text
+
+from footfall.config import Settings, get_settings
+from footfall.web import OpenAPI, create_service_app
+from gateway import api, controlplane, ui
+from gateway.environments import redis_client
+from gateway.store import get_engine
+from gateway.upstream import Services
+
+
+def _replay_blueprints() -> list:
+    """The replay helper's blueprint (gateway/replay/api.py), registered when it exists."""
+    if importlib.util.find_spec("gateway.replay") is None or \
+            importlib.util.find_spec("gateway.replay.api") is None:
+        return []
+    return [importlib.import_module("gateway.replay.api").bp]
+
+
+def create_app(settings: Settings | None = None):
+    settings = settings or get_settings()
+    engine = get_engine(settings)
+
+    def database() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+
+    app = create_service_app(
+        "gateway",
+        [controlplane.auth_bp, controlplane.envs_bp, api.bp, *_replay_blueprints(), ui.bp],
+        settings=settings,
+        readiness={"database": database, "redis": lambda: redis_client(settings).ping()},
+        openapi=OpenAPI("Footfall API", description="The Users & Sessions feed, event definitions, "
+                        "environments and replay. Authenticate with 'Authorization: Bearer <token>'."),
+    )
+    app.extensions["services"] = Services(settings)
+    if "replay_trial" in app.extensions:
+        app.extensions["replay_status"] = _trial_reason(app.extensions["replay_trial"])
+    app.after_request(ui.add_security_headers)
+    return app
+
+
+def _trial_reason(store):
+    """Whether new sessions may be recorded now (a reason code), so the feed can say why none was."""
+    from gateway.replay import trial
+
+    def status(env_id: str) -> dict:
+        return {"reason": trial.recording_status(store.state(env_id), store.clock()).reason}
+
+    return status

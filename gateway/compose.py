@@ -1,0 +1,168 @@
+"""Pure pieces of the feed composition: filter validation, raw event names, replay state. No I/O."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from footfall.web import ApiError
+
+OPERATORS = ("equals", "not_equals", "contains", "not_contains", "starts_with", "ends_with",
+             "wildcard", "is_set", "is_not_set", "gt", "lt")
+Operator = Literal[OPERATORS]  # type: ignore[valid-type]
+REPLAY_RETENTION = timedelta(days=30)
+NATIVE_MOBILE = ("ios", "android")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Condition(_Strict):
+    """An event property condition (`where` of did_event)."""
+
+    property: str = Field(min_length=1)
+    op: Operator
+    value: Any = None
+
+
+class UserPropertyFilter(_Strict):
+    type: Literal["user_property"]
+    property: str = Field(min_length=1)
+    op: Operator
+    value: Any = None
+
+
+class SeenFilter(_Strict):
+    type: Literal["seen"]
+    from_: datetime | None = Field(default=None, alias="from")
+    to: datetime | None = None
+
+
+class EventRef(_Strict):
+    """Which event: a definition, a raw kind/name, or criteria JSON."""
+
+    definition_id: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    criteria: Any = None
+
+    @model_validator(mode="after")
+    def _one_way(self):
+        if not (self.definition_id or self.kind or self.name or self.criteria):
+            raise ValueError("give definition_id, kind/name or criteria")
+        return self
+
+
+class DidEventFilter(_Strict):
+    type: Literal["did_event"]
+    event: EventRef
+    where: list[Condition] = Field(default_factory=list)
+
+
+FilterCondition = Annotated[Union[UserPropertyFilter, SeenFilter, DidEventFilter],
+                            Field(discriminator="type")]
+FILTERS = TypeAdapter(list[FilterCondition])
+
+
+def parse_filter(raw: str | None) -> list:
+    """The `filter` query parameter (a JSON list, AND) as validated models; pydantic errors → 400."""
+    if not raw:
+        return []
+    return FILTERS.validate_json(raw)
+
+
+def filter_json(conditions: list, criteria_of) -> list[dict]:
+    """The sessions-service filter: definition references replaced by their criteria JSON."""
+    out = []
+    for condition in conditions:
+        data = condition.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if isinstance(condition, DidEventFilter) and condition.event.definition_id:
+            data["event"] = {"criteria": criteria_of(condition.event.definition_id)}
+        out.append(data)
+    return out
+
+
+def window(from_: str | None, to: str | None, now: datetime | None = None) -> tuple[str, str]:
+    """The feed's time window as ISO 8601 UTC; the default is the past 7 days."""
+    now = now or datetime.now(timezone.utc)
+    end = _parse_time(to, "to") if to else now
+    start = _parse_time(from_, "from") if from_ else end - timedelta(days=7)
+    if start > end:
+        raise ApiError(400, "'from' is after 'to'", field="from")
+    return _iso(start), _iso(end)
+
+
+def _parse_time(value: str, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, f"'{name}' is not an ISO 8601 time", field=name) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def replay_state(session: dict, now: datetime | None = None, trial: dict | None = None) -> dict:
+    """{available, playable, reason} of a session's replay (web only; kept 30 days)."""
+    now = now or datetime.now(timezone.utc)
+    source = (session.get("source") or "").lower()
+    if source in NATIVE_MOBILE:
+        return {"available": False, "playable": False, "reason": "native_mobile_not_supported"}
+    if not session.get("has_replay"):
+        reason = "not_recorded"
+        if trial and trial.get("reason") in ("trial_expired", "trial_exhausted"):
+            reason = "trial_ended"
+        elif trial and trial.get("reason") == "off":
+            reason = "replay_off"
+        return {"available": False, "playable": False, "reason": reason}
+    start = session.get("start")
+    if start and now - _parse_time(start, "start") > REPLAY_RETENTION:
+        return {"available": True, "playable": False, "reason": "expired"}
+    return {"available": True, "playable": True, "reason": None}
+
+
+def with_replay(sessions: list[dict], now: datetime, trial: dict | None = None) -> list[dict]:
+    for session in sessions:
+        session["replay"] = replay_state(session, now, trial)
+    return sessions
+
+
+def _selector(node: dict) -> str:
+    text = node.get("tag") or "element"
+    if node.get("id"):
+        text += "#" + node["id"]
+    for cls in (node.get("classes") or [])[:2]:
+        text += "." + cls
+    return text
+
+
+def raw_event_name(event: dict) -> str:
+    """Heap-style name of an undefined event: 'View page /pricing', "Click on 'Buy'", custom names."""
+    kind = event.get("kind")
+    page = event.get("page") or {}
+    target = event.get("target") or {}
+    if kind == "pageview":
+        return f"View page {page.get('path') or page.get('url') or ''}".strip()
+    if kind == "screen":
+        return f"View screen {event.get('name') or ''}".strip()
+    if kind in ("click", "change", "submit"):
+        verb = {"click": "Click on", "change": "Change on", "submit": "Submit on"}[kind]
+        text = (target.get("text") or "").strip()
+        if text:
+            return f"{verb} '{text[:60]}'"
+        hierarchy = target.get("hierarchy") or []
+        return f"{verb} {_selector(hierarchy[0]) if hierarchy else 'element'}"
+    return event.get("name") or kind or "event"
+
+
+def shape_event(event: dict, label: dict | None) -> dict:
+    """A session event for the UI: raw name, definition label (or None), display name."""
+    event["raw_name"] = raw_event_name(event)
+    event["definition"] = label
+    event["display_name"] = label["name"] if label else event["raw_name"]
+    event.setdefault("properties", {})
+    return event
