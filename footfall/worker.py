@@ -36,6 +36,7 @@ class Delivery:
     message: Message
     delivery_tag: int
     redelivered: bool
+    body: bytes = b""  # the raw message, for handlers that hand it on as is (e.g. COPY into a DB)
 
 
 class Consumer:
@@ -65,6 +66,10 @@ class Consumer:
         self.handled = 0  # messages acked since start, for tests and logs
 
     # --- to implement -------------------------------------------------------------------------
+
+    def decode(self, routing_key: str, body: bytes) -> Message:
+        """Parse and validate one message; override to validate less on a hot path (then keep raw)."""
+        return decode(routing_key, body)
 
     def handle(self, deliveries: list[Delivery]) -> None:
         """Apply a batch and commit; raise to have it retried message by message."""
@@ -136,13 +141,13 @@ class Consumer:
             # straight to the queue through the default exchange) still name their contract.
             routing_key = properties.type or method.routing_key
             try:
-                message = decode(routing_key, body)
+                message = self.decode(routing_key, body)
             except (ValidationError, UnknownMessage, ValueError) as exc:
                 # A message that cannot be read will never be read: dead-letter it now.
                 log.error("rejecting undecodable message on %s: %s", self.queue, exc)
                 channel.basic_reject(method.delivery_tag, requeue=False)
                 continue
-            deliveries.append(Delivery(routing_key, message, method.delivery_tag, method.redelivered))
+            deliveries.append(Delivery(routing_key, message, method.delivery_tag, method.redelivered, body))
         if not deliveries:
             return
         try:
