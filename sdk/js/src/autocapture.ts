@@ -1,0 +1,49 @@
+/** Autocapture (heap-rules R8, R22): pageviews on load and URL changes, clicks, changes, submits. */
+import { eventElement, isIgnored } from "./dom";
+
+export type InteractionKind = "click" | "change" | "submit";
+
+export interface Capturer {
+  pageview(): void;
+  interaction(kind: InteractionKind, el: Element): void;
+}
+
+const CHANGEABLE = new Set(["input", "select", "textarea"]);
+
+export function installAutocapture(capturer: Capturer, win: Window = window): void {
+  const doc = win.document;
+  let lastUrl = "";
+  // popstate and hashchange both fire on a hash navigation; one URL change is one pageview.
+  const onUrl = () => {
+    if (win.location.href === lastUrl) return;
+    lastUrl = win.location.href;
+    capturer.pageview();
+  };
+
+  for (const method of ["pushState", "replaceState"] as const) {
+    const original = win.history[method];
+    win.history[method] = function (this: History, ...args: Parameters<History["pushState"]>) {
+      const result = original.apply(this, args);
+      onUrl();
+      return result;
+    };
+  }
+  win.addEventListener("popstate", onUrl);
+  win.addEventListener("hashchange", onUrl);
+
+  const listen = (type: InteractionKind, accept: (el: Element) => boolean) => {
+    doc.addEventListener(
+      type,
+      (event) => {
+        const el = eventElement(event.target);
+        if (el && accept(el) && !isIgnored(el)) capturer.interaction(type, el);
+      },
+      true, // capture phase: a handler calling stopPropagation cannot hide the event
+    );
+  };
+  listen("click", () => true);
+  listen("change", (el) => CHANGEABLE.has(el.tagName.toLowerCase()));
+  listen("submit", (el) => el.tagName.toLowerCase() === "form");
+
+  onUrl();
+}
