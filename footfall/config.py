@@ -33,6 +33,8 @@ class Settings:
     replay_token_secret: str = field(
         default_factory=lambda: _env("REPLAY_TOKEN_SECRET", "dev-only-replay-secret")
     )
+    # Days a session replay is kept (replay service's retention job and S3 lifecycle rule).
+    replay_retention_days: int = field(default_factory=lambda: _int("REPLAY_RETENTION_DAYS", 30))
     # Internal service addresses the gateway composes.
     ingest_url: str = field(default_factory=lambda: _env("INGEST_URL", "http://127.0.0.1:8081"))
     identity_url: str = field(default_factory=lambda: _env("IDENTITY_URL", "http://127.0.0.1:8082"))
@@ -49,6 +51,9 @@ class Settings:
     prefetch: int = field(default_factory=lambda: _int("BUS_PREFETCH", 200))
     batch_size: int = field(default_factory=lambda: _int("BUS_BATCH_SIZE", 200))
     delivery_limit: int = field(default_factory=lambda: _int("BUS_DELIVERY_LIMIT", 5))
+    # Ingest's per-environment rate limit: events per window (0 turns it off); generous by default.
+    ingest_rate_limit: int = field(default_factory=lambda: _int("INGEST_RATE_LIMIT", 1_000_000))
+    ingest_rate_window_s: int = field(default_factory=lambda: _int("INGEST_RATE_WINDOW_S", 60))
 
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed (tests, CLIs)."""

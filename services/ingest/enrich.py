@@ -1,0 +1,178 @@
+"""Enrichment of canonical events: user agent, source, URL parts, UTM fields, geo.
+
+Pure functions with caches: the same user agents, URLs and client addresses repeat across a
+batch and across requests, so each is parsed once per process. The GeoLite2 reader memory-maps a
+file shipped by maxminddb-geolite2; without that package, geo stays empty.
+"""
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from urllib.parse import parse_qs, urlsplit
+
+import ua_parser
+
+from services.ingest.normalize import MAX_VALUE_CHARS
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+# Segment's context.campaign names (analytics.js parses the UTM query into these).
+_CAMPAIGN_KEYS = {"source": "utm_source", "medium": "utm_medium", "name": "utm_campaign",
+                  "term": "utm_term", "content": "utm_content"}
+_DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "ChromeOS", "Fedora", "FreeBSD",
+               "Debian", "OpenBSD", "NetBSD", "Solaris"}
+SOURCES = ("web", "ios", "android", "server")
+# Substrings of context.library.name, checked in this order ("javascript" before "java").
+_LIBRARY_SOURCES = (
+    (("analytics.js", "analytics-next", "javascript", "footfall.js", "footfall-js", "browser", "web"), "web"),
+    (("ios", "swift"), "ios"),
+    (("android", "kotlin"), "android"),
+    (("python", "node", "ruby", "java", "go", "php", ".net", "csharp", "rust", "elixir", "server"), "server"),
+)
+
+
+def source_of(explicit: object, library: str | None, os_name: str | None, web_hint: bool) -> str:
+    """web/ios/android/server: explicit, else from the library name, the OS, or browser signs."""
+    if explicit in SOURCES:
+        return explicit  # type: ignore[return-value]
+    if library:
+        lowered = library.lower()
+        for markers, source in _LIBRARY_SOURCES:
+            if any(marker in lowered for marker in markers):
+                return source
+    if os_name:
+        lowered = os_name.lower()
+        if lowered in ("ios", "ipados"):
+            return "ios"
+        if lowered == "android":
+            return "android"
+    return "web" if web_hint else "server"
+
+
+@lru_cache(maxsize=4096)
+def device_from_user_agent(user_agent: str) -> dict:
+    """Browser, OS and device type of a user agent (ua-parser); cached because UAs repeat."""
+    result = ua_parser.parse(user_agent)
+    browser = result.user_agent
+    os = result.os
+    family = result.device.family if result.device else "Other"
+    os_family = os.family if os else None
+    return {
+        "browser": browser.family if browser else None,
+        "browser_version": _version(browser.major, browser.minor) if browser else None,
+        "os": os_family,
+        "os_version": _version(os.major, os.minor) if os else None,
+        "device_type": _device_type(family, os_family, user_agent),
+        "screen": None,
+        "user_agent": user_agent[:MAX_VALUE_CHARS],
+    }
+
+
+def _version(major: str | None, minor: str | None) -> str | None:
+    if not major:
+        return None
+    return f"{major}.{minor}" if minor else major
+
+
+def _device_type(family: str, os_family: str | None, user_agent: str) -> str:
+    if family == "Spider":
+        return "Other"
+    if "iPad" in family or "Tablet" in family or (os_family == "Android" and "Mobile" not in user_agent):
+        return "Tablet"
+    if os_family in ("iOS", "Android") or "Mobile" in user_agent or "Phone" in family:
+        return "Mobile"
+    if os_family in _DESKTOP_OS:
+        return "Desktop"
+    return "Other"
+
+
+def device_from_context(os_info: dict, device_info: dict, screen: str | None) -> dict:
+    """Device fields from a mobile SDK's context.os / context.device when no user agent is given."""
+    model = str(device_info.get("model") or "")
+    os_name = os_info.get("name")
+    mobile = isinstance(os_name, str) and os_name.lower() in ("ios", "ipados", "android")
+    device_type = "Tablet" if "ipad" in model.lower() or device_info.get("type") == "tablet" else (
+        "Mobile" if mobile else None)
+    return {
+        "browser": None, "browser_version": None,
+        "os": str(os_name)[:MAX_VALUE_CHARS] if os_name else None,
+        "os_version": str(os_info["version"])[:MAX_VALUE_CHARS] if os_info.get("version") else None,
+        "device_type": device_type, "screen": screen, "user_agent": None,
+    }
+
+
+def screen_of(screen: object) -> str | None:
+    """'1440x900' from Segment's context.screen {width, height}."""
+    if isinstance(screen, dict):
+        width, height = screen.get("width"), screen.get("height")
+        if isinstance(width, (int, float)) and isinstance(height, (int, float)):
+            return f"{int(width)}x{int(height)}"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def url_parts(url: str) -> dict:
+    """domain, path, query (without '?') and hash (without '#') of a URL."""
+    try:
+        parts = urlsplit(url)
+        domain = parts.hostname
+    except ValueError:  # e.g. a malformed IPv6 host: keep the URL, skip the parts
+        return {"url": url, "domain": None, "path": None, "query": None, "hash": None}
+    path = parts.path or ("/" if domain else None)
+    return {"url": url, "domain": domain, "path": path, "query": parts.query or None,
+            "hash": parts.fragment or None}
+
+
+@lru_cache(maxsize=4096)
+def _utm_from_query(query: str) -> tuple[tuple[str, str], ...]:
+    parsed = parse_qs(query)
+    return tuple((key, values[0][:MAX_VALUE_CHARS]) for key in UTM_FIELDS if (values := parsed.get(key)))
+
+
+def campaign_of(campaign: dict, query: str | None) -> dict | None:
+    """UTM fields from Segment's context.campaign, else from the page URL's query string."""
+    fields = {utm: str(campaign[key])[:MAX_VALUE_CHARS]
+              for key, utm in _CAMPAIGN_KEYS.items() if campaign.get(key) not in (None, "")}
+    for key in UTM_FIELDS:  # context.campaign may also carry utm_* names directly
+        if campaign.get(key) not in (None, ""):
+            fields[key] = str(campaign[key])[:MAX_VALUE_CHARS]
+    if not fields and query and "utm_" in query:
+        fields = dict(_utm_from_query(query))
+    return fields or None
+
+
+class GeoLookup:
+    """Country/region/city of a public IP address from the GeoLite2 database, when installed."""
+
+    def __init__(self, reader=None):
+        self._reader = reader
+
+    @classmethod
+    def default(cls) -> "GeoLookup":
+        try:
+            from geolite2 import geolite2
+        except ImportError:
+            return cls(None)
+        return cls(geolite2.reader())
+
+    def __call__(self, ip: str | None) -> dict | None:
+        if not ip or self._reader is None:
+            return None
+        return self._lookup(ip)
+
+    @lru_cache(maxsize=8192)  # noqa: B019 — one lookup object per process; the cache is meant to live as long
+    def _lookup(self, ip: str) -> dict | None:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return None
+        if not address.is_global:
+            return None
+        record = self._reader.get(ip)
+        if not record:
+            return None
+        subdivisions = record.get("subdivisions") or [{}]
+        return {
+            "country": (record.get("country") or {}).get("iso_code"),
+            "region": (subdivisions[0].get("names") or {}).get("en"),
+            "city": ((record.get("city") or {}).get("names") or {}).get("en"),
+        }

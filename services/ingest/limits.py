@@ -1,0 +1,95 @@
+"""Request limits: content type, body size after bounded gzip inflation, per-environment rate limit."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+import zlib
+from typing import Any
+
+import orjson
+import redis
+from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from footfall.web import ApiError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 500 * 1024  # after inflation
+# text/plain: browser SDKs send JSON as text to skip the CORS preflight; no type at all is lenient.
+JSON_TYPES = frozenset({"application/json", "text/plain", ""})
+
+
+def read_json(request: Request) -> Any:
+    """The request body parsed as JSON, or an ApiError: 415 (type/encoding), 413 (size), 400 (syntax)."""
+    mimetype = request.mimetype
+    if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
+        raise ApiError(415, f"content type {mimetype!r} is not JSON; send application/json or text/plain",
+                       field="Content-Type")
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip"):
+        raise ApiError(415, f"content encoding {encoding!r} is not supported; send gzip or none",
+                       field="Content-Encoding")
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge as exc:
+        raise too_large() from exc
+    if encoding == "gzip":
+        raw = inflate(raw, MAX_BODY_BYTES)
+    elif len(raw) > MAX_BODY_BYTES:
+        raise too_large()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"malformed JSON: {exc}", field="body") from exc
+
+
+def inflate(data: bytes, limit: int) -> bytes:
+    """Gunzip at most `limit` bytes: stops as soon as the output passes it, so a zip bomb costs nothing."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise ApiError(400, f"body is not valid gzip: {exc}", field="Content-Encoding") from exc
+    if len(out) > limit:
+        raise too_large()
+    if not inflater.eof:
+        raise ApiError(400, "body is not valid gzip: truncated stream", field="Content-Encoding")
+    return out
+
+
+def too_large() -> ApiError:
+    return ApiError(413, f"body is larger than {MAX_BODY_BYTES // 1024} KB (after gzip inflation)",
+                    field="body")
+
+
+class RateLimiter:
+    """A fixed window per environment in Redis: INCRBY + EXPIRE in one round trip.
+
+    It counts events, not requests, so a 1,000-event batch weighs what it costs. When Redis does
+    not answer, requests pass: losing events would be worse than a moment without a limit.
+    """
+
+    def __init__(self, client: redis.Redis, limit: int, window_s: int):
+        self._redis, self.limit, self.window_s = client, limit, max(1, window_s)
+
+    def take(self, env_id: str, events: int) -> None:
+        """Count `events` against env_id's window; ApiError 429 with Retry-After past the limit."""
+        if self.limit <= 0:
+            return
+        now = time.time()
+        window = int(now // self.window_s)
+        key = f"footfall:ingest:rate:{env_id}:{window}"
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.incrby(key, events)
+            pipe.expire(key, self.window_s + 1)
+            count, _ = pipe.execute()
+        except redis.RedisError:
+            log.warning("rate limit skipped: Redis did not answer", exc_info=True)
+            return
+        if count > self.limit:
+            retry_after = max(1, math.ceil((window + 1) * self.window_s - now))
+            raise ApiError(429, f"rate limit of {self.limit} events per {self.window_s} s exceeded",
+                           headers={"Retry-After": str(retry_after)}, field="writeKey")

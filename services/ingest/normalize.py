@@ -1,0 +1,262 @@
+"""The pure core shared by every dialect: field errors, times, ids, properties, the canonical event.
+
+No I/O here. Dialect modules (`segment`, `heap`) turn client payloads into plain dicts shaped
+exactly like `footfall.messages.Event` and the identity commands; the tests validate them against
+those models, and the hot path skips a second pydantic pass (it would double ingest's CPU cost).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from footfall.ids import anonymous_user_id, identified_user_id
+
+MAX_ITEMS = 1000  # events (or users) per request
+MAX_VALUE_CHARS = 1024  # longer property values and texts are truncated
+MAX_ID_CHARS = 255
+MAX_DEPTH = 16  # nested properties deeper than this are kept as one JSON string
+_ID_NAMESPACE = uuid.UUID("5b1f0f57-8d3c-4a59-9a57-1d0a3c0f2a11")
+
+
+class FieldError(ValueError):
+    """One field of a payload (or of one item of a batch) is wrong; the client can fix it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+class TooManyItems(FieldError):
+    """A batch longer than MAX_ITEMS (answered with 413, not 400)."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the HTTP layer knows about a request: where it goes, when and from whom it came."""
+
+    env_id: str
+    received_at: datetime
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass
+class Normalized:
+    """The outcome of one request: canonical events, identity commands and per-item errors."""
+
+    events: list[dict] = field(default_factory=list)
+    commands: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+    accepted: int = 0
+
+    def reject(self, index: int, error: FieldError) -> None:
+        self.errors.append({"index": index, "field": error.field, "message": error.message})
+
+
+def items(body: dict, key: str, single: bool = False) -> list:
+    """The list under `key` (or the body itself as one item when `single` and the key is absent)."""
+    value = body.get(key)
+    if value is None and single:
+        return [body]
+    if not isinstance(value, list):
+        raise FieldError(key, "must be a list")
+    if not value:
+        raise FieldError(key, "must not be empty")
+    if len(value) > MAX_ITEMS:
+        raise TooManyItems(key, f"at most {MAX_ITEMS} items per request, got {len(value)}")
+    return value
+
+
+def each(raw_items: list, normalize_one, *args) -> Normalized:
+    """Run `normalize_one(raw, out, *args)` on every item, collecting FieldErrors by index."""
+    out = Normalized()
+    for index, raw in enumerate(raw_items):
+        if not isinstance(raw, dict):
+            out.reject(index, FieldError("", "must be a JSON object"))
+            continue
+        try:
+            normalize_one(raw, out, *args)
+        except FieldError as error:
+            out.reject(index, error)
+        else:
+            out.accepted += 1
+    return out
+
+
+# --- scalar fields ------------------------------------------------------------------------------
+
+
+def text(value: Any, name: str, limit: int = MAX_VALUE_CHARS) -> str | None:
+    """An optional string (numbers are accepted and stringified), truncated to `limit`."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value[:limit]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise FieldError(name, "must be a string")
+
+
+def identifier(value: Any, name: str) -> str | None:
+    """An optional id: a non-empty string or number, at most MAX_ID_CHARS long."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise FieldError(name, "must be a string")
+    value = str(value)
+    if len(value) > MAX_ID_CHARS:
+        raise FieldError(name, f"must be at most {MAX_ID_CHARS} characters")
+    return value
+
+
+def obj(value: Any, name: str) -> dict:
+    """An optional JSON object (missing or null → {})."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise FieldError(name, "must be an object")
+    return value
+
+
+def timestamp(value: Any, name: str) -> datetime | None:
+    """An ISO 8601 time (naive means UTC) or a Unix time in milliseconds (seconds if small)."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value)
+            return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = value / 1000 if abs(value) > 1e11 else value
+            return datetime.fromtimestamp(seconds, timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise FieldError(name, "must be an ISO 8601 time or a Unix time in milliseconds")
+
+
+def corrected_time(client_time: datetime | None, sent_at: datetime | None, received_at: datetime) -> datetime:
+    """Client time shifted by the client's clock error (received_at - sent_at), as Segment does."""
+    if client_time is None:
+        return received_at
+    if sent_at is None:
+        return client_time
+    try:
+        return client_time + (received_at - sent_at)
+    except OverflowError as exc:
+        raise FieldError("sentAt", "is too far from the event time") from exc
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def event_id(given: Any, raw: dict, name: str) -> str:
+    """The client's id for the item, else one derived from its content (so a retry dedupes)."""
+    value = identifier(given, name)
+    if value is not None:
+        return value
+    return str(uuid.uuid5(_ID_NAMESPACE, json_text(raw, name, sort=True)))
+
+
+def json_text(value: Any, name: str, sort: bool = False) -> str:
+    """Compact JSON of a parsed value; orjson refuses very deep nesting, which the client must fix."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort else 0).decode()
+    except orjson.JSONEncodeError as exc:
+        raise FieldError(name, "is nested too deeply") from exc
+
+
+def user_ids(env_id: str, anonymous_id: str | None, identity: str | None) -> tuple[str, str]:
+    """(device_id, anonymous user_id) of an item; server items without a device use the identity's user."""
+    if anonymous_id is not None:
+        return anonymous_id, anonymous_user_id(anonymous_id)
+    if identity is None:
+        raise FieldError("anonymousId", "either userId or anonymousId is required")
+    user_id = identified_user_id(env_id, identity)
+    return user_id, user_id
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+
+def flatten(value: Any, name: str, prefix: str = "") -> dict[str, Any]:
+    """Nested objects become dotted keys; lists become JSON strings; long strings are truncated."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise FieldError(name, "must be an object")
+    out: dict[str, Any] = {}
+    _flatten_into(out, value, prefix, 0, name)
+    return out
+
+
+def _flatten_into(out: dict, value: dict, prefix: str, depth: int, name: str) -> None:
+    for key, item in value.items():
+        path = f"{prefix}{key}"
+        if isinstance(item, dict) and depth < MAX_DEPTH:
+            _flatten_into(out, item, path + ".", depth + 1, name)
+        elif isinstance(item, str):
+            out[path] = item[:MAX_VALUE_CHARS]
+        elif item is None or isinstance(item, (bool, int, float)):
+            # JSON numbers beyond 64 bits would not survive other services' JSON parsers.
+            out[path] = str(item) if isinstance(item, int) and abs(item) >= 2**63 else item
+        else:
+            out[path] = json_text(item, f"{name}.{path}")[:MAX_VALUE_CHARS]
+
+
+# --- the canonical shapes -----------------------------------------------------------------------
+
+
+def event(
+    receipt: Receipt,
+    *,
+    event_id: str,
+    kind: str,
+    name: str | None,
+    device_id: str,
+    user_id: str,
+    identity: str | None,
+    time: datetime,
+    source: str,
+    session_id: str | None = None,
+    library: str | None = None,
+    page: dict | None = None,
+    target: dict | None = None,
+    device: dict | None = None,
+    geo: dict | None = None,
+    campaign: dict | None = None,
+    ip: str | None = None,
+    properties: dict | None = None,
+) -> dict:
+    """A dict shaped like footfall.messages.Event."""
+    return {
+        "event_id": event_id, "env_id": receipt.env_id, "kind": kind, "name": name,
+        "device_id": device_id, "user_id": user_id, "identity": identity, "session_id": session_id,
+        "time": iso(time), "received_at": iso(receipt.received_at), "source": source,
+        "library": library, "page": page, "target": target, "device": device, "geo": geo,
+        "campaign": campaign, "ip": ip, "properties": properties or {},
+    }
+
+
+def identify_command(command_id: str, time: datetime, identity: str, *, device_id: str | None = None,
+                     user_id: str | None = None, source: str = "server") -> dict:
+    """A dict shaped like footfall.messages.IdentifyCommand."""
+    return {"type": "identify", "command_id": command_id, "time": iso(time), "identity": identity,
+            "device_id": device_id, "user_id": user_id, "source": source}
+
+
+def alias_command(command_id: str, time: datetime, previous_id: str, identity: str) -> dict:
+    """A dict shaped like footfall.messages.AliasCommand."""
+    return {"type": "alias", "command_id": command_id, "time": iso(time), "previous_id": previous_id,
+            "identity": identity}
+
+
+def set_properties_command(command_id: str, time: datetime, properties: dict, *, identity: str | None = None,
+                           device_id: str | None = None, user_id: str | None = None) -> dict:
+    """A dict shaped like footfall.messages.SetUserPropertiesCommand."""
+    return {"type": "set_user_properties", "command_id": command_id, "time": iso(time),
+            "identity": identity, "device_id": device_id, "user_id": user_id, "properties": properties}
