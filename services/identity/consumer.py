@@ -1,0 +1,92 @@
+"""The identity consumer: joins captured events and identity commands into users, then tells the others.
+
+Run: `python -m services.identity.consumer`.
+
+Publishing goes through a transactional outbox rather than "commit, then publish". With the
+latter, a crash between the commit and the publish loses the message for good: the redelivered
+batch joins facts the tables already hold, changes nothing, and so has nothing to announce. Here
+`UsersMerged` / `UsersUpdated` are written in the same transaction as the state they describe,
+then published and deleted right after the commit; rows left by a crash go out with the next
+batch. A failed publish raises a transient error, so the worker retries the (idempotent) batch in
+place until the broker answers, and acks nothing before. Delivery stays at-least-once: a crash
+after publishing but before deleting repeats a message, which consumers absorb (merges are
+idempotent; snapshots carry a per-user version and consumers keep the highest).
+"""
+from __future__ import annotations
+
+import logging
+
+from footfall.bus import BrokerUnavailable, Publisher
+from footfall.config import Settings
+from footfall.db import make_engine
+from footfall.messages import Message, UsersMerged, UsersUpdated, encode
+from footfall.web import configure_logging
+from footfall.worker import Consumer, Delivery
+from services.identity import store
+from services.identity.merge import Facts, facts_from
+
+log = logging.getLogger(__name__)
+
+
+class OutboxNotFlushed(ConnectionError):
+    """The broker refused the outbox: transient, so the worker retries the batch in place."""
+
+
+def outgoing(env_id: str, outcome: store.Outcome) -> list[Message]:
+    """One UsersMerged and one UsersUpdated per batch and environment, when there is news."""
+    messages: list[Message] = []
+    if outcome.merges:
+        messages.append(UsersMerged(env_id=env_id, merges=outcome.merges))
+    if outcome.snapshots:
+        snapshots = sorted(outcome.snapshots, key=lambda s: s.user_id)
+        messages.append(UsersUpdated(env_id=env_id, users=snapshots))
+    return messages
+
+
+class IdentityConsumer(Consumer):
+    """Consumes `identity.inbox` (event.captured, identity.command)."""
+
+    queue = "identity.inbox"
+
+    def __init__(self, settings: Settings | None = None, publisher: Publisher | None = None):
+        super().__init__(settings)
+        self.engine = make_engine("identity", self.settings)
+        self.publisher = publisher or Publisher(self.settings)
+
+    def handle(self, deliveries: list[Delivery]) -> None:
+        by_env: dict[str, Facts] = {}
+        for delivery in deliveries:
+            facts = facts_from(delivery.message)
+            if facts.env_id in by_env:
+                by_env[facts.env_id].absorb(facts)
+            else:
+                by_env[facts.env_id] = facts
+        with self.engine.begin() as conn:
+            for env_id in sorted(by_env):
+                for message in outgoing(env_id, store.apply(conn, by_env[env_id])):
+                    store.enqueue(conn, message.routing_key, message.message_id, encode(message))
+        self.flush()
+
+    def flush(self) -> int:
+        """Publish what the outbox holds (this batch's messages and any a crash left behind)."""
+        try:
+            return store.flush_outbox(self.engine, self.publisher.publish_raw)
+        except BrokerUnavailable as exc:
+            raise OutboxNotFlushed(str(exc)) from exc
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self.publisher.close()  # its connection belongs to this (the consuming) thread
+
+
+def main() -> None:
+    consumer = IdentityConsumer()
+    configure_logging(consumer.settings.log_level)
+    consumer.flush()  # whatever a previous process committed but did not get to publish
+    consumer.run_forever()
+
+
+if __name__ == "__main__":
+    main()
