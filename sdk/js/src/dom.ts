@@ -54,10 +54,25 @@ export function hierarchy(target: Element): HierarchyNode[] {
   return nodes;
 }
 
-/** Visible text of the target, whitespace collapsed and capped; never a form field's content. */
+const NO_TEXT = new Set(["script", "style", "noscript", "template"]);
+
+function hidesText(el: Element): boolean {
+  const tag = el.tagName.toLowerCase();
+  return FORM_FIELDS.has(tag) || NO_TEXT.has(tag) || el.hasAttribute(REDACT_TEXT_ATTR) || el.hasAttribute(IGNORE_ATTR);
+}
+
+/** Text of the target, whitespace collapsed and capped; skips form fields and redacted or ignored parts. */
 export function targetText(el: Element): string | undefined {
-  if (FORM_FIELDS.has(el.tagName.toLowerCase()) || el.closest(`[${REDACT_TEXT_ATTR}]`)) return undefined;
-  const text = (el.textContent || "").replace(/\s+/g, " ").trim();
+  if (el.closest(`[${REDACT_TEXT_ATTR}]`) || hidesText(el)) return undefined;
+  let text = "";
+  const walk = (node: Node) => {
+    for (let child = node.firstChild; child && text.length <= MAX_TEXT * 4; child = child.nextSibling) {
+      if (child.nodeType === 3) text += child.nodeValue;
+      else if (child.nodeType === 1 && !hidesText(child as Element)) walk(child);
+    }
+  };
+  walk(el);
+  text = text.replace(/\s+/g, " ").trim();
   return text ? text.slice(0, MAX_TEXT) : undefined;
 }
 
