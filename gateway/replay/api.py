@@ -1,0 +1,163 @@
+"""Session replay at the gateway: recording admission for the SDK, and plan, status and playback for the UI.
+
+The gateway registers `bp`. Playback asks the replay service's internal API over HTTP (the gateway
+never imports a service); recording tokens are verified by the replay service with no call back.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+import requests
+from flask import Blueprint, current_app, request
+from flask_cors import cross_origin
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from footfall.replay_token import RecordingGrant, sign_recording_token
+from footfall.web import ApiError, operation
+from gateway import environments
+from gateway.auth import require_account, require_env_access
+from gateway.replay import trial
+from gateway.replay.store import TrialStore
+from gateway.store import get_engine
+
+bp = Blueprint("replay", __name__)
+
+# Short, so a trial that ends or a plan switched off stops recording soon; the SDK asks again.
+RECORDING_TOKEN_TTL = timedelta(minutes=15)
+PLAYBACK_TIMEOUT_S = 5
+# Session ids end up in S3 keys: keep them to characters every S3 implementation takes as is.
+SessionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class StartRecording(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    write_key: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    session_id: SessionId
+    device_id: DeviceId
+
+
+class RecordingStarted(BaseModel):
+    token: str
+    upload_url: str
+    expires_at: datetime
+
+
+class PlanChange(BaseModel):
+    plan: trial.Plan
+
+
+class ReplayStatus(BaseModel):
+    env_id: str
+    plan: trial.Plan
+    trial_started_at: datetime | None
+    trial_ends_at: datetime | None
+    trial_days: int
+    trial_session_limit: int
+    sessions_used: int
+    sessions_left: int
+    recording_allowed: bool
+    reason: str
+    message: str
+
+
+@bp.record_once
+def _install(state) -> None:
+    """One TrialStore per app, on the gateway's shared engine (tests may swap its clock)."""
+    settings = state.app.config["SETTINGS"]
+    state.app.extensions["replay_trial"] = TrialStore(get_engine(settings))
+
+
+def _store() -> TrialStore:
+    return current_app.extensions["replay_trial"]
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+@bp.post("/replay/v1/start")
+@cross_origin(allow_headers=["Content-Type"], max_age=3600)
+@operation("Admit a session to recording and get a short-lived upload token", request=StartRecording,
+           responses={200: RecordingStarted, 400: "invalid body", 401: "unknown write key",
+                      402: "trial ended — contact sales", 403: "replay is off"}, tags=["replay"])
+def start_recording():
+    body = StartRecording.model_validate(request.get_json(force=True, silent=True) or {})
+    settings = _settings()
+    env_id = environments.env_for_write_key(body.write_key, settings)
+    if env_id is None:
+        raise ApiError(401, "unknown write key", field="write_key")
+    admission = _store().admit(env_id, body.session_id, body.device_id)
+    if not admission.allowed:
+        status = 403 if admission.reason == "off" else 402
+        raise ApiError(status, admission.message, reason=admission.reason)
+    expires_at = _store().clock() + RECORDING_TOKEN_TTL
+    token = sign_recording_token(settings.replay_token_secret, RecordingGrant(
+        env_id=env_id, session_id=body.session_id, device_id=body.device_id, expires_at=expires_at))
+    return RecordingStarted(token=token, upload_url=settings.replay_url.rstrip("/") + "/replay/v1/chunks",
+                            expires_at=expires_at).model_dump(mode="json")
+
+
+@bp.get("/api/v1/environments/<env_id>/replay/status")
+@require_env_access
+@operation("Replay plan and trial: start, end, sessions used and left, whether recording is allowed",
+           responses={200: ReplayStatus}, tags=["replay"])
+def replay_status(env_id: str):
+    return _status(env_id, _store().state(env_id))
+
+
+@bp.put("/api/v1/environments/<env_id>/replay/plan")
+@require_env_access
+@require_account(admin=True)
+@operation("Set the replay plan (trial, paid or off); admins only", request=PlanChange,
+           responses={200: ReplayStatus, 400: "unknown plan", 403: "not an admin"}, tags=["replay"])
+def set_plan(env_id: str):
+    change = PlanChange.model_validate(request.get_json(force=True, silent=True) or {})
+    return _status(env_id, _store().set_plan(env_id, change.plan))
+
+
+@bp.get("/api/v1/environments/<env_id>/replays/<session_id>")
+@require_env_access
+@operation("A session's replay: ordered chunks with 60-second URLs, or inline events with ?inline=1",
+           query={"inline": {"type": "string", "enum": ["0", "1"]}},
+           responses={200: "the replay manifest", 404: "no replay (or past retention)"}, tags=["replay"])
+def playback(env_id: str, session_id: str):
+    # Recordings stay playable whatever the plan now is, until retention (heap-rules R32).
+    url = (f"{_settings().replay_url.rstrip('/')}/internal/v1/envs/{quote(env_id, safe='')}"
+           f"/replays/{quote(session_id, safe='')}")
+    params = {"inline": "1"} if request.args.get("inline") == "1" else {}
+    try:
+        response = _http().get(url, params=params, timeout=PLAYBACK_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise ApiError(503, "the replay service is unavailable; try again shortly") from exc
+    if response.status_code == 404:
+        raise ApiError(404, "no replay for this session", session_id=session_id)
+    if response.status_code != 200:
+        raise ApiError(502, "the replay service answered an error", upstream_status=response.status_code)
+    return current_app.response_class(response.content, mimetype="application/json")
+
+
+def _status(env_id: str, state: trial.TrialState) -> dict:
+    now = _store().clock()
+    recording = trial.recording_status(state, now)
+    return ReplayStatus(
+        env_id=env_id, plan=state.plan, trial_started_at=state.trial_started_at,
+        trial_ends_at=state.trial_ends_at, trial_days=state.trial_days,
+        trial_session_limit=state.trial_limit, sessions_used=state.trial_used,
+        sessions_left=trial.sessions_left(state, now),
+        recording_allowed=recording.allowed, reason=recording.reason, message=recording.message,
+    ).model_dump(mode="json")
+
+
+_local = threading.local()
+
+
+def _http() -> requests.Session:
+    """One keep-alive HTTP session per thread (requests.Session is not documented thread-safe)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session

@@ -1,0 +1,84 @@
+"""Replay HTTP API: token-gated chunk upload for the browser SDK, and the internal playback manifest."""
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Blueprint, current_app, request
+from flask_cors import cross_origin
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from footfall.bus import BrokerUnavailable
+from footfall.replay_token import InvalidRecordingToken, RecordingGrant, verify_recording_token
+from footfall.web import ApiError, operation
+from services.replay import chunks
+from services.replay.service import Replays
+
+bp = Blueprint("replay", __name__)
+
+TOO_LARGE = (f"chunk is larger than {chunks.MAX_CHUNK_BYTES // 2**20} MB: "
+             "send the session in smaller chunks")
+CHUNK_RESPONSE = {"type": "object", "properties": {
+    "session_id": {"type": "string"}, "seq": {"type": "integer"}, "duplicate": {"type": "boolean"}}}
+
+
+def _replays() -> Replays:
+    return current_app.extensions["replays"]
+
+
+def _grant() -> RecordingGrant:
+    """The recording grant of the request's Bearer token (401 when missing, forged or expired)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="footfall-replay"'}
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "send the recording token as 'Authorization: Bearer <token>'", headers=challenge)
+    replays = _replays()
+    try:
+        grant = verify_recording_token(replays.settings.replay_token_secret, token.strip(), replays.clock())
+    except InvalidRecordingToken as exc:
+        raise ApiError(401, str(exc), headers=challenge) from exc
+    # The SDK may name what it uploads for; a token only ever writes its own session.
+    for field, granted in (("env_id", grant.env_id), ("session_id", grant.session_id)):
+        claimed = request.args.get(field)
+        if claimed is not None and claimed != granted:
+            raise ApiError(403, f"the recording token is not valid for this {field}", field=field)
+    return grant
+
+
+@bp.post("/replay/v1/chunks")
+@cross_origin(allow_headers=["Authorization", "Content-Type", "Content-Encoding"], max_age=3600)
+@operation("Upload one chunk of a recording: a gzip JSON array of rrweb events, numbered by seq",
+           query={"seq": {"type": "integer", "minimum": 0, "required": True},
+                  "env_id": {"type": "string"}, "session_id": {"type": "string"}},
+           responses={201: CHUNK_RESPONSE, 200: CHUNK_RESPONSE, 400: "not a gzip JSON array of rrweb events",
+                      401: "missing, forged or expired token", 403: "token for another session",
+                      413: "chunk over 20 MB", 503: "storage or broker unavailable; retry"},
+           tags=["replay"])
+def upload_chunk():
+    grant = _grant()
+    if (request.content_length or 0) > chunks.MAX_CHUNK_BYTES:
+        raise ApiError(413, TOO_LARGE, limit_bytes=chunks.MAX_CHUNK_BYTES)
+    try:
+        seq = chunks.parse_seq(request.args.get("seq"))
+        body = request.get_data(cache=False)
+        new = _replays().store_chunk(grant, seq, body)
+    except RequestEntityTooLarge as exc:  # a streamed body without Content-Length
+        raise ApiError(413, TOO_LARGE, limit_bytes=chunks.MAX_CHUNK_BYTES) from exc
+    except chunks.ChunkTooLarge as exc:
+        raise ApiError(413, str(exc)) from exc
+    except chunks.BadChunk as exc:
+        raise ApiError(400, str(exc)) from exc
+    except (BotoCoreError, ClientError, BrokerUnavailable) as exc:
+        # Nothing is lost: the same (session, seq) may be sent again and counts once.
+        raise ApiError(503, "storage or broker unavailable: send the chunk again shortly",
+                       headers={"Retry-After": "2"}) from exc
+    return {"session_id": grant.session_id, "seq": seq, "duplicate": not new}, 201 if new else 200
+
+
+@bp.get("/internal/v1/envs/<env_id>/replays/<session_id>")
+@operation("A session's replay: chunks in seq order with 60-second pre-signed URLs, or ?inline=1 events",
+           query={"inline": {"type": "string", "enum": ["0", "1"]}},
+           responses={200: "the manifest", 404: "no replay, or past retention"}, tags=["internal"])
+def manifest(env_id: str, session_id: str):
+    found = _replays().manifest(env_id, session_id, inline=request.args.get("inline") == "1")
+    if found is None:
+        raise ApiError(404, "no replay for this session", session_id=session_id)
+    return found

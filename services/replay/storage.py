@@ -1,0 +1,108 @@
+"""Replay chunks in S3 through boto3: any endpoint (AWS, MinIO, the moto server of `make run`)."""
+from __future__ import annotations
+
+import os
+import threading
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from footfall.config import Settings, get_settings
+from services.replay.chunks import chunk_key, session_prefix
+
+PRESIGNED_URL_SECONDS = 60
+LIFECYCLE_RULE_ID = "footfall-replay-retention"
+
+
+def make_client(settings: Settings):
+    """A thread-safe S3 client; on a loopback endpoint without credentials, dummy ones (moto, MinIO dev)."""
+    credentials = {}
+    if not os.environ.get("AWS_ACCESS_KEY_ID") and urlsplit(settings.s3_endpoint_url).hostname in (
+            "127.0.0.1", "localhost"):
+        credentials = {"aws_access_key_id": "footfall-local", "aws_secret_access_key": "footfall-local"}
+    config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},  # MinIO and moto serve path-style without DNS tricks
+        max_pool_connections=32,  # one per gunicorn thread, with room
+        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=2, read_timeout=10,
+    )
+    return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, config=config,
+                        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), **credentials)
+
+
+class ChunkStorage:
+    """One session's chunks under one key prefix; the bucket is created (with its lifecycle) on first use."""
+
+    def __init__(self, settings: Settings | None = None, client=None):
+        self.settings = settings or get_settings()
+        self.bucket = self.settings.s3_bucket
+        self.client = client or make_client(self.settings)
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if missing and set its lifecycle rule (once per process)."""
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except ClientError:
+                region = self.client.meta.region_name
+                extra = {} if region == "us-east-1" else {
+                    "CreateBucketConfiguration": {"LocationConstraint": region}}
+                try:
+                    self.client.create_bucket(Bucket=self.bucket, **extra)
+                except self.client.exceptions.BucketAlreadyOwnedByYou:
+                    pass  # another worker created it first
+            self._set_lifecycle()
+            self._ready = True
+
+    def _set_lifecycle(self) -> None:
+        """Expire replay objects a day after retention: a backstop, the retention job deletes first.
+
+        Other rules on the bucket are kept: only ours is replaced.
+        """
+        try:
+            rules = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
+        except ClientError:
+            rules = []
+        rules = [rule for rule in rules if rule.get("ID") != LIFECYCLE_RULE_ID]
+        rules.append({"ID": LIFECYCLE_RULE_ID, "Filter": {"Prefix": "replays/"}, "Status": "Enabled",
+                      "Expiration": {"Days": self.settings.replay_retention_days + 1}})
+        self.client.put_bucket_lifecycle_configuration(
+            Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})
+
+    def put_chunk(self, env_id: str, session_id: str, seq: int, body: bytes) -> None:
+        self.ensure_bucket()
+        self.client.put_object(Bucket=self.bucket, Key=chunk_key(env_id, session_id, seq), Body=body,
+                               ContentType="application/json", ContentEncoding="gzip")
+
+    def get_chunk(self, env_id: str, session_id: str, seq: int) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=chunk_key(env_id, session_id, seq))["Body"].read()
+
+    def chunk_url(self, env_id: str, session_id: str, seq: int) -> str:
+        """A pre-signed GET URL valid for 60 seconds (signed locally: no S3 round trip)."""
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": chunk_key(env_id, session_id, seq)},
+            ExpiresIn=PRESIGNED_URL_SECONDS)
+
+    def delete_session(self, env_id: str, session_id: str) -> int:
+        """Delete every object under the session's prefix; returns how many."""
+        deleted = 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=session_prefix(env_id, session_id)):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:  # a page holds at most 1,000 keys, DeleteObjects' limit
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+        return deleted
+
+    def check(self) -> None:
+        """Readiness: the endpoint answers (the bucket may not exist yet)."""
+        self.client.list_buckets()

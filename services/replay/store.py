@@ -1,0 +1,135 @@
+"""The replay index (schema `replay`): one row per recorded session and one per stored chunk.
+
+Chunk rows make uploads idempotent per (session, seq) and let a manifest be answered from one
+indexed query, without listing S3.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, DateTime, Engine, Integer, MetaData, String, Table, and_, delete, func,
+    select, update,
+)
+from sqlalchemy.dialects.postgresql import insert
+
+from services.replay.chunks import ChunkSummary
+
+metadata = MetaData(schema="replay")
+
+sessions = Table(
+    "sessions", metadata,
+    Column("env_id", String(64), primary_key=True),
+    Column("session_id", String(128), primary_key=True),
+    Column("device_id", String(256), nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True), nullable=False),
+    Column("chunk_count", Integer, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("has_full_snapshot", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),  # last chunk stored; retention key
+    # has_full_snapshot as last announced on the bus (NULL: never announced).
+    Column("announced_full_snapshot", Boolean),
+)
+
+chunks = Table(
+    "chunks", metadata,
+    Column("env_id", String(64), primary_key=True),
+    Column("session_id", String(128), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("bytes", Integer, nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True), nullable=False),
+    Column("has_full_snapshot", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class ReplayIndex:
+    """Queries over the replay index."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def record_chunk(self, env_id: str, session_id: str, device_id: str, seq: int, size: int,
+                     summary: ChunkSummary, now: datetime) -> bool:
+        """Index a stored chunk and fold it into its session; False when (session, seq) was known."""
+        with self.engine.begin() as conn:
+            inserted = conn.scalar(insert(chunks).values(
+                env_id=env_id, session_id=session_id, seq=seq, bytes=size,
+                event_count=summary.event_count, start_at=summary.start, end_at=summary.end,
+                has_full_snapshot=summary.has_full_snapshot, created_at=now,
+            ).on_conflict_do_nothing().returning(chunks.c.seq))
+            if inserted is None:
+                return False
+            new = insert(sessions).values(
+                env_id=env_id, session_id=session_id, device_id=device_id, start_at=summary.start,
+                end_at=summary.end, chunk_count=1, bytes=size,
+                has_full_snapshot=summary.has_full_snapshot, created_at=now, updated_at=now)
+            conn.execute(new.on_conflict_do_update(index_elements=["env_id", "session_id"], set_={
+                "start_at": func.least(sessions.c.start_at, new.excluded.start_at),
+                "end_at": func.greatest(sessions.c.end_at, new.excluded.end_at),
+                "chunk_count": sessions.c.chunk_count + 1,
+                "bytes": sessions.c.bytes + new.excluded.bytes,
+                "has_full_snapshot": sessions.c.has_full_snapshot | new.excluded.has_full_snapshot,
+                "updated_at": new.excluded.updated_at,
+            }))
+            return True
+
+    def unannounced(self, env_id: str, session_id: str) -> dict | None:
+        """The session when the bus has not yet heard of it (or of its full snapshot), else None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sessions).where(
+                _session(env_id, session_id),
+                sessions.c.announced_full_snapshot.is_distinct_from(sessions.c.has_full_snapshot),
+            )).mappings().first()
+        return dict(row) if row else None
+
+    def mark_announced(self, env_id: str, session_id: str, has_full_snapshot: bool) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(sessions).where(_session(env_id, session_id))
+                         .values(announced_full_snapshot=has_full_snapshot))
+
+    def session_with_chunks(self, env_id: str, session_id: str, not_before: datetime) -> dict | None:
+        """A session written since `not_before` (retention) with its chunks in seq order, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sessions).where(
+                _session(env_id, session_id), sessions.c.updated_at >= not_before)).mappings().first()
+            if row is None:
+                return None
+            found = conn.execute(select(chunks.c.seq, chunks.c.bytes, chunks.c.event_count,
+                                        chunks.c.start_at.label("start"), chunks.c.end_at.label("end"))
+                                 .where(chunks.c.env_id == env_id, chunks.c.session_id == session_id)
+                                 .order_by(chunks.c.seq)).mappings().all()
+        return {**row, "chunks": [dict(chunk) for chunk in found]}
+
+    def expired(self, cutoff: datetime, limit: int = 500) -> list[tuple[str, str]]:
+        """(env_id, session_id) of sessions last written before `cutoff`."""
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(
+                select(sessions.c.env_id, sessions.c.session_id)
+                .where(sessions.c.updated_at < cutoff)
+                .order_by(sessions.c.updated_at).limit(limit))]
+
+    def delete_session(self, env_id: str, session_id: str, cutoff: datetime,
+                       purge_objects: Callable[[], object]) -> bool:
+        """Delete an expired session: its objects (`purge_objects`) and index rows, all or nothing.
+
+        The objects go while the session row is deleted but not committed: if S3 fails the rows
+        come back and the next run retries. False when the session is no longer expired.
+        """
+        with self.engine.begin() as conn:
+            gone = conn.scalar(delete(sessions).where(
+                _session(env_id, session_id), sessions.c.updated_at < cutoff).returning(sessions.c.env_id))
+            if gone is None:
+                return False
+            purge_objects()
+            conn.execute(delete(chunks).where(chunks.c.env_id == env_id, chunks.c.session_id == session_id))
+            return True
+
+
+def _session(env_id: str, session_id: str):
+    return and_(sessions.c.env_id == env_id, sessions.c.session_id == session_id)

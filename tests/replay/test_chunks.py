@@ -1,0 +1,52 @@
+"""The pure chunk rules: reading gzip rrweb arrays, summaries, keys."""
+import gzip
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.replay import chunks
+from tests.replay.helpers import BASE_MS, chunk_body, rrweb_events
+
+
+def test_a_chunk_is_summarised_by_its_time_span_and_full_snapshot():
+    summary = chunks.summarize(chunks.read_events(chunk_body(rrweb_events(0, 4, full_snapshot=True))))
+    assert summary.start == datetime.fromtimestamp(BASE_MS / 1000, timezone.utc)
+    assert summary.end - summary.start == timedelta(seconds=3)
+    assert summary.event_count == 4 and summary.has_full_snapshot
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"not gzip", "not gzip"),
+    (gzip.compress(b"{not json"), "not JSON"),
+    (gzip.compress(b"{}"), "non-empty JSON array"),
+    (gzip.compress(b"[]"), "non-empty JSON array"),
+    (gzip.compress(b"[1]"), "event 0 is not an object"),
+    (gzip.compress(b'[{"type": "2", "timestamp": 1}]'), "'type' must be an integer"),
+    (gzip.compress(b'[{"type": 2}]'), "'timestamp' must be milliseconds"),
+    (gzip.compress(b'[{"type": 2, "timestamp": 1}]')[:-6], "truncated"),
+])
+def test_bad_chunks_say_what_is_wrong(body, message):
+    with pytest.raises(chunks.BadChunk, match=message):
+        chunks.summarize(chunks.read_events(body))
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it_whole(monkeypatch):
+    monkeypatch.setattr(chunks, "MAX_INFLATED_BYTES", 1000)
+    with pytest.raises(chunks.ChunkTooLarge):
+        chunks.inflate(gzip.compress(b"[" + b" " * 5000 + b"]"))
+
+
+@pytest.mark.parametrize("value", [None, "", "-1", "1.5", "x", "100000000"])
+def test_seq_must_be_a_small_non_negative_integer(value):
+    with pytest.raises(chunks.BadChunk, match="'seq'"):
+        chunks.parse_seq(value)
+
+
+@given(st.lists(st.integers(0, chunks.MAX_SEQ), min_size=1, max_size=30, unique=True))
+def test_keys_of_a_session_share_its_prefix_and_sort_by_seq(seqs):
+    keys = [chunks.chunk_key("env", "sess", seq) for seq in seqs]
+    assert all(key.startswith(chunks.session_prefix("env", "sess")) for key in keys)
+    assert [keys[i] for i in sorted(range(len(seqs)), key=lambda i: seqs[i])] == sorted(keys)
+    assert not chunks.chunk_key("env", "sess-2", 0).startswith(chunks.session_prefix("env", "sess"))
