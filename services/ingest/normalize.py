@@ -129,7 +129,7 @@ def timestamp(value: Any, name: str) -> datetime | None:
     try:
         if isinstance(value, str):
             parsed = datetime.fromisoformat(value)
-            return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+            return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             seconds = value / 1000 if abs(value) > 1e11 else value
             return datetime.fromtimestamp(seconds, timezone.utc)
@@ -151,7 +151,8 @@ def corrected_time(client_time: datetime | None, sent_at: datetime | None, recei
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat()
+    """ISO 8601 of a UTC time (every time here is UTC: `timestamp` converts on parse)."""
+    return moment.isoformat()
 
 
 def event_id(given: Any, raw: dict, name: str) -> str:
@@ -201,9 +202,8 @@ def _flatten_into(out: dict, value: dict, prefix: str, depth: int, name: str) ->
             _flatten_into(out, item, path + ".", depth + 1, name)
         elif isinstance(item, str):
             out[path] = item[:MAX_VALUE_CHARS]
-        elif item is None or isinstance(item, (bool, int, float)):
-            # JSON numbers beyond 64 bits would not survive other services' JSON parsers.
-            out[path] = str(item) if isinstance(item, int) and abs(item) >= 2**63 else item
+        elif item is None or isinstance(item, (bool, int, float)):  # orjson reads huge integers as floats
+            out[path] = item
         else:
             out[path] = json_text(item, f"{name}.{path}")[:MAX_VALUE_CHARS]
 

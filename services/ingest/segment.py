@@ -134,7 +134,7 @@ def _message(raw: dict, out: Normalized, envelope: Envelope, receipt: Receipt, f
     out.events.append(event(
         receipt, event_id=message_id, kind=kind, name=name, device_id=device_id, user_id=user_id,
         identity=identity, time=time, source=source, session_id=ext.session_id, library=library_name,
-        page=page, target=ext.target, device=device, geo=geo(ip), ip=ip,
+        page=page, target=ext.target, device=device, geo=geo(ip) if ip else None, ip=ip,
         campaign=enrich.campaign_of(obj(context.get("campaign"), "context.campaign"), page and page["query"]),
         properties=properties,
     ))
