@@ -140,7 +140,7 @@ def _announce(env_id: str, action: str, settings: Settings) -> None:
     try:
         _publisher(settings).publish(EnvironmentChanged(env_id=env_id, action=action))
     except BrokerUnavailable:
-        log.warning("environment.changed not published: broker unavailable", extra={"env_id": env_id})
+        log.warning("environment.changed not published (broker down or no queue bound)", extra={"env_id": env_id})
 
 
 def _public(row) -> dict:

@@ -1,0 +1,206 @@
+"""Contract-shaped stand-ins for the sessions and definitions internal APIs (/work/contracts.md).
+
+They let the gateway's composition be tested over real HTTP before (or without) the real services;
+the end-to-end tests in test_e2e_stack.py use the real ones. Data is per environment, so isolation
+tests can see that another environment's data never leaks.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import orjson
+from flask import Flask, abort, jsonify, request
+from werkzeug.serving import make_server
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+def _session(sid: str, user_id: str, minutes_ago: int, **extra) -> dict:
+    start = NOW - timedelta(minutes=minutes_ago)
+    return {"session_id": sid, "user_id": user_id, "start": iso(start), "end": iso(start + timedelta(minutes=3)),
+            "duration_s": 180, "source": "web", "platform": "Mac OS X", "browser": "Chrome",
+            "device_type": "Desktop", "event_count": 3, "landing_page": "/pricing", "referrer": None,
+            "country": "FR", "utm_source": None, "has_replay": False, **extra}
+
+
+def _event(eid: str, sid: str, user_id: str, kind: str, minutes_ago: int, **extra) -> dict:
+    return {"event_id": eid, "kind": kind, "name": extra.pop("name", None), "time": iso(NOW - timedelta(minutes=minutes_ago)),
+            "source": "web", "page": {"path": extra.pop("path", "/pricing"), "domain": "shop.example"},
+            "target": extra.pop("target", None), "device": {"browser": "Chrome"}, "geo": {"country": "FR"},
+            "campaign": {}, "properties": extra.pop("properties", {}), "session_id": sid, "user_id": user_id,
+            "device_id": "dev-" + user_id}
+
+
+def dataset(env_id: str, secret_marker: str = "") -> dict:
+    """Two users; Ada identified with a replayed web session and a mobile one."""
+    ada, anon = "1001", "2002"
+    sessions = {
+        "s-ada-1": _session("s-ada-1", ada, 10, has_replay=True),
+        "s-ada-2": _session("s-ada-2", ada, 600, source="ios", platform="iOS", browser=None, device_type="Mobile"),
+        "s-anon-1": _session("s-anon-1", anon, 30, device_type="Mobile", browser="Safari"),
+    }
+    events = {
+        "e1": _event("e1", "s-ada-1", ada, "pageview", 10),
+        "e2": _event("e2", "s-ada-1", ada, "click", 9, target={"text": "Buy now", "hierarchy": [{"tag": "button", "id": "buy"}]}),
+        "e3": _event("e3", "s-ada-1", ada, "custom", 8, name="Signed Up", properties={"plan": "pro" + secret_marker}),
+        "e4": _event("e4", "s-anon-1", anon, "pageview", 30, path="/"),
+    }
+    users = {
+        ada: {"user_id": ada, "identity": f"ada@{env_id}.example", "display_name": f"ada@{env_id}.example",
+              "first_seen": iso(NOW - timedelta(days=3)), "last_seen": iso(NOW - timedelta(minutes=8)),
+              "properties": {"email": f"ada@{env_id}.example", "plan": "pro", "Initial Browser": "Chrome"},
+              "session_count": 2},
+        anon: {"user_id": anon, "identity": None, "display_name": f"User {anon}",
+               "first_seen": iso(NOW - timedelta(minutes=30)), "last_seen": iso(NOW - timedelta(minutes=30)),
+               "properties": {}, "session_count": 1},
+    }
+    return {"users": users, "sessions": sessions, "events": events}
+
+
+def sessions_app(data: dict[str, dict], calls: list) -> Flask:
+    app = Flask("sessions-standin")
+
+    def env(env_id):
+        return data.get(env_id) or {"users": {}, "sessions": {}, "events": {}}
+
+    @app.get("/internal/v1/envs/<env_id>/users")
+    def feed(env_id):
+        calls.append(("sessions", request.path, dict(request.args)))
+        if request.args.get("filter") == "boom":
+            abort(500)
+        d = env(env_id)
+        flt = orjson.loads(request.args["filter"]) if request.args.get("filter") else []
+        users = []
+        for user in sorted(d["users"].values(), key=lambda u: u["last_seen"], reverse=True):
+            sessions = sorted((s for s in d["sessions"].values() if s["user_id"] == user["user_id"]),
+                              key=lambda s: s["start"], reverse=True)
+            matched = [s["session_id"] for s in sessions if s["has_replay"]] if flt else []
+            users.append({**user, "sessions": [dict(s) for s in sessions[:5]], "matched_session_ids": matched})
+        limit = int(request.args.get("limit", 25))
+        return {"users": users[:limit], "next_cursor": "c2" if len(users) > limit else None}
+
+    @app.get("/internal/v1/envs/<env_id>/users/<user_id>")
+    def user(env_id, user_id):
+        found = env(env_id)["users"].get(user_id)
+        return found if found else (jsonify({"error": {"code": 404, "message": "no such user"}}), 404)
+
+    @app.get("/internal/v1/envs/<env_id>/users/<user_id>/sessions")
+    def user_sessions(env_id, user_id):
+        calls.append(("sessions", request.path, dict(request.args)))
+        d = env(env_id)
+        if user_id not in d["users"]:
+            return jsonify({"error": {"code": 404, "message": "no such user"}}), 404
+        rows = [{**s, "matched": bool(request.args.get("filter")) and s["has_replay"]}
+                for s in d["sessions"].values() if s["user_id"] == user_id]
+        return {"sessions": rows, "next_cursor": None}
+
+    @app.get("/internal/v1/envs/<env_id>/sessions/<session_id>/events")
+    def session_events(env_id, session_id):
+        d = env(env_id)
+        if session_id not in d["sessions"]:
+            return jsonify({"error": {"code": 404, "message": "no such session"}}), 404
+        return {"events": sorted((e for e in d["events"].values() if e["session_id"] == session_id),
+                                 key=lambda e: e["time"])}
+
+    @app.get("/internal/v1/envs/<env_id>/events/<event_id>")
+    def event(env_id, event_id):
+        found = env(env_id)["events"].get(event_id)
+        return found if found else (jsonify({"error": {"code": 404, "message": "no such event"}}), 404)
+
+    return app
+
+
+def definitions_app(calls: list, store: dict[str, dict[str, dict]]) -> Flask:
+    """Definitions by (kind, name/text) equality: enough to exercise labelling through the gateway."""
+    app = Flask("definitions-standin")
+
+    def matches(criteria: dict, event: dict) -> bool:
+        if criteria.get("kind") and criteria["kind"] != event.get("kind"):
+            return False
+        if criteria.get("name") and criteria["name"] != event.get("name"):
+            return False
+        text = (criteria.get("text") or {}).get("value")
+        return not text or text == ((event.get("target") or {}).get("text"))
+
+    @app.get("/internal/v1/envs/<env_id>/definitions")
+    def listing(env_id):
+        return {"definitions": [d for d in store.get(env_id, {}).values() if not d["archived"]]}
+
+    @app.post("/internal/v1/envs/<env_id>/definitions")
+    def create(env_id):
+        body = request.get_json()
+        if not body.get("name"):
+            return jsonify({"error": {"code": 400, "message": "name is required", "field": "name"}}), 400
+        envs = store.setdefault(env_id, {})
+        definition = {"id": str(len(envs) + 1), "name": body["name"], "color": body.get("color", "#6c5ce7"),
+                      "category": body.get("category"), "description": body.get("description", ""),
+                      "criteria": body["criteria"], "archived": False}
+        envs[definition["id"]] = definition
+        return definition, 201
+
+    @app.get("/internal/v1/envs/<env_id>/definitions/<def_id>")
+    def one(env_id, def_id):
+        found = store.get(env_id, {}).get(def_id)
+        return found if found else (jsonify({"error": {"code": 404, "message": "no such definition"}}), 404)
+
+    @app.put("/internal/v1/envs/<env_id>/definitions/<def_id>")
+    def update(env_id, def_id):
+        found = store.get(env_id, {}).get(def_id)
+        if not found:
+            return jsonify({"error": {"code": 404, "message": "no such definition"}}), 404
+        found.update({k: v for k, v in request.get_json().items() if k in ("name", "color", "criteria")})
+        return found
+
+    @app.post("/internal/v1/envs/<env_id>/definitions/<def_id>/archive")
+    def archive(env_id, def_id):
+        found = store.get(env_id, {}).get(def_id)
+        if not found:
+            return jsonify({"error": {"code": 404, "message": "no such definition"}}), 404
+        found["archived"] = True
+        return found
+
+    @app.get("/internal/v1/envs/<env_id>/definitions/<def_id>/criteria")
+    def criteria(env_id, def_id):
+        calls.append(("definitions", request.path, {}))
+        found = store.get(env_id, {}).get(def_id)
+        return {"criteria": found["criteria"]} if found else (jsonify({"error": {"code": 404, "message": "no"}}), 404)
+
+    @app.post("/internal/v1/envs/<env_id>/definitions/label")
+    def label(env_id):
+        defs = [d for d in store.get(env_id, {}).values() if not d["archived"]]
+        labels = {}
+        for event in request.get_json()["events"]:
+            hit = next((d for d in defs if matches(d["criteria"], event)), None)
+            labels[event["event_id"]] = {"id": hit["id"], "name": hit["name"], "color": hit["color"]} if hit else None
+        return {"labels": labels}
+
+    @app.post("/internal/v1/envs/<env_id>/definitions/suggest")
+    def suggest(env_id):
+        event = request.get_json()["event"]
+        criteria = {"kind": event["kind"]}
+        if event.get("name"):
+            criteria["name"] = event["name"]
+        if (event.get("target") or {}).get("text"):
+            criteria["text"] = {"op": "equals", "value": event["target"]["text"]}
+        return {"name": f"Suggested {event['kind']}", "criteria": criteria}
+
+    return app
+
+
+class Served:
+    """A WSGI app on a free local port, in a thread."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
