@@ -45,6 +45,8 @@ export interface ReplayHost {
   deviceId: string;
   sessionId(): string;
   onSession(listener: (sessionId: string) => void): void;
+  /** Called by footfall.flush(): upload what was recorded so far. */
+  onFlush(listener: () => Promise<void>): void;
 }
 
 export class Footfall {
@@ -55,6 +57,7 @@ export class Footfall {
   private queue!: Queue;
   private names = { device: "", user: "", session: "", props: "", queue: "" };
   private sessionListeners: ((sessionId: string) => void)[] = [];
+  private flushListeners: (() => Promise<void>)[] = [];
   private early: [string, unknown[]][] = [];
   deviceId = "";
 
@@ -276,9 +279,10 @@ export class Footfall {
     return { deviceId: this.deviceId, userId: user.userId, identity: user.identity, sessionId: this.session()?.id ?? null };
   }
 
-  /** Send what is pending now (tests, and pages about to navigate on purpose). */
-  flush(): Promise<void> {
-    return this.initialised ? this.queue.flush() : Promise.resolve();
+  /** Send what is pending now, replay included (tests, and pages about to navigate on purpose). */
+  async flush(): Promise<void> {
+    if (!this.initialised) return;
+    await Promise.all([this.queue.flush(), ...this.flushListeners.map((listener) => listener())]);
   }
 
   // --- replay ----------------------------------------------------------------------------------
@@ -293,6 +297,7 @@ export class Footfall {
         return s && this.now() - s.last <= SESSION_TIMEOUT_MS ? s.id : this.touch(this.now()).session.id;
       },
       onSession: (listener) => this.sessionListeners.push(listener),
+      onFlush: (listener) => this.flushListeners.push(listener),
     };
   }
 

@@ -5,7 +5,8 @@
  *
  * Flow: POST {gateway}/replay/v1/start {write_key, session_id, device_id} → {token, upload_url};
  * 402 (trial over) or 403 (replay off) stop recording for this page. Each chunk goes to
- * `upload_url?seq=N&token=…`; seq counts up per session across page loads (first-party storage),
+ * `upload_url?seq=N&session_id=…` with `Authorization: Bearer <token>` (services/replay/api.py);
+ * seq counts up per session across page loads (first-party storage),
  * so chunks of one session from several pages never overwrite each other. A new analytics session
  * (timeout, reset, identify-as-someone-else) flushes, stops and starts again with a new token.
  */
@@ -62,10 +63,16 @@ class Recorder {
   private stopped = false; // 402/403: nothing more on this page
   private timer: ReturnType<typeof setInterval> | undefined;
   private kv = localKV();
+  private starting: Promise<void> = Promise.resolve();
 
   constructor(private host: ReplayHost) {}
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting = this.begin();
+    return this.starting;
+  }
+
+  private async begin(): Promise<void> {
     this.sessionId = this.host.sessionId();
     this.grant = await this.admit(this.sessionId);
     if (!this.grant) return;
@@ -102,18 +109,19 @@ class Recorder {
 
   /** Upload what was recorded since the last chunk. */
   async flush(): Promise<void> {
+    await this.starting; // the first chunk waits for admission rather than being dropped
     const grant = this.grant;
     if (!grant || !this.buffer.length) return;
     const events = this.buffer;
     this.buffer = [];
     const seq = nextSeq(this.kv, this.sessionId);
     const body = await gzip(JSON.stringify(events));
-    const url = `${grant.upload_url}?seq=${seq}&token=${encodeURIComponent(grant.token)}`;
+    const url = `${grant.upload_url}?seq=${seq}&session_id=${encodeURIComponent(this.sessionId)}`;
     try {
       const response = await fetch(url, {
         method: "POST",
         body,
-        headers: { "Content-Type": "application/gzip" },
+        headers: { "Content-Type": "application/gzip", Authorization: `Bearer ${grant.token}` },
         credentials: "omit",
         keepalive: body.byteLength < 60_000,
       });
@@ -153,6 +161,7 @@ export function start(host: ReplayHost): void {
   if (typeof CompressionStream === "undefined") return; // chunks must be gzip; old browsers skip replay
   const recorder = new Recorder(host);
   host.onSession(() => void recorder.restart());
+  host.onFlush(() => recorder.flush());
   const flush = () => void recorder.flush();
   addEventListener("pagehide", flush);
   document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flush());

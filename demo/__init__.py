@@ -1,0 +1,1 @@
+"""The demo shop (`demo.site`) and the visitors that browse it (`demo.traffic`)."""
