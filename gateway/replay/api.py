@@ -60,6 +60,7 @@ class ReplayStatus(BaseModel):
     sessions_used: int
     sessions_left: int
     recording_allowed: bool
+    state: str  # recording | contact_sales | off
     reason: str
     message: str
 
@@ -148,8 +149,15 @@ def _status(env_id: str, state: trial.TrialState) -> dict:
         trial_ends_at=state.trial_ends_at, trial_days=state.trial_days,
         trial_session_limit=state.trial_limit, sessions_used=state.trial_used,
         sessions_left=trial.sessions_left(state, now),
-        recording_allowed=recording.allowed, reason=recording.reason, message=recording.message,
+        recording_allowed=recording.allowed, state=_coarse_state(recording),
+        reason=recording.reason, message=recording.message,
     ).model_dump(mode="json")
+
+
+def _coarse_state(recording: trial.Admission) -> str:
+    if recording.allowed:
+        return "recording"
+    return "off" if recording.reason == "off" else "contact_sales"
 
 
 _local = threading.local()

@@ -13,8 +13,20 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    Boolean, CheckConstraint, Column, Connection, DateTime, Engine, Integer, MetaData, String, Table,
-    exists, func, select, update,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    exists,
+    func,
+    select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 
 import orjson
 
@@ -80,7 +81,6 @@ class Replays:
         deleted = 0
         while expired := self.index.expired(cutoff, limit=batch):
             for env_id, session_id in expired:
-                deleted += self.index.delete_session(
-                    env_id, session_id, cutoff,
-                    purge_objects=lambda: self.storage.delete_session(env_id, session_id))
+                deleted += self.index.delete_session(env_id, session_id, cutoff, purge_objects=partial(
+                    self.storage.delete_session, env_id, session_id))
         return deleted

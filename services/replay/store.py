@@ -9,8 +9,20 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, Engine, Integer, MetaData, String, Table, and_, delete, func,
-    select, update,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    func,
+    select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert
 
