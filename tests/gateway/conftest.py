@@ -52,7 +52,7 @@ def standins():
 def app(control_plane, standins):
     standins["definitions_store"].clear()
     settings = control_plane.with_(sessions_url=standins["sessions"], definitions_url=standins["definitions"],
-                                   identity_url="http://127.0.0.1:9", replay_url="http://127.0.0.1:9")
+                                   identity_url="http://127.0.0.1:9", replay_url=standins["sessions"])
     return create_app(settings)
 
 

@@ -112,7 +112,36 @@ def sessions_app(data: dict[str, dict], calls: list) -> Flask:
         found = env(env_id)["events"].get(event_id)
         return found if found else (jsonify({"error": {"code": 404, "message": "no such event"}}), 404)
 
+    @app.get("/internal/v1/envs/<env_id>/replays/<session_id>")
+    def replay(env_id, session_id):
+        # Stands in for the replay service's manifest (?inline=1): a page that tries to run scripts.
+        if not env(env_id)["sessions"].get(session_id, {}).get("has_replay"):
+            return jsonify({"error": {"code": 404, "message": "no replay"}}), 404
+        return {"session_id": session_id, "events": recording()}
+
     return app
+
+
+def recording() -> list[dict]:
+    """A minimal rrweb recording whose page carries an inline script and an onerror handler."""
+    t = int(NOW.timestamp() * 1000)
+    body = {"type": 2, "tagName": "body", "attributes": {}, "id": 4, "childNodes": [
+        {"type": 2, "tagName": "h1", "attributes": {}, "id": 5, "childNodes": [
+            {"type": 3, "textContent": "Hello from the replay", "id": 6}]},
+        {"type": 2, "tagName": "img", "attributes": {"src": "x", "onerror": "window.top.__pwned = 'replay-img'"},
+         "childNodes": [], "id": 7},
+        {"type": 2, "tagName": "script", "attributes": {}, "id": 8, "childNodes": [
+            {"type": 3, "textContent": "window.top.__pwned = 'replay-script'", "id": 9}]},
+    ]}
+    document = {"type": 0, "id": 1, "childNodes": [
+        {"type": 2, "tagName": "html", "attributes": {}, "id": 2, "childNodes": [
+            {"type": 2, "tagName": "head", "attributes": {}, "id": 3, "childNodes": []}, body]}]}
+    return [
+        {"type": 4, "data": {"href": "http://shop.example/", "width": 800, "height": 500}, "timestamp": t},
+        {"type": 2, "data": {"node": document, "initialOffset": {"left": 0, "top": 0}}, "timestamp": t + 10},
+        {"type": 3, "data": {"source": 1, "positions": [{"x": 10, "y": 10, "id": 5, "timeOffset": 0}]},
+         "timestamp": t + 2000},
+    ]
 
 
 def definitions_app(calls: list, store: dict[str, dict[str, dict]]) -> Flask:

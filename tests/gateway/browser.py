@@ -1,0 +1,52 @@
+"""Debian's Chromium driven by Playwright (no browser download), shared by the browser tests."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+UI_BUILT = Path(__file__).resolve().parents[2] / "gateway" / "ui" / "dist" / "index.html"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make chromium)")
+    if not UI_BUILT.exists():
+        pytest.skip("the UI is not built (make ui-build)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, base_url: str):
+    """A fresh context and page; every console error and page error is recorded on the page."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    # The one expected failed request: /auth/me answers 401 before signing in.
+    page.on("console", lambda msg: msg.type == "error" and "status of 401" not in msg.text
+            and page.errors.append(msg.text))
+    page.base_url = base_url
+    return page
+
+
+def sign_in(page, email: str, password: str, query: str = "") -> None:
+    page.goto(page.base_url + "/" + query)
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=feed]")
+
+
+def screenshot(page, name: str) -> None:
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / name), full_page=False)
