@@ -24,7 +24,7 @@ GENERIC_IDENTITIES = frozenset({
     "anonymous", "anon", "guest", "user", "unknown", "n/a", "na", "[object object]", "{}", "[]",
     "not set", "not_set", "(not set)", "empty", "id", "user_id", "userid",
 })
-_QUOTES = re.compile(r"""^(["'`])(.*)\1$""", re.S)
+_QUOTES = re.compile(r"""^(["'`])(.*)\1$""", re.DOTALL)
 
 
 def _unquote(value: str) -> str:

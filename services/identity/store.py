@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import (
@@ -323,7 +323,7 @@ def apply(conn: Connection, facts: Facts) -> Outcome:
         conn.execute(_BUMP, {"env": env, "owners": changed})
         snapshots, dropped = load_users(conn, env, changed)
         outcome.snapshots = list(snapshots.values())
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         bound_warnings = [bounds_warning(u, keys, now) for u, keys in dropped.items()]
     else:
         bound_warnings = []

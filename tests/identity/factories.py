@@ -1,7 +1,7 @@
 """Builders of canonical events and identity commands for the identity tests."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from footfall.ids import anonymous_user_id
 from footfall.messages import (
@@ -14,7 +14,7 @@ from footfall.messages import (
 )
 
 ENV = "env-identity"
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def at(minutes: float) -> datetime:

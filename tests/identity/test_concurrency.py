@@ -15,7 +15,7 @@ def race(engine, batches):
         try:
             barrier.wait()
             apply_batch(engine, batch)
-        except Exception as exc:  # surfaced below, with the others
+        except Exception as exc:  # noqa: BLE001 - surfaced below, with the others
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(batch,)) for batch in batches]

@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from footfall import bus
 from footfall.ids import anonymous_user_id, identified_user_id
-from footfall.messages import UserMerge, UserSnapshot, UsersMerged, UsersUpdated, encode
+from footfall.messages import UserMerge, UsersMerged, UserSnapshot, UsersUpdated, encode
 from services.identity import store
 from services.identity.consumer import IdentityConsumer, outgoing
 from tests.identity.bus_tap import Tap

@@ -1,6 +1,8 @@
 """Hypothesis strategies: multisets of identity traffic (events and commands) over a few devices."""
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import strategies as st
 
 from tests.identity.factories import alias, commands, event, events, identify, set_properties
@@ -40,5 +42,5 @@ def traffic(draw, max_inputs: int = 12):
         order = draw(st.permutations(multiset))
         cuts = sorted(draw(st.lists(st.integers(0, len(order)), max_size=4)))
         bounds = [0, *cuts, len(order)]
-        deliveries.append([order[a:b] for a, b in zip(bounds, bounds[1:]) if b > a])
+        deliveries.append([order[a:b] for a, b in pairwise(bounds) if b > a])
     return distinct, deliveries
