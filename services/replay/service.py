@@ -39,21 +39,24 @@ class Replays:
         """
         summary = chunks.summarize(chunks.read_events(body))
         self.storage.put_chunk(grant.env_id, grant.session_id, seq, body)
-        new = self.index.record_chunk(grant.env_id, grant.session_id, grant.device_id, seq, len(body),
-                                      summary, self.clock())
-        # Checked on repeats too: an upload retried because announcing failed announces now.
-        self.announce(grant.env_id, grant.session_id)
-        return new
-
-    def announce(self, env_id: str, session_id: str) -> None:
-        """Publish replay.recorded when the feed has not heard of the session or of its full snapshot."""
-        session = self.index.unannounced(env_id, session_id)
+        session = self.index.record_chunk(grant.env_id, grant.session_id, grant.device_id, seq,
+                                          len(body), summary, self.clock())
         if session is None:
-            return
-        self.publisher.publish(ReplaysRecorded(env_id=env_id, replays=[ReplayRecording(
-            session_id=session_id, device_id=session["device_id"], start=session["start_at"],
+            # A repeat: it may be the retry of an upload whose announcement failed.
+            repeated = self.index.unannounced(grant.env_id, grant.session_id)
+            if repeated is not None:
+                self._announce(repeated)
+            return False
+        if session["announced_full_snapshot"] != session["has_full_snapshot"]:
+            self._announce(session)
+        return True
+
+    def _announce(self, session: dict) -> None:
+        """Publish replay.recorded: the feed hears of a new replay, and of its full snapshot."""
+        self.publisher.publish(ReplaysRecorded(env_id=session["env_id"], replays=[ReplayRecording(
+            session_id=session["session_id"], device_id=session["device_id"], start=session["start_at"],
             end=session["end_at"], has_full_snapshot=session["has_full_snapshot"])]))
-        self.index.mark_announced(env_id, session_id, session["has_full_snapshot"])
+        self.index.mark_announced(session["env_id"], session["session_id"], session["has_full_snapshot"])
 
     def manifest(self, env_id: str, session_id: str, inline: bool = False) -> dict | None:
         """The session's chunks in order, each with a 60-second URL (or all events inline); None if none."""

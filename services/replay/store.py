@@ -67,8 +67,9 @@ class ReplayIndex:
         self.engine = engine
 
     def record_chunk(self, env_id: str, session_id: str, device_id: str, seq: int, size: int,
-                     summary: ChunkSummary, now: datetime) -> bool:
-        """Index a stored chunk and fold it into its session; False when (session, seq) was known."""
+                     summary: ChunkSummary, now: datetime) -> dict | None:
+        """Index a stored chunk and fold it into its session: the session row as it now stands, or
+        None when (session, seq) was already known (nothing changes)."""
         with self.engine.begin() as conn:
             inserted = conn.scalar(insert(chunks).values(
                 env_id=env_id, session_id=session_id, seq=seq, bytes=size,
@@ -76,20 +77,19 @@ class ReplayIndex:
                 has_full_snapshot=summary.has_full_snapshot, created_at=now,
             ).on_conflict_do_nothing().returning(chunks.c.seq))
             if inserted is None:
-                return False
+                return None
             new = insert(sessions).values(
                 env_id=env_id, session_id=session_id, device_id=device_id, start_at=summary.start,
                 end_at=summary.end, chunk_count=1, bytes=size,
                 has_full_snapshot=summary.has_full_snapshot, created_at=now, updated_at=now)
-            conn.execute(new.on_conflict_do_update(index_elements=["env_id", "session_id"], set_={
+            return dict(conn.execute(new.on_conflict_do_update(index_elements=["env_id", "session_id"], set_={
                 "start_at": func.least(sessions.c.start_at, new.excluded.start_at),
                 "end_at": func.greatest(sessions.c.end_at, new.excluded.end_at),
                 "chunk_count": sessions.c.chunk_count + 1,
                 "bytes": sessions.c.bytes + new.excluded.bytes,
                 "has_full_snapshot": sessions.c.has_full_snapshot | new.excluded.has_full_snapshot,
                 "updated_at": new.excluded.updated_at,
-            }))
-            return True
+            }).returning(sessions)).mappings().one())
 
     def unannounced(self, env_id: str, session_id: str) -> dict | None:
         """The session when the bus has not yet heard of it (or of its full snapshot), else None."""

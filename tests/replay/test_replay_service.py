@@ -114,3 +114,16 @@ def test_replay_recorded_lands_on_sessions_facts_once_per_change(replay_app, rep
     first = messages[0]
     assert first.env_id == "env-a" and first.replays[0].session_id == "sess-1"
     assert first.replays[0].device_id == "dev-1"
+
+
+def test_a_chunk_whose_announcement_failed_is_announced_when_retried(
+        replay_app, replays, replay_settings, clean_bus):
+    client, secret = replay_app.test_client(), replay_settings.replay_token_secret
+    working = replays.publisher
+    replays.publisher = bus.Publisher(replay_settings.with_(amqp_url="amqp://guest:guest@127.0.0.1:1/%2F"))
+    failed = upload(client, secret, 0, rrweb_events(0, full_snapshot=True))
+    assert failed.status_code == 503 and failed.headers["Retry-After"]
+    replays.publisher = working
+    retried = upload(client, secret, 0, rrweb_events(0, full_snapshot=True))
+    assert retried.status_code == 200 and retried.json["duplicate"]
+    assert bus.queue_depths(replay_settings)["sessions.facts"] == 1

@@ -1,0 +1,187 @@
+"""Replay benchmark: 200 KB chunk uploads and playback manifests against gunicorn and a local S3.
+
+Starts moto's S3 server and the replay service under gunicorn (the Procfile's settings) on free
+ports, then measures uploads (target ≥ 200/s, p99 ≤ 100 ms) and manifests (p99 ≤ 50 ms).
+Run: `.venv/bin/python bench/replay.py [--uploads 1000] [--rounds 3]`. Uses DATABASE_URL/AMQP_URL
+(the replay schema is migrated; a fresh bucket is used). Figures are medians over rounds.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from footfall import db  # noqa: E402
+from footfall.config import get_settings  # noqa: E402
+from footfall.replay_token import RecordingGrant, sign_recording_token  # noqa: E402
+
+CHUNK_TARGET_BYTES = 200 * 1024
+CHUNKS_PER_SESSION = 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def make_chunk() -> bytes:
+    """A gzip rrweb-shaped array of about 200 KB (random text, so it does not compress away)."""
+    rng, events, body = random.Random(6), [], b""
+    while len(body) < CHUNK_TARGET_BYTES:
+        for _ in range(50):
+            text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(400))
+            events.append({"type": 3, "timestamp": 1_740_000_000_000 + len(events) * 20,
+                           "data": {"source": 0, "texts": [{"id": len(events), "value": text}]}})
+        events[0]["type"] = 2  # a full snapshot leads, as in a real first chunk
+        body = gzip.compress(orjson.dumps(events), compresslevel=6)
+    return body
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def timed_calls(calls, concurrency: int) -> tuple[list[float], float, int]:
+    """Run the calls on a thread pool; (latencies in ms, wall seconds, failures)."""
+    local = threading.local()
+
+    def run(call):
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        started = time.perf_counter()
+        ok = call(session)
+        return (time.perf_counter() - started) * 1000, ok
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(run, calls))
+    wall = time.perf_counter() - started
+    return [ms for ms, _ in results], wall, sum(1 for _, ok in results if not ok)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--uploads", type=int, default=1000)
+    parser.add_argument("--manifests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    settings = get_settings()
+    db.ensure_database(settings)
+    db.upgrade(ROOT / "services" / "replay", settings)
+    s3_port, replay_port = free_port(), free_port()
+    env = {**os.environ, "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
+           "S3_BUCKET": f"bench-replay-{uuid.uuid4().hex[:8]}", "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+           "BIND": f"127.0.0.1:{replay_port}", "LOG_LEVEL": "WARNING",
+           "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-replay-prom-")}
+    logs = open(tempfile.mktemp(prefix="bench-replay-", suffix=".log"), "wb")
+    processes = [
+        subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
+                         env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True),
+        subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-c", "python:footfall.gunicorn_conf",
+                          "services.replay.app:create_app()"], cwd=ROOT, env=env, stdout=logs,
+                         stderr=subprocess.STDOUT, start_new_session=True),
+    ]
+    base = f"http://127.0.0.1:{replay_port}"
+    try:
+        wait_http(f"http://127.0.0.1:{s3_port}/moto-api/")
+        wait_http(f"{base}/healthz")
+        return run_rounds(base, args, settings.replay_token_secret)
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            process.wait(20)
+        print(f"(service logs: {logs.name})")
+
+
+def run_rounds(base: str, args, secret: str) -> int:
+    chunk = make_chunk()
+    expires = datetime.now(timezone.utc) + timedelta(hours=1)
+    print(f"chunk: {len(chunk) / 1024:.0f} KB gzip; {args.uploads} uploads × {args.rounds} rounds, "
+          f"concurrency {args.concurrency}; machine shared with other work, so figures are noisy")
+    upload_rates, upload_p50s, upload_p99s, manifest_p50s, manifest_p99s = [], [], [], [], []
+    for round_no in range(args.rounds):
+        env_id = f"bench{round_no}-{uuid.uuid4().hex[:6]}"
+        sessions = [f"s{i}" for i in range(args.uploads // CHUNKS_PER_SESSION)]
+        tokens = {s: sign_recording_token(secret, RecordingGrant(env_id, s, "bench-device", expires))
+                  for s in sessions}
+
+        def upload(session_id, seq):
+            def call(http):
+                response = http.post(f"{base}/replay/v1/chunks?seq={seq}", data=chunk, timeout=30,
+                                     headers={"Authorization": f"Bearer {tokens[session_id]}",
+                                              "Content-Type": "application/gzip"})
+                return response.status_code == 201
+            return call
+
+        calls = [upload(s, seq) for seq in range(CHUNKS_PER_SESSION) for s in sessions]
+        if round_no == 0:  # warm-up: connections, bucket creation, imports in every worker
+            timed_calls(calls[:50], args.concurrency)
+            calls = calls[50:]
+        latencies, wall, failures = timed_calls(calls, args.concurrency)
+        upload_rates.append(len(calls) / wall)
+        upload_p50s.append(statistics.median(latencies))
+        upload_p99s.append(percentile(latencies, 99))
+
+        def manifest(session_id):
+            def call(http):
+                response = http.get(f"{base}/internal/v1/envs/{env_id}/replays/{session_id}", timeout=30)
+                return response.status_code == 200 and len(response.json()["chunks"]) > 0
+            return call
+
+        m_latencies, m_wall, m_failures = timed_calls(
+            [manifest(sessions[i % len(sessions)]) for i in range(args.manifests)], 8)
+        manifest_p50s.append(statistics.median(m_latencies))
+        manifest_p99s.append(percentile(m_latencies, 99))
+        print(f"round {round_no + 1}: uploads {upload_rates[-1]:.0f}/s p50 {upload_p50s[-1]:.1f} ms "
+              f"p99 {upload_p99s[-1]:.1f} ms failures {failures} | manifests ({CHUNKS_PER_SESSION} chunks) "
+              f"{args.manifests / m_wall:.0f}/s p50 {manifest_p50s[-1]:.1f} ms p99 {manifest_p99s[-1]:.1f} ms "
+              f"failures {m_failures}")
+    rate, p99, m_p99 = (statistics.median(upload_rates), statistics.median(upload_p99s),
+                        statistics.median(manifest_p99s))
+    print(f"median of rounds: uploads {rate:.0f}/s (target ≥ 200), p50 {statistics.median(upload_p50s):.1f} ms, "
+          f"p99 {p99:.1f} ms (target ≤ 100); manifest p50 {statistics.median(manifest_p50s):.1f} ms, "
+          f"p99 {m_p99:.1f} ms (target ≤ 50)")
+    met = rate >= 200 and p99 <= 100 and m_p99 <= 50
+    print("targets met" if met else "targets NOT met")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
