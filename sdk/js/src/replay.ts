@@ -9,6 +9,8 @@
  * seq counts up per session across page loads (first-party storage),
  * so chunks of one session from several pages never overwrite each other. A new analytics session
  * (timeout, reset, identify-as-someone-else) flushes, stops and starts again with a new token.
+ * On page hide the unsent tail cannot be gzipped in time (CompressionStream is async), so it is
+ * kept in localStorage with its token and the next page load uploads it first.
  */
 import { record } from "rrweb";
 import type { ReplayHost } from "./client";
@@ -17,6 +19,8 @@ import { localKV, type KV } from "./storage";
 const FLUSH_EVERY_MS = 5_000;
 const FLUSH_AT_EVENTS = 300;
 const START_RETRIES = 3;
+const LEFTOVERS_KEY = "_ff_replay_leftovers";
+const LEFTOVERS_MAX_CHARS = 2_000_000;
 
 interface Grant {
   token: string;
@@ -24,6 +28,7 @@ interface Grant {
 }
 
 type Recorded = { type: number; timestamp: number; [k: string]: unknown };
+type Leftover = { session: string; grant: Grant; events: Recorded[] };
 
 export const RECORD_OPTIONS = {
   maskAllInputs: true,
@@ -73,6 +78,7 @@ class Recorder {
   }
 
   private async begin(): Promise<void> {
+    await this.uploadLeftovers();
     this.sessionId = this.host.sessionId();
     this.grant = await this.admit(this.sessionId);
     if (!this.grant) return;
@@ -114,9 +120,15 @@ class Recorder {
     if (!grant || !this.buffer.length) return;
     const events = this.buffer;
     this.buffer = [];
-    const seq = nextSeq(this.kv, this.sessionId);
+    const status = await this.upload(grant, this.sessionId, events);
+    if (status === 402 || status === 403) this.stop();
+    else if (status === 401) await this.renew(); // token expired: ask again, keep recording
+  }
+
+  private async upload(grant: Grant, sessionId: string, events: Recorded[]): Promise<number> {
+    const seq = nextSeq(this.kv, sessionId);
     const body = await gzip(JSON.stringify(events));
-    const url = `${grant.upload_url}?seq=${seq}&session_id=${encodeURIComponent(this.sessionId)}`;
+    const url = `${grant.upload_url}?seq=${seq}&session_id=${encodeURIComponent(sessionId)}`;
     try {
       const response = await fetch(url, {
         method: "POST",
@@ -125,11 +137,26 @@ class Recorder {
         credentials: "omit",
         keepalive: body.byteLength < 60_000,
       });
-      if (response.status === 402 || response.status === 403) this.stop();
-      else if (response.status === 401) await this.renew(); // token expired: ask again, keep recording
+      return response.status;
     } catch {
-      /* a lost chunk leaves a gap in the replay; the next one goes on */
+      return 0; // a lost chunk leaves a gap in the replay; the next one goes on
     }
+  }
+
+  /** The page is going away: keep the unsent tail for the next page load to upload. */
+  keepLeftovers(): void {
+    if (!this.grant || !this.buffer.length) return;
+    const leftovers = readLeftovers(this.kv);
+    leftovers.push({ session: this.sessionId, grant: this.grant, events: this.buffer });
+    this.buffer = [];
+    const text = JSON.stringify(leftovers);
+    if (text.length <= LEFTOVERS_MAX_CHARS) this.kv.set(LEFTOVERS_KEY, text);
+  }
+
+  private async uploadLeftovers(): Promise<void> {
+    const leftovers = readLeftovers(this.kv);
+    this.kv.remove(LEFTOVERS_KEY);
+    for (const left of leftovers) await this.upload(left.grant, left.session, left.events);
   }
 
   private async renew(): Promise<void> {
@@ -157,14 +184,22 @@ class Recorder {
   }
 }
 
+function readLeftovers(kv: KV): Leftover[] {
+  try {
+    const parsed = JSON.parse(kv.get(LEFTOVERS_KEY) || "[]");
+    return Array.isArray(parsed) ? parsed : [];
+  } catch {
+    return [];
+  }
+}
+
 export function start(host: ReplayHost): void {
   if (typeof CompressionStream === "undefined") return; // chunks must be gzip; old browsers skip replay
   const recorder = new Recorder(host);
   host.onSession(() => void recorder.restart());
   host.onFlush(() => recorder.flush());
-  const flush = () => void recorder.flush();
-  addEventListener("pagehide", flush);
-  document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flush());
+  addEventListener("pagehide", () => recorder.keepLeftovers());
+  document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && void recorder.flush());
   void recorder.start();
 }
 
