@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -101,11 +102,26 @@ def create_api_token(env_id: str, name: str, token: str | None = None,
         conn.execute(pg_insert(api_tokens).values(token_hash=_digest(token), env_id=env_id, name=name)
                      .on_conflict_do_update(index_elements=["token_hash"],
                                             set_={"env_id": env_id, "revoked_at": None}))
+    _token_cache.pop(_digest(token), None)
     return token
+
+
+# Scripts poll the API: remembering a token's environment briefly saves a query per request.
+# A revoked token keeps working for at most TOKEN_CACHE_S in a process that saw it recently.
+TOKEN_CACHE_S = 5.0
+_token_cache: dict[str, tuple[str | None, float]] = {}
 
 
 def token_env(token: str, settings: Settings | None = None) -> str | None:
     """The environment a live API token may read, or None."""
+    digest, now = _digest(token), time.monotonic()
+    cached = _token_cache.get(digest)
+    if cached and cached[1] > now:
+        return cached[0]
     with get_engine(settings).connect() as conn:
-        return conn.scalar(select(api_tokens.c.env_id).where(
-            api_tokens.c.token_hash == _digest(token), api_tokens.c.revoked_at.is_(None)))
+        env_id = conn.scalar(select(api_tokens.c.env_id).where(
+            api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None)))
+    if len(_token_cache) > 10_000:  # many distinct (likely bogus) tokens: start over
+        _token_cache.clear()
+    _token_cache[digest] = (env_id, now + TOKEN_CACHE_S)
+    return env_id

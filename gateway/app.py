@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import time
 
 from sqlalchemy import text
 
@@ -49,7 +50,15 @@ def _trial_reason(store):
     """Whether new sessions may be recorded now (a reason code), so the feed can say why none was."""
     from gateway.replay import trial
 
+    # The feed only says why a session has no replay; a few seconds of staleness spares a query.
+    cache: dict[str, tuple[dict, float]] = {}
+
     def status(env_id: str) -> dict:
-        return {"reason": trial.recording_status(store.state(env_id), store.clock()).reason}
+        cached = cache.get(env_id)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        answer = {"reason": trial.recording_status(store.state(env_id), store.clock()).reason}
+        cache[env_id] = (answer, time.monotonic() + 5.0)
+        return answer
 
     return status

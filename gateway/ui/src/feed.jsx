@@ -109,7 +109,9 @@ function useFeed(api, timeline, filters) {
 }
 
 export function FeedPage({ me, onLogout }) {
-  const [envId, setEnvId] = useState(me.environments[0] ? me.environments[0].id : null);
+  // ?env=<id> deep-links an environment; otherwise the first one the account may read.
+  const wanted = new URLSearchParams(location.search).get("env");
+  const [envId, setEnvId] = useState((me.environments.find((e) => e.id === wanted) || me.environments[0] || {}).id || null);
   const api = useMemo(() => envApi(envId), [envId]);
   const [timeline, setTimeline] = useState({ id: "7d" });
   const [filters, setFilters] = useState([]);
