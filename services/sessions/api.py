@@ -1,0 +1,98 @@
+"""The sessions internal API (contracts.md "Sessions internal API"): thin views over feed.py."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from flask import Blueprint, current_app, request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from footfall.web import ApiError, operation
+from services.sessions import feed
+from services.sessions.filters import parse_filters
+
+bp = Blueprint("sessions", __name__, url_prefix="/internal/v1/envs/<env_id>")
+
+DEFAULT_WINDOW = timedelta(days=7)
+MAX_PAGE = 100
+
+
+class PageParams(BaseModel):
+    """Query parameters shared by the paginated views."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    from_: AwareDatetime | None = Field(None, alias="from")
+    to: AwareDatetime | None = None
+    cursor: str | None = None
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+
+
+def _params() -> PageParams:
+    return PageParams.model_validate(request.args.to_dict())
+
+
+def _engine():
+    return current_app.extensions["sessions_engine"]
+
+
+PAGE_QUERY = {
+    "from": {"type": "string", "format": "date-time"},
+    "to": {"type": "string", "format": "date-time"},
+    "filter": {"type": "string", "description": "JSON list of filter conditions (AND)"},
+    "cursor": {"type": "string"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+}
+JSON_OBJECT = {"type": "object"}
+
+
+@bp.get("/users")
+@operation("Users active in a window, most recent first (keyset pagination)", query=PAGE_QUERY,
+           responses={200: JSON_OBJECT, 400: "invalid parameter"}, tags=["feed"])
+def list_users(env_id: str):
+    params, filters = _params(), parse_filters(request.args.get("filter"))
+    start = params.from_ or datetime.now(timezone.utc) - DEFAULT_WINDOW
+    if params.to is not None and params.to < start:
+        raise ApiError(400, "to is before from", field="to")
+    with _engine().connect() as conn:
+        return feed.feed(conn, env_id, start, params.to, filters, params.cursor, params.limit)
+
+
+@bp.get("/users/<user_id>")
+@operation("One feed user (following merges)", responses={200: JSON_OBJECT, 404: "unknown user"},
+           tags=["feed"])
+def get_user(env_id: str, user_id: str):
+    with _engine().connect() as conn:
+        found = feed.user(conn, env_id, user_id)
+    if found is None:
+        raise ApiError(404, "unknown user", user_id=user_id)
+    return found
+
+
+@bp.get("/users/<user_id>/sessions")
+@operation("A user's sessions, newest first; `matched` marks those with a filtered event",
+           query=PAGE_QUERY, responses={200: JSON_OBJECT, 400: "invalid parameter"}, tags=["feed"])
+def get_user_sessions(env_id: str, user_id: str):
+    params, filters = _params(), parse_filters(request.args.get("filter"))
+    with _engine().connect() as conn:
+        return feed.user_sessions(conn, env_id, user_id, filters, params.from_, params.to,
+                                  params.cursor, params.limit)
+
+
+@bp.get("/sessions/<session_id>/events")
+@operation("A session's events by time", responses={200: JSON_OBJECT, 404: "unknown session"},
+           tags=["feed"])
+def get_session_events(env_id: str, session_id: str):
+    with _engine().connect() as conn:
+        found = feed.session_events(conn, env_id, session_id)
+    if found is None:
+        raise ApiError(404, "unknown session", session_id=session_id)
+    return {"events": found}
+
+
+@bp.get("/events/<event_id>")
+@operation("One event", responses={200: JSON_OBJECT, 404: "unknown event"}, tags=["feed"])
+def get_event(env_id: str, event_id: str):
+    with _engine().connect() as conn:
+        found = feed.event(conn, env_id, event_id)
+    if found is None:
+        raise ApiError(404, "unknown event", event_id=event_id)
+    return found

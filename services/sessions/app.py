@@ -1,0 +1,26 @@
+"""The sessions service's composition root: `create_app(settings=None)`."""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from footfall.config import Settings, get_settings
+from footfall.db import make_engine
+from footfall.web import OpenAPI, configure_logging, create_service_app
+from services.sessions import api, store
+
+
+def create_app(settings: Settings | None = None):
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    engine = make_engine(store.SCHEMA, settings)
+
+    def database() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+
+    app = create_service_app(
+        "sessions", [api.bp], settings=settings, readiness={"database": database},
+        openapi=OpenAPI("Footfall sessions", description="Events, sessions and the users feed"),
+    )
+    app.extensions["sessions_engine"] = engine
+    return app

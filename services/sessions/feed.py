@@ -1,0 +1,188 @@
+"""The feed's read queries: users by most recent activity (keyset), a user, sessions, events.
+
+A feed page is one index scan of `users_feed` (env, last_seen desc, user_id desc) with the filters
+as EXISTS predicates, then one LATERAL query for the page's latest sessions. With an upper bound
+on the window, activity is the latest session end inside it, aggregated from `sessions_user_start`.
+"""
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+
+import orjson
+from sqlalchemy import Connection, and_, func, literal, select, text, tuple_
+
+from footfall.web import ApiError
+from services.sessions.filters import Filter, any_event_predicate, user_predicate
+from services.sessions.store import events, merges, sessions, users
+
+
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+
+def encode_cursor(*key) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, arity: int) -> list | None:
+    """The keyset position a cursor carries; ApiError 400 when it was not made by us."""
+    if not cursor:
+        return None
+    try:
+        key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(key, list) or len(key) != arity:
+            raise ValueError
+        key[0] = datetime.fromisoformat(key[0])
+        return key
+    except (ValueError, TypeError, orjson.JSONDecodeError):
+        raise ApiError(400, "invalid cursor", field="cursor") from None
+
+
+def display_name(user_id: str, identity: str | None) -> str:
+    return identity or f"User {user_id}"
+
+
+def session_json(row) -> dict:
+    return {
+        **row.props, "session_id": row.session_id, "user_id": row.user_id, "start": row.start,
+        "end": row.end, "duration_s": (row.end - row.start).total_seconds(),
+        "event_count": row.event_count, "has_replay": row.has_replay,
+    }
+
+
+def event_json(row) -> dict:
+    data = row.data
+    return {
+        "event_id": row.event_id, "kind": data["kind"], "name": data.get("name"), "time": row.time,
+        "source": data["source"], "page": data.get("page"), "target": data.get("target"),
+        "device": data.get("device"), "geo": data.get("geo"), "campaign": data.get("campaign"),
+        "properties": data.get("properties") or {}, "session_id": row.session_id,
+        "user_id": row.user_id, "anon_user_id": row.anon_user_id, "device_id": row.device_id,
+        "identity": data.get("identity"),
+    }
+
+
+def user_json(row) -> dict:
+    return {
+        "user_id": row.user_id, "identity": row.identity,
+        "display_name": display_name(row.user_id, row.identity), "first_seen": row.first_seen,
+        "last_seen": row.last_seen, "properties": row.properties, "session_count": row.session_count,
+    }
+
+
+def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list[Filter],
+               after: list | None, limit: int):
+    """The SELECT of one feed page (limit + 1 rows, to know whether there is a next page)."""
+    if end is None:
+        activity = users.c.last_seen
+        query = select(users, activity.label("activity")).where(
+            users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start)
+    else:
+        window = (select(sessions.c.user_id, func.max(func.least(sessions.c.end, end)).label("activity"))
+                  .where(sessions.c.env_id == env_id, sessions.c.start <= end, sessions.c.end >= start)
+                  .group_by(sessions.c.user_id).subquery())
+        activity = window.c.activity
+        query = (select(users, activity.label("activity"))
+                 .join_from(users, window, and_(users.c.env_id == env_id,
+                                                users.c.user_id == window.c.user_id)))
+    query = query.where(*[user_predicate(f, env_id, start, end) for f in filters])
+    if after is not None:
+        query = query.where(tuple_(activity, users.c.user_id) < tuple_(literal(after[0]), literal(after[1])))
+    return query.order_by(activity.desc(), users.c.user_id.desc()).limit(limit + 1)
+
+
+LATEST_SESSIONS = text("""
+    select s.* from unnest(cast(:ids as text[])) as u(user_id)
+    cross join lateral (
+        select * from sessions s
+        where s.env_id = :env and s.user_id = u.user_id and s.start <= :end and s."end" >= :start
+        order by s.start desc, s.session_id desc limit 5
+    ) s
+""")
+
+
+def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
+         filters: list[Filter], cursor: str | None, limit: int) -> dict:
+    """One page of the users feed, most recent activity first."""
+    rows = conn.execute(feed_query(env_id, start, end, filters, decode_cursor(cursor, 2), limit)).all()
+    page, more = rows[:limit], len(rows) > limit
+    ids = [r.user_id for r in page]
+    latest: dict[str, list] = {i: [] for i in ids}
+    if ids:
+        params = {"ids": ids, "env": env_id, "start": start, "end": end or FAR_FUTURE}
+        for s in conn.execute(LATEST_SESSIONS, params):
+            latest[s.user_id].append(session_json(s))
+    matched = _matched_sessions(conn, env_id, ids, filters, start, end)
+    result = [{**user_json(r), "sessions": latest[r.user_id],
+               "matched_session_ids": sorted(matched.get(r.user_id, ()))} for r in page]
+    next_cursor = encode_cursor(page[-1].activity.isoformat(), page[-1].user_id) if more else None
+    return {"users": result, "next_cursor": next_cursor}
+
+
+def _matched_sessions(conn: Connection, env_id: str, ids: list[str], filters: list[Filter],
+                      start: datetime | None, end: datetime | None) -> dict[str, set[str]]:
+    predicate = any_event_predicate(filters)
+    if predicate is None or not ids:
+        return {}
+    window = [events.c.time >= start] if start else []
+    window += [events.c.time <= end] if end else []
+    query = (select(events.c.user_id, events.c.session_id).distinct()
+             .where(events.c.env_id == env_id, events.c.user_id.in_(ids), *window, predicate))
+    matched: dict[str, set[str]] = {}
+    for user_id, session_id in conn.execute(query):
+        matched.setdefault(user_id, set()).add(session_id)
+    return matched
+
+
+def resolve_user(conn: Connection, env_id: str, user_id: str) -> str:
+    into = conn.execute(select(merges.c.into_user_id).where(
+        merges.c.env_id == env_id, merges.c.from_user_id == user_id)).scalar()
+    return into or user_id
+
+
+def user(conn: Connection, env_id: str, user_id: str) -> dict | None:
+    """One feed user (following merges), without sessions."""
+    row = conn.execute(select(users).where(
+        users.c.env_id == env_id, users.c.user_id == resolve_user(conn, env_id, user_id))).first()
+    return user_json(row) if row else None
+
+
+def user_sessions(conn: Connection, env_id: str, user_id: str, filters: list[Filter],
+                  start: datetime | None, end: datetime | None, cursor: str | None, limit: int) -> dict:
+    """A user's sessions newest first; `matched` marks those holding an event the filters name."""
+    owner = resolve_user(conn, env_id, user_id)
+    predicate = any_event_predicate(filters)
+    if predicate is None:
+        matched = literal(False)
+    else:
+        window = [events.c.time >= start] if start else []
+        window += [events.c.time <= end] if end else []
+        matched = (select(1).where(events.c.env_id == env_id, events.c.session_id == sessions.c.session_id,
+                                   *window, predicate).exists())
+    query = select(sessions, matched.label("matched")).where(
+        sessions.c.env_id == env_id, sessions.c.user_id == owner)
+    query = query.where(*([sessions.c.end >= start] if start else []),
+                        *([sessions.c.start <= end] if end else []))
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        query = query.where(tuple_(sessions.c.start, sessions.c.session_id)
+                            < tuple_(literal(after[0]), literal(after[1])))
+    rows = conn.execute(query.order_by(sessions.c.start.desc(), sessions.c.session_id.desc())
+                        .limit(limit + 1)).all()
+    page = rows[:limit]
+    next_cursor = (encode_cursor(page[-1].start.isoformat(), page[-1].session_id)
+                   if len(rows) > limit else None)
+    return {"sessions": [{**session_json(r), "matched": bool(r.matched)} for r in page],
+            "next_cursor": next_cursor}
+
+
+def session_events(conn: Connection, env_id: str, session_id: str) -> list[dict] | None:
+    """A session's events by time, or None when the session is unknown."""
+    rows = conn.execute(select(events).where(events.c.env_id == env_id, events.c.session_id == session_id)
+                        .order_by(events.c.time, events.c.event_id)).all()
+    return [event_json(r) for r in rows] if rows else None
+
+
+def event(conn: Connection, env_id: str, event_id: str) -> dict | None:
+    row = conn.execute(select(events).where(events.c.env_id == env_id, events.c.event_id == event_id)).first()
+    return event_json(row) if row else None

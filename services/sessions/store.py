@@ -1,0 +1,307 @@
+"""The sessions schema (SQLAlchemy Core) and its write paths: events, re-cut sessions, merges, facts.
+
+The events path is set-based so a batch of ~20k events costs a handful of statements: the raw
+`event.captured` bodies are COPYed into a temp table, exploded in SQL, deduplicated against the
+stored events, and only the streams they touch are re-cut with window functions (a gap larger than
+the stream's timeout starts a session) — the algorithm of `sessionize.Sessionizer`, whose
+timeouts, id function and session properties this module turns into SQL.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import orjson
+
+from sqlalchemy import (
+    Boolean, Column, Connection, DateTime, Integer, BigInteger, MetaData, Table, Text, text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from footfall.messages import ReplayRecording, UserMerge, UserSnapshot
+from services.sessions.sessionize import PROPERTY_PATHS, SOURCE_LABELS, TIMEOUTS
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "sessions"
+metadata = MetaData()
+TZ = DateTime(timezone=True)
+
+events = Table(
+    "events", metadata,
+    Column("env_id", Text, primary_key=True), Column("event_id", Text, primary_key=True),
+    Column("kind", Text), Column("name", Text), Column("page_path", Text),
+    Column("page_domain", Text), Column("target_text", Text), Column("hierarchy", JSONB),
+    Column("properties", JSONB), Column("time", TZ), Column("received_at", TZ),
+    Column("user_id", Text), Column("anon_user_id", Text), Column("device_id", Text),
+    Column("identity", Text), Column("source", Text), Column("client_session_id", Text),
+    Column("session_id", Text), Column("data", JSONB),
+)
+sessions = Table(
+    "sessions", metadata,
+    Column("env_id", Text, primary_key=True), Column("session_id", Text, primary_key=True),
+    Column("user_id", Text), Column("anon_user_id", Text), Column("source", Text),
+    Column("client", Boolean), Column("start", TZ), Column("end", TZ),
+    Column("event_count", Integer), Column("first_event_id", Text), Column("props", JSONB),
+    Column("has_replay", Boolean),
+)
+users = Table(
+    "users", metadata,
+    Column("env_id", Text, primary_key=True), Column("user_id", Text, primary_key=True),
+    Column("identity", Text), Column("properties", JSONB), Column("version", BigInteger),
+    Column("first_seen", TZ), Column("last_seen", TZ), Column("session_count", Integer),
+)
+merges = Table(
+    "merges", metadata,
+    Column("env_id", Text, primary_key=True), Column("from_user_id", Text, primary_key=True),
+    Column("into_user_id", Text), Column("at", TZ),
+)
+
+# Advisory locks: event batches share MERGE_LOCK and take one lock per bucket of streams they
+# touch, so parallel consumers never re-cut the same stream at once; a merge takes MERGE_LOCK
+# exclusively so no batch stores events of a user while it is being re-attributed.
+MERGE_LOCK = 4_040_000
+BUCKETS = 64
+
+
+def _timeouts_sql() -> str:
+    rows = ", ".join(f"('{source}', interval '{int(t.total_seconds())} seconds')"
+                     for source, t in TIMEOUTS.items())
+    return f"(values {rows}) as t(source, timeout)"
+
+
+def _props_sql(row: str) -> str:
+    """sessionize.session_properties as a jsonb_build_object over a stored event row."""
+    labels = " ".join(f"when '{k}' then '{v}'" for k, v in SOURCE_LABELS.items())
+    parts = [f"'source', case {row}.source {labels} else {row}.source end"]
+    parts += [f"'{name}', {row}.data #>> '{{{outer},{inner}}}'"
+              for name, (outer, inner) in PROPERTY_PATHS.items()]
+    return f"jsonb_build_object({', '.join(parts)})"
+
+
+EVENT_STEPS = [
+    # 1. Explode the message bodies into one row per event.
+    """
+    create temp table stage on commit drop as
+    select e->>'env_id' as env_id, e->>'event_id' as event_id, e->>'kind' as kind, e->>'name' as name,
+           e#>>'{page,path}' as page_path, e#>>'{page,domain}' as page_domain,
+           e#>>'{target,text}' as target_text,
+           coalesce(e#>'{target,hierarchy}', '[]') as hierarchy,
+           coalesce(e->'properties', '{}') as properties,
+           (e->>'time')::timestamptz as time, (e->>'received_at')::timestamptz as received_at,
+           e->>'user_id' as anon_user_id, e->>'device_id' as device_id, e->>'identity' as identity,
+           e->>'source' as source, nullif(e->>'session_id', '') as client_session_id, e as data
+    from stage_msgs, jsonb_array_elements(body->'events') as e
+    """,
+    # 2. Serialise with merges and with other consumers touching the same streams.
+    f"select pg_advisory_xact_lock_shared({MERGE_LOCK})",
+    f"""
+    select pg_advisory_xact_lock({MERGE_LOCK} + 1 + b)
+    from (select distinct abs(hashtext(env_id || anon_user_id)) % {BUCKETS} as b from stage order by 1) s
+    """,
+    # 3. Only events never stored, once each, with their current owner (merges are compressed).
+    """
+    create temp table fresh on commit drop as
+    select distinct on (s.env_id, s.event_id) s.*, coalesce(m.into_user_id, s.anon_user_id) as user_id
+    from stage s
+    left join merges m on m.env_id = s.env_id and m.from_user_id = s.anon_user_id
+    where not exists (select 1 from events v where v.env_id = s.env_id and v.event_id = s.event_id)
+    order by s.env_id, s.event_id
+    """,
+    # 4. Per touched stream, the range to re-cut: the new events plus every stored session within
+    #    one timeout of them (sessions further away stay separated by a larger gap).
+    f"""
+    create temp table streams on commit drop as
+    with w as (
+        select f.env_id, f.anon_user_id, f.source, t.timeout, min(f.time) as tmin, max(f.time) as tmax
+        from fresh f join {_timeouts_sql()} on t.source = f.source
+        where f.client_session_id is null
+        group by f.env_id, f.anon_user_id, f.source, t.timeout
+    )
+    select w.env_id, w.anon_user_id, w.source, w.timeout,
+           least(w.tmin, min(s.start)) as lo, greatest(w.tmax, max(s."end")) as hi
+    from w left join sessions s
+      on s.env_id = w.env_id and s.anon_user_id = w.anon_user_id and s.source = w.source
+     and not s.client and s.start <= w.tmax + w.timeout and s."end" >= w.tmin - w.timeout
+    group by w.env_id, w.anon_user_id, w.source, w.timeout, w.tmin, w.tmax
+    """,
+    # 5. Re-cut: a gap above the timeout starts a session; its id comes from its first event.
+    """
+    create temp table assigned on commit drop as
+    with pts as (
+        select st.env_id, st.anon_user_id, st.source, st.timeout, e.event_id, e.time, false as is_new
+        from streams st join events e
+          on e.env_id = st.env_id and e.anon_user_id = st.anon_user_id and e.source = st.source
+         and e.client_session_id is null and e.time between st.lo and st.hi
+        union all
+        select st.env_id, st.anon_user_id, st.source, st.timeout, f.event_id, f.time, true
+        from streams st join fresh f
+          on f.env_id = st.env_id and f.anon_user_id = st.anon_user_id and f.source = st.source
+        where f.client_session_id is null
+    ), marked as (
+        select *, case when time - lag(time) over w > timeout then 1 else 0 end as brk
+        from pts window w as (partition by env_id, anon_user_id, source order by time, event_id)
+    ), grouped as (
+        select *, sum(brk) over (partition by env_id, anon_user_id, source order by time, event_id
+                                 rows unbounded preceding) as g
+        from marked
+    )
+    select env_id, event_id, is_new,
+           session_key(env_id, anon_user_id, first_value(event_id) over (
+               partition by env_id, anon_user_id, source, g order by time, event_id)) as session_id
+    from grouped
+    """,
+    """
+    insert into events (env_id, event_id, kind, name, page_path, page_domain, target_text, hierarchy,
+                        properties, time, received_at, user_id, anon_user_id, device_id, identity,
+                        source, client_session_id, session_id, data)
+    select f.env_id, f.event_id, f.kind, f.name, f.page_path, f.page_domain, f.target_text,
+           f.hierarchy, f.properties, f.time, f.received_at, f.user_id, f.anon_user_id, f.device_id,
+           f.identity, f.source, f.client_session_id, coalesce(f.client_session_id, a.session_id), f.data
+    from fresh f left join assigned a on a.env_id = f.env_id and a.event_id = f.event_id and a.is_new
+    on conflict do nothing
+    """,
+    """
+    update events e set session_id = a.session_id from assigned a
+    where not a.is_new and e.env_id = a.env_id and e.event_id = a.event_id
+      and e.session_id <> a.session_id
+    """,
+    # 6. Replace the re-cut sessions and refresh the client sessions that got events.
+    """
+    delete from sessions s using streams st
+    where s.env_id = st.env_id and s.anon_user_id = st.anon_user_id and s.source = st.source
+      and not s.client and s.start between st.lo and st.hi
+    """,
+    """
+    create temp table touched on commit drop as
+    select distinct env_id, session_id from assigned
+    union select distinct env_id, client_session_id from fresh where client_session_id is not null
+    """,
+    f"""
+    insert into sessions (env_id, session_id, user_id, anon_user_id, source, client, start, "end",
+                          event_count, first_event_id, props, has_replay)
+    select a.env_id, a.session_id, fe.user_id, fe.anon_user_id, fe.source,
+           fe.client_session_id is not null, a.start, a.end, a.n, a.first_event_id, {_props_sql("fe")},
+           exists (select 1 from replays r where r.env_id = a.env_id and r.session_id = a.session_id)
+    from (
+        select e.env_id, e.session_id, min(e.time) as start, max(e.time) as end, count(*) as n,
+               (array_agg(e.event_id order by e.time, e.event_id))[1] as first_event_id
+        from touched t join events e on e.env_id = t.env_id and e.session_id = t.session_id
+        group by e.env_id, e.session_id
+    ) a join events fe on fe.env_id = a.env_id and fe.event_id = a.first_event_id
+    on conflict (env_id, session_id) do update set
+        user_id = excluded.user_id, anon_user_id = excluded.anon_user_id, source = excluded.source,
+        client = excluded.client, start = excluded.start, "end" = excluded."end",
+        event_count = excluded.event_count, first_event_id = excluded.first_event_id,
+        props = excluded.props, has_replay = excluded.has_replay
+    """,
+    # 7. The feed rows of the owners.
+    "create temp table owners on commit drop as select distinct env_id, user_id from fresh",
+]
+
+REFRESH_USERS = """
+    insert into users (env_id, user_id, first_seen, last_seen, session_count)
+    select s.env_id, s.user_id, min(s.start), max(s."end"), count(*)
+    from owners o join sessions s on s.env_id = o.env_id and s.user_id = o.user_id
+    group by s.env_id, s.user_id
+    on conflict (env_id, user_id) do update set first_seen = excluded.first_seen,
+        last_seen = excluded.last_seen, session_count = excluded.session_count
+"""
+
+
+def _copy_bodies(conn: Connection, bodies: Iterable[bytes]) -> None:
+    """COPY raw JSON message bodies into a temp table (text format: backslashes doubled)."""
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.execute("create temp table stage_msgs (body jsonb) on commit drop")
+    with cursor.copy("copy stage_msgs (body) from stdin") as copy:
+        copy.write(b"".join(body.replace(b"\\", b"\\\\") + b"\n" for body in bodies))
+
+
+def store_events(conn: Connection, bodies: list[bytes]) -> int:
+    """Store the events of `event.captured` bodies and re-cut their sessions; returns events added.
+
+    Runs inside the caller's transaction; the bodies must already be validated (consumer.decode).
+    """
+    _copy_bodies(conn, bodies)
+    for step in EVENT_STEPS:
+        conn.execute(text(step))
+    conn.execute(text(REFRESH_USERS))
+    return conn.execute(text("select count(*) from fresh")).scalar_one()
+
+
+# --- facts -----------------------------------------------------------------------------------
+
+
+def resolve(conn: Connection, env_id: str, user_id: str) -> str:
+    """The surviving user of `user_id` (itself when never merged away)."""
+    into = conn.execute(text("select into_user_id from merges where env_id = :e and from_user_id = :u"),
+                        {"e": env_id, "u": user_id}).scalar()
+    return into or user_id
+
+
+def _refresh_user(conn: Connection, env_id: str, user_id: str) -> None:
+    conn.execute(text("create temp table if not exists owners (env_id text, user_id text) on commit drop"))
+    conn.execute(text("insert into owners values (:e, :u)"), {"e": env_id, "u": user_id})
+    conn.execute(text(REFRESH_USERS))
+
+
+def apply_merges(conn: Connection, env_id: str, items: list[UserMerge]) -> None:
+    """Re-attribute a merged-away user's events, sessions and feed row to the survivor.
+
+    Idempotent and order-independent: the merge map is kept path-compressed (every entry points at
+    the final survivor), so a chain A→B, B→C lands on C whatever order its links arrive in, and
+    events stored later find their owner with one lookup.
+    """
+    conn.execute(text(f"select pg_advisory_xact_lock({MERGE_LOCK})"))
+    for item in items:
+        source, root = item.from_user_id, resolve(conn, env_id, item.into_user_id)
+        if root == source:
+            log.warning("ignoring merge %s -> %s: it would close a cycle", source, item.into_user_id)
+            continue
+        existing = resolve(conn, env_id, source)
+        if existing != source:
+            if existing != root:
+                log.warning("user %s already merged into %s; ignoring merge into %s",
+                            source, existing, root)
+            continue
+        params = {"e": env_id, "f": source, "r": root, "at": item.at}
+        conn.execute(text("insert into merges values (:e, :f, :r, :at)"), params)
+        conn.execute(text("update merges set into_user_id = :r where env_id = :e and into_user_id = :f"),
+                     params)
+        conn.execute(text("update events set user_id = :r where env_id = :e and user_id = :f"), params)
+        conn.execute(text("update sessions set user_id = :r where env_id = :e and user_id = :f"), params)
+        conn.execute(text("delete from users where env_id = :e and user_id = :f"), params)
+        _refresh_user(conn, env_id, root)
+
+
+def apply_snapshots(conn: Connection, env_id: str, snapshots: list[UserSnapshot]) -> None:
+    """Keep each user's highest-version snapshot; snapshots of merged-away users are dropped."""
+    latest: dict[str, UserSnapshot] = {}
+    for snap in snapshots:
+        if snap.user_id not in latest or snap.version > latest[snap.user_id].version:
+            latest[snap.user_id] = snap
+    merged = set(conn.execute(
+        text("select from_user_id from merges where env_id = :e and from_user_id = any(:ids)"),
+        {"e": env_id, "ids": list(latest)}).scalars())
+    rows = [{"e": env_id, "u": s.user_id, "i": s.identity, "p": orjson.dumps(s.properties).decode(),
+             "v": s.version}
+            for s in latest.values() if s.user_id not in merged]
+    if not rows:
+        return
+    conn.execute(text("""
+        insert into users (env_id, user_id, identity, properties, version)
+        values (:e, :u, :i, cast(:p as jsonb), :v)
+        on conflict (env_id, user_id) do update set identity = excluded.identity,
+            properties = excluded.properties, version = excluded.version
+        where users.version < excluded.version
+    """), rows)
+
+
+def apply_replays(conn: Connection, env_id: str, replays: list[ReplayRecording]) -> None:
+    """Mark sessions as replayable; remembered for sessions not stored yet."""
+    ids = sorted({r.session_id for r in replays})
+    conn.execute(text("insert into replays select :e, unnest(cast(:ids as text[])) on conflict do nothing"),
+                 {"e": env_id, "ids": ids})
+    conn.execute(text("update sessions set has_replay = true where env_id = :e and session_id = any(:ids)"),
+                 {"e": env_id, "ids": ids})
+
