@@ -105,18 +105,20 @@ class Publisher:
 
     def publish(self, message: Message) -> None:
         """Publish one message and return only once the broker confirmed it; else BrokerUnavailable."""
-        self.publish_raw(message.routing_key, encode(message), message.message_id)
+        self.publish_raw(message.routing_key, encode(message), message.message_id,
+                         mandatory=message.needs_subscriber)
 
     def publish_all(self, messages: Iterable[Message]) -> None:
         for message in messages:
             self.publish(message)
 
-    def publish_raw(self, routing_key: str, body: bytes, message_id: str, exchange: str = EXCHANGE) -> None:
+    def publish_raw(self, routing_key: str, body: bytes, message_id: str, exchange: str = EXCHANGE,
+                    mandatory: bool = True) -> None:
         # One retry on a fresh connection covers a connection the broker or a NAT dropped while idle.
         for attempt in (1, 2):
             try:
                 self._channel().basic_publish(
-                    exchange, routing_key, body, _properties(message_id, routing_key), mandatory=True
+                    exchange, routing_key, body, _properties(message_id, routing_key), mandatory=mandatory
                 )
                 return
             except (AMQPConnectionError, AMQPChannelError, AMQPError, OSError) as exc:

@@ -183,6 +183,9 @@ class Message(Model):
     """The envelope every message carries."""
 
     routing_key: ClassVar[str] = ""
+    # Published with `mandatory`: the broker refuses it unless some queue is bound. Facts that
+    # nothing is required to hear (announcements for future subscribers) set this False.
+    needs_subscriber: ClassVar[bool] = True
     schema_version: int = SCHEMA_VERSION
     message_id: str = Field(default_factory=new_message_id)
     env_id: str
@@ -222,6 +225,8 @@ class DefinitionChanged(Message):
 
 class EnvironmentChanged(Message):
     routing_key: ClassVar[str] = "environment.changed"
+    # Ingest learns write keys from Redis, so no queue is bound yet; the fact is for subscribers to come.
+    needs_subscriber: ClassVar[bool] = False
     action: Literal["created", "key_rotated", "deleted"]
 
 

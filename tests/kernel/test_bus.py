@@ -153,3 +153,14 @@ def test_sigterm_stops_a_consumer_process_cleanly(settings, clean_bus):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_fact_no_queue_needs_is_confirmed_without_a_subscriber(settings):
+    from footfall.messages import EnvironmentChanged
+
+    bus.Publisher(settings).publish(EnvironmentChanged(env_id="env", action="key_rotated"))
+
+
+def test_a_message_no_queue_receives_is_refused_when_it_needs_one(settings):
+    with pytest.raises(bus.BrokerUnavailable):
+        bus.Publisher(settings).publish_raw("nobody.listens", b"{}", "m-1")
