@@ -4,10 +4,15 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 # Folders with Alembic migrations; each migrates into the schema named after the folder.
 MIGRATED = $(patsubst %/migrations,%,$(wildcard services/*/migrations gateway/migrations))
-# Other makefiles (mk/*.mk) add build steps to ASSETS, e.g. the SDK and the UI bundles.
+# Other makefiles (mk/*.mk) add build steps to ASSETS (the SDK and UI bundles) and test steps
+# that are not pytest to CHECKS (the SDK's vitest suite).
 ASSETS :=
+CHECKS :=
 
 -include mk/*.mk
+
+# Every Procfile process but the demo ones, for FOOTFALL_DEMO=0.
+NON_DEMO_PROCESSES = $(shell grep -oE '^[a-z0-9-]+' Procfile | grep -v '^demo')
 
 .PHONY: setup infra migrate assets run test bench redrive clean
 .DEFAULT_GOAL := run
@@ -28,13 +33,14 @@ infra: $(VENV)/.installed
 migrate: $(VENV)/.installed
 	$(PY) -m footfall.db upgrade $(MIGRATED)
 
+# FOOTFALL_DEMO=0 starts without the demo site and its simulated visitors.
 run: setup infra migrate
-	$(PY) -m footfall.banner
-	$(VENV)/bin/honcho start -f Procfile
+	$(PY) -m gateway.bootstrap
+	$(VENV)/bin/honcho start -f Procfile $(if $(filter 0,$(FOOTFALL_DEMO)),$(NON_DEMO_PROCESSES))
 
 # Tests start any local PostgreSQL, RabbitMQ or Redis that is down, then use their own database,
 # RabbitMQ vhost and Redis db (tests/conftest.py), so they never touch `make run`'s data.
-test: setup
+test: setup $(CHECKS)
 	$(PY) -m footfall.infra --start
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -60,6 +60,7 @@ def bootstrap(settings: Settings | None = None) -> dict:
 
 def main() -> None:
     creds = bootstrap()
+    settings = get_settings()
     password = creds["password"] or "(unchanged; set FOOTFALL_ADMIN_PASSWORD to reset it)"
     print(f"""
   Footfall UI        {creds['url']}/
@@ -68,7 +69,13 @@ def main() -> None:
   Environment        {creds['env_id']}
     write key        {creds['write_key']}
     API token        {creds['api_token']}
-  Try: curl -H 'Authorization: Bearer {creds['api_token']}' {creds['url']}/api/v1/environments/{creds['env_id']}/users
+  Ingest (SDKs)      {settings.ingest_url}     browser SDK: {settings.ingest_url}/sdk.js
+  Local S3           {settings.s3_endpoint_url}
+  Send an event:
+    curl -u {creds['write_key']}: -H 'Content-Type: application/json' \\
+      -d '{{"event":"Signed Up","userId":"ada@example.com"}}' {settings.ingest_url}/v1/track
+  Read the feed:
+    curl -H 'Authorization: Bearer {creds['api_token']}' {creds['url']}/api/v1/environments/{creds['env_id']}/users
 """)
 
 
