@@ -1,0 +1,49 @@
+"""Fixtures for the sessions service: its schema migrated once, emptied before each test."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from itertools import count
+
+import pytest
+
+from footfall.db import make_engine
+from footfall.messages import Event, EventsCaptured, encode
+from services.sessions import store
+from tests.support import migrate_fresh, truncate_schema
+
+ENV = "env-sessions"
+T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+_ids = count()
+
+
+@pytest.fixture(scope="session")
+def sessions_schema(settings):
+    migrate_fresh("services/sessions", settings)
+
+
+@pytest.fixture
+def engine(settings, sessions_schema):
+    engine = make_engine(store.SCHEMA, settings)
+    truncate_schema(engine, store.SCHEMA)
+    yield engine
+    engine.dispose()
+
+
+def ev(user="100", minutes=0.0, *, source="web", kind="pageview", event_id=None, session_id=None,
+       env=ENV, **fields) -> Event:
+    """A canonical event `minutes` after T0 for anonymous user `user`."""
+    when = T0 + timedelta(minutes=minutes)
+    return Event(event_id=event_id or f"e{next(_ids)}", env_id=env, kind=kind, device_id=f"d-{user}",
+                 user_id=user, session_id=session_id, time=when, received_at=when, source=source,
+                 **fields)
+
+
+def body(events: list[Event], env=ENV) -> bytes:
+    return encode(EventsCaptured(env_id=env, events=events))
+
+
+def store_now(engine, *batches: list[Event]) -> None:
+    """Store each batch in its own transaction, as the consumer would."""
+    for batch in batches:
+        with engine.begin() as conn:
+            store.store_events(conn, [body(batch)])

@@ -1,0 +1,101 @@
+"""The event store on real PostgreSQL: dedupe, order-independent sessions, merges, snapshots, replays."""
+import random
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from footfall.messages import ReplayRecording, UserMerge, UserSnapshot
+from services.sessions import store
+from services.sessions.store import events, sessions, users
+from tests.sessions.conftest import ENV, T0, ev, store_now
+from tests.sessions.oracle import expected, stored
+from tests.support import truncate_schema
+
+
+def scenario() -> list:
+    """Two web users, a mobile stream, a server stream and a client session, with close gaps."""
+    evs = []
+    for user, source, step in (("1", "web", 12), ("2", "web", 25), ("3", "ios", 3), ("1", "server", 20)):
+        minutes = 0.0
+        for _ in range(14):
+            minutes += step * random.Random(f"{user}{source}{minutes}").uniform(0.6, 2.6)
+            evs.append(ev(user, minutes, source=source))
+    evs += [ev("4", m, session_id="client-s1") for m in (0, 90, 400)]
+    return evs
+
+
+def test_any_arrival_order_with_duplicates_gives_the_oracle_sessions(engine):
+    evs = scenario()
+    for seed in range(3):
+        rng = random.Random(seed)
+        arrivals = evs + rng.sample(evs, 15)
+        rng.shuffle(arrivals)
+        cuts = sorted(rng.sample(range(1, len(arrivals)), 6))
+        store_now(engine, *[arrivals[a:b] for a, b in zip([0, *cuts], [*cuts, len(arrivals)])])
+        with engine.connect() as conn:
+            assert stored(conn, ENV) == expected(ENV, evs)
+            assert conn.scalar(select(func.count()).select_from(events)) == len(evs)
+        truncate_schema(engine, store.SCHEMA)
+
+
+def test_a_late_event_bridging_two_sessions_joins_them_and_renames_by_first_event(engine):
+    early, late = ev("9", 10), ev("9", 50)
+    store_now(engine, [early, late])
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(sessions)) == 2
+    bridge, first = ev("9", 30), ev("9", 0)
+    store_now(engine, [bridge], [first])
+    with engine.connect() as conn:
+        assert stored(conn, ENV) == expected(ENV, [early, late, bridge, first])
+        (row,) = conn.execute(select(users)).all()
+        assert (row.session_count, row.first_seen, row.last_seen) == (1, first.time, late.time)
+
+
+def test_merges_reattribute_in_any_order_and_later_events_follow(engine):
+    store_now(engine, [ev("a", 0), ev("b", 1), ev("c", 2)])
+    chain = [UserMerge(from_user_id="a", into_user_id="b", at=T0),
+             UserMerge(from_user_id="b", into_user_id="c", at=T0 + timedelta(minutes=1))]
+    with engine.begin() as conn:
+        store.apply_merges(conn, ENV, [chain[1]])
+        store.apply_merges(conn, ENV, [chain[0], chain[0]])  # out of order and duplicated
+    store_now(engine, [ev("a", 3), ev("b", 200)])
+    with engine.connect() as conn:
+        owners = set(conn.scalars(select(events.c.user_id)))
+        assert owners == {"c"}
+        assert set(conn.scalars(select(sessions.c.user_id))) == {"c"}
+        (row,) = conn.execute(select(users)).all()
+        assert (row.user_id, row.session_count) == ("c", 4)  # a (0-3), b (1), b (200), c (2)
+
+
+def test_a_merge_that_would_close_a_cycle_is_ignored(engine):
+    store_now(engine, [ev("x", 0), ev("y", 0)])
+    with engine.begin() as conn:
+        store.apply_merges(conn, ENV, [UserMerge(from_user_id="x", into_user_id="y", at=T0)])
+        store.apply_merges(conn, ENV, [UserMerge(from_user_id="y", into_user_id="x", at=T0)])
+    with engine.connect() as conn:
+        assert set(conn.scalars(select(events.c.user_id))) == {"y"}
+
+
+def test_snapshots_keep_the_highest_version_and_skip_merged_users(engine):
+    store_now(engine, [ev("u", 0), ev("gone", 0)])
+    snap = lambda v, name: UserSnapshot(user_id="u", identity="ann@x.test", properties={"name": name},
+                                        version=v)
+    with engine.begin() as conn:
+        store.apply_merges(conn, ENV, [UserMerge(from_user_id="gone", into_user_id="u", at=T0)])
+        store.apply_snapshots(conn, ENV, [snap(3, "three"), snap(1, "one")])
+        store.apply_snapshots(conn, ENV, [snap(2, "two"), UserSnapshot(user_id="gone", version=9)])
+    with engine.connect() as conn:
+        rows = conn.execute(select(users.c.user_id, users.c.identity, users.c.properties,
+                                   users.c.version)).all()
+    assert rows == [("u", "ann@x.test", {"name": "three"}, 3)]
+
+
+def test_replays_mark_sessions_stored_before_or_after(engine):
+    store_now(engine, [ev("r", 0, session_id="before")])
+    with engine.begin() as conn:
+        store.apply_replays(conn, ENV, [ReplayRecording(session_id="before"),
+                                        ReplayRecording(session_id="after")])
+    store_now(engine, [ev("r", 100, session_id="after"), ev("r", 200)])
+    with engine.connect() as conn:
+        flags = dict(conn.execute(select(sessions.c.session_id, sessions.c.has_replay)).all())
+    assert flags.pop("before") and flags.pop("after") and list(flags.values()) == [False]
