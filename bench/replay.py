@@ -15,7 +15,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,12 +26,11 @@ from pathlib import Path
 import orjson
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from footfall import db
+from footfall.config import get_settings
+from footfall.replay_token import RecordingGrant, sign_recording_token
 
-from footfall import db  # noqa: E402
-from footfall.config import get_settings  # noqa: E402
-from footfall.replay_token import RecordingGrant, sign_recording_token  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CHUNK_TARGET_BYTES = 200 * 1024
 CHUNKS_PER_SESSION = 20
@@ -71,7 +69,7 @@ def make_chunk() -> bytes:
 
 def percentile(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def timed_calls(calls, concurrency: int) -> tuple[list[float], float, int]:
@@ -109,7 +107,7 @@ def main() -> int:
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
            "BIND": f"127.0.0.1:{replay_port}", "LOG_LEVEL": "WARNING",
            "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-replay-prom-")}
-    logs = open(tempfile.mktemp(prefix="bench-replay-", suffix=".log"), "wb")
+    logs = tempfile.NamedTemporaryFile(prefix="bench-replay-", suffix=".log", delete=False)  # noqa: SIM115 — outlives the block
     processes = [
         subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
                          env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True),
@@ -142,7 +140,7 @@ def run_rounds(base: str, args, secret: str) -> int:
         tokens = {s: sign_recording_token(secret, RecordingGrant(env_id, s, "bench-device", expires))
                   for s in sessions}
 
-        def upload(session_id, seq):
+        def upload(session_id, seq, tokens=tokens):
             def call(http):
                 response = http.post(f"{base}/replay/v1/chunks?seq={seq}", data=chunk, timeout=30,
                                      headers={"Authorization": f"Bearer {tokens[session_id]}",
@@ -159,7 +157,7 @@ def run_rounds(base: str, args, secret: str) -> int:
         upload_p50s.append(statistics.median(latencies))
         upload_p99s.append(percentile(latencies, 99))
 
-        def manifest(session_id):
+        def manifest(session_id, env_id=env_id):
             def call(http):
                 response = http.get(f"{base}/internal/v1/envs/{env_id}/replays/{session_id}", timeout=30)
                 return response.status_code == 200 and len(response.json()["chunks"]) > 0
