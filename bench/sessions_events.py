@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from footfall.messages import Event, EventsCaptured
 
@@ -36,7 +36,7 @@ def make_messages(env_id: str, users: int, events_per_user: int, per_message: in
                   seed: int = 7) -> list[EventsCaptured]:
     """Events of `users` users, a minute or so apart, grouped into messages of `per_message`."""
     rng = random.Random(seed)
-    start = datetime.now(timezone.utc) - timedelta(hours=2)
+    start = datetime.now(UTC) - timedelta(hours=2)
     events = [make_event(rng, env_id, u, n, start + timedelta(seconds=70 * n + rng.randint(0, 30)))
               for n in range(events_per_user) for u in range(users)]
     return [EventsCaptured(env_id=env_id, events=events[i:i + per_message])

@@ -1,7 +1,7 @@
 """The sessions internal API (contracts.md "Sessions internal API"): thin views over feed.py."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -49,7 +49,7 @@ JSON_OBJECT = {"type": "object"}
            responses={200: JSON_OBJECT, 400: "invalid parameter"}, tags=["feed"])
 def list_users(env_id: str):
     params, filters = _params(), parse_filters(request.args.get("filter"))
-    start = params.from_ or datetime.now(timezone.utc) - DEFAULT_WINDOW
+    start = params.from_ or datetime.now(UTC) - DEFAULT_WINDOW
     if params.to is not None and params.to < start:
         raise ApiError(400, "to is before from", field="to")
     with _engine().connect() as conn:

@@ -17,7 +17,15 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Strict
 from footfall.config import get_settings
 from footfall.db import make_engine
 from footfall.messages import (
-    DefinitionChanged, Kind, Message, ReplaysRecorded, Scalar, Source, UsersMerged, UsersUpdated, decode,
+    DefinitionChanged,
+    Kind,
+    Message,
+    ReplaysRecorded,
+    Scalar,
+    Source,
+    UsersMerged,
+    UsersUpdated,
+    decode,
 )
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery

@@ -7,7 +7,7 @@ on the window, activity is the latest session end inside it, aggregated from `se
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import Connection, and_, func, literal, select, text, tuple_
@@ -16,8 +16,7 @@ from footfall.web import ApiError
 from services.sessions.filters import Filter, any_event_predicate, user_predicate
 from services.sessions.store import events, merges, sessions, users
 
-
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def encode_cursor(*key) -> str:

@@ -8,11 +8,17 @@ criteria, and every `where` condition on its properties.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
-    AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
     model_validator,
 )
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true, type_coerce
@@ -47,7 +53,7 @@ class RawEvent(Strict):
     name: str | None = None
 
     @model_validator(mode="after")
-    def _names_something(self) -> "RawEvent":
+    def _names_something(self) -> RawEvent:
         if self.kind is None and self.name is None:
             raise ValueError("event needs a kind, a name or criteria")
         return self
@@ -64,11 +70,11 @@ class CriteriaEvent(Strict):
 
 class DidEvent(Strict):
     type: Literal["did_event"]
-    event: Union[CriteriaEvent, RawEvent]
+    event: CriteriaEvent | RawEvent
     where: list[Condition] = Field(default_factory=list)
 
 
-Filter = Annotated[Union[UserProperty, Seen, DidEvent], Field(discriminator="type")]
+Filter = Annotated[UserProperty | Seen | DidEvent, Field(discriminator="type")]
 _FILTERS = TypeAdapter(list[Filter])
 
 EVENT_COLUMNS = EventColumns(

@@ -35,7 +35,7 @@ UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content
 
 def session_key(env_id: str, user_id: str, first_event_id: str) -> str:
     """The id of a cut session: 53 bits of md5 over its parts (PostgreSQL computes md5 too)."""
-    digest = hashlib.md5("\x1f".join((env_id, user_id, first_event_id)).encode()).hexdigest()
+    digest = hashlib.md5(f"{env_id}\x1f{user_id}\x1f{first_event_id}".encode()).hexdigest()
     return str(int(digest[:16], 16) & MAX_ID)
 
 

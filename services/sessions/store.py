@@ -12,9 +12,17 @@ import logging
 from collections.abc import Iterable
 
 import orjson
-
 from sqlalchemy import (
-    Boolean, Column, Connection, DateTime, Integer, BigInteger, MetaData, Table, Text, text,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 

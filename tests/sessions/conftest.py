@@ -1,7 +1,7 @@
 """Fixtures for the sessions service: its schema migrated once, emptied before each test."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
@@ -12,7 +12,7 @@ from services.sessions import store
 from tests.support import migrate_fresh, truncate_schema
 
 ENV = "env-sessions"
-T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 _ids = count()
 
 

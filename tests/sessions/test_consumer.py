@@ -6,8 +6,14 @@ from sqlalchemy import func, select
 
 from footfall import bus
 from footfall.messages import (
-    DefinitionChanged, EventsCaptured, ReplayRecording, ReplaysRecorded, UserMerge, UsersMerged,
-    UserSnapshot, UsersUpdated,
+    DefinitionChanged,
+    EventsCaptured,
+    ReplayRecording,
+    ReplaysRecorded,
+    UserMerge,
+    UsersMerged,
+    UserSnapshot,
+    UsersUpdated,
 )
 from services.sessions.consumer import EventsConsumer, FactsConsumer
 from services.sessions.store import events, sessions, users

@@ -1,11 +1,20 @@
 """The pure sessionization core: rules by example, and order independence against the batch oracle."""
-from datetime import datetime, timedelta, timezone
+import itertools
+from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from services.sessions.sessionize import Point, Sessionizer, partition, session_key, session_properties
+from services.sessions.sessionize import (
+    Point,
+    Sessionizer,
+    partition,
+    session_key,
+    session_properties,
+)
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 ENV = "env"
 
 
@@ -82,7 +91,7 @@ def event_sets_in_batches(draw):
                                     if events else []))
     cuts = sorted(draw(st.lists(st.integers(0, len(arrivals)), max_size=5)))
     bounds = [0, *cuts, len(arrivals)]
-    return events, [arrivals[a:b] for a, b in zip(bounds, bounds[1:])]
+    return events, [arrivals[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 @hsettings(max_examples=400, deadline=None)
