@@ -41,7 +41,7 @@ def install_script(settings: Settings, replay: bool) -> Markup:
 
 @bp.app_context_processor
 def _snippet():
-    replay = request.args.get("replay", "1") != "0"
+    replay = current_app.config["DEMO_REPLAY"] and request.args.get("replay", "1") != "0"
     return {"footfall_snippet": install_script(current_app.config["SETTINGS"], replay)}
 
 
@@ -83,8 +83,10 @@ def checkout():
     return render_template("checkout.html", product=catalog.product(request.args.get("sku", "")))
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, replay: bool = True) -> Flask:
+    """The demo shop; `replay=False` installs the SDK without session recording."""
     settings = settings or get_settings()
     app = create_service_app("demo-site", [bp], settings=settings)
     app.config["SETTINGS"] = settings
+    app.config["DEMO_REPLAY"] = replay
     return app

@@ -53,6 +53,7 @@ export class Queue {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private chain: Promise<void> = Promise.resolve(); // flushes run one after another, never together
   private attempts = 0;
+  private inFlight = new Set<string>(); // sent with keepalive: they finish even if the page goes
 
   constructor(
     private store: KV,
@@ -115,7 +116,8 @@ export class Queue {
     for (;;) {
       const batch = this.pending().slice(0, this.opts.batchSize);
       if (!batch.length) return;
-      const status = await this.transport.post(this.url, this.body(batch));
+      for (const m of batch) this.inFlight.add(m.messageId);
+      const status = await this.transport.post(this.url, this.body(batch)).finally(() => this.inFlight.clear());
       if (isRetryable(status)) {
         this.attempts += 1;
         this.schedule(backoffDelay(this.attempts, this.opts));
@@ -146,6 +148,7 @@ export class Queue {
       bytes = 0;
     };
     for (const message of this.pending()) {
+      if (this.inFlight.has(message.messageId)) continue;
       const size = JSON.stringify(message).length + 1;
       if (slice.length && bytes + size > this.opts.beaconMaxBytes) send();
       slice.push(message);

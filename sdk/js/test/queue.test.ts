@@ -119,6 +119,24 @@ describe("delivery queue", () => {
     expect(queue.pending()).toEqual([]);
   });
 
+  it("does not beacon a batch whose request is still in flight (it completes with keepalive)", async () => {
+    const { queue, transport } = makeQueue();
+    let answer!: (status: number) => void;
+    transport.post = (url, body) => {
+      FakeTransport.prototype.post.call(transport, url, body);
+      return new Promise((resolve) => (answer = resolve));
+    };
+    queue.push(msg("a"));
+    const flushing = queue.flush();
+    await vi.advanceTimersByTimeAsync(0);
+    queue.push(msg("b"));
+    queue.flushOnHide();
+    expect(transport.beacons.flatMap((b) => b.batch.map((m: any) => m.messageId))).toEqual(["b"]);
+    answer(200);
+    await flushing;
+    expect(queue.pending()).toEqual([]);
+  });
+
   it("leaves messages stored when the browser refuses the beacon", () => {
     const { queue, transport } = makeQueue();
     transport.beaconOk = false;
