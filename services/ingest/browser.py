@@ -33,18 +33,19 @@ event named by `event`; with `kind` click/change/submit, `event` may be omitted.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from services.ingest.normalize import MAX_VALUE_CHARS, FieldError, identifier, obj, text
+import orjson
+
+from services.ingest.normalize import MAX_VALUE_CHARS, FieldError, identifier, json_text, obj, text
 
 KINDS = ("pageview", "click", "change", "submit")
 MAX_NODES = 64
 _PREFIX = "context.footfall"
 
 
-@dataclass(frozen=True)
-class Extension:
+class Extension(NamedTuple):  # a NamedTuple: built once per event, cheaper than a frozen dataclass
     device_id: str | None = None
     session_id: str | None = None
     kind: str | None = None
@@ -79,7 +80,13 @@ def extension(context: dict) -> Extension:
 def _target(raw: Any) -> dict | None:
     if raw is None:
         return None
-    raw = obj(raw, f"{_PREFIX}.target")
+    return _target_of(json_text(obj(raw, f"{_PREFIX}.target"), f"{_PREFIX}.target"))
+
+
+@lru_cache(maxsize=8192)
+def _target_of(raw_json: str) -> dict:
+    """Cached by the target's JSON: the same elements are clicked again and again (shared, never mutated)."""
+    raw = orjson.loads(raw_json)
     hierarchy = raw.get("hierarchy") or []
     if not isinstance(hierarchy, list):
         raise FieldError(f"{_PREFIX}.target.hierarchy", "must be a list of nodes")
@@ -91,29 +98,38 @@ def _target(raw: Any) -> dict | None:
 
 
 def _node(raw: Any, index: int) -> dict:
-    name = f"{_PREFIX}.target.hierarchy[{index}]"
-    raw = obj(raw, name)
+    # The hot path of click events: plain type checks, field names built only for errors.
+    if type(raw) is not dict:
+        raise FieldError(_node_field(index), "must be an object")
     tag = raw.get("tag")
-    if not isinstance(tag, str) or not tag:
-        raise FieldError(f"{name}.tag", "is required (the element's tag name)")
+    if type(tag) is not str or not tag:
+        raise FieldError(_node_field(index, "tag"), "is required (the element's tag name)")
     classes = raw.get("classes") or []
-    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-        raise FieldError(f"{name}.classes", "must be a list of strings")
-    attributes = obj(raw.get("attributes"), f"{name}.attributes")
+    if type(classes) is not list or not all(type(c) is str for c in classes):
+        raise FieldError(_node_field(index, "classes"), "must be a list of strings")
+    attributes = raw.get("attributes") or {}
+    if type(attributes) is not dict:
+        raise FieldError(_node_field(index, "attributes"), "must be an object")
     nth = raw.get("nth")
-    if nth is not None and (not isinstance(nth, int) or isinstance(nth, bool) or nth < 1):
-        raise FieldError(f"{name}.nth", "must be a positive integer")
+    if nth is not None and (type(nth) is not int or nth < 1):
+        raise FieldError(_node_field(index, "nth"), "must be a positive integer")
+    node_id = raw.get("id")
     return {
         "tag": tag[:MAX_VALUE_CHARS].lower(),
-        "id": text(raw.get("id"), f"{name}.id"),
+        "id": node_id if node_id is None or type(node_id) is str else text(node_id, _node_field(index, "id")),
         "classes": [c[:MAX_VALUE_CHARS] for c in classes],
-        "attributes": {str(k)[:MAX_VALUE_CHARS]: _attribute(v, f"{name}.attributes.{k}")
+        "attributes": {k[:MAX_VALUE_CHARS]: v[:MAX_VALUE_CHARS] if type(v) is str else _attribute(v, index, k)
                        for k, v in attributes.items()},
         "nth": nth,
     }
 
 
-def _attribute(value: Any, name: str) -> str:
+def _node_field(index: int, field: str | None = None) -> str:
+    name = f"{_PREFIX}.target.hierarchy[{index}]"
+    return f"{name}.{field}" if field else name
+
+
+def _attribute(value: Any, index: int, key: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return text(value, name) or ""
+    return text(value, _node_field(index, f"attributes.{key}")) or ""

@@ -15,9 +15,9 @@ import ua_parser
 from services.ingest.normalize import MAX_VALUE_CHARS
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-# Segment's context.campaign names (analytics.js parses the UTM query into these).
+# Segment's context.campaign names (analytics.js parses the UTM query into these), or utm_* as is.
 _CAMPAIGN_KEYS = {"source": "utm_source", "medium": "utm_medium", "name": "utm_campaign",
-                  "term": "utm_term", "content": "utm_content"}
+                  "term": "utm_term", "content": "utm_content", **{utm: utm for utm in UTM_FIELDS}}
 _DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "ChromeOS", "Fedora", "FreeBSD",
                "Debian", "OpenBSD", "NetBSD", "Solaris"}
 SOURCES = ("web", "ios", "android", "server")
@@ -30,7 +30,8 @@ _LIBRARY_SOURCES = (
 )
 
 
-def source_of(explicit: object, library: str | None, os_name: str | None, web_hint: bool) -> str:
+@lru_cache(maxsize=1024)
+def source_of(explicit: str | None, library: str | None, os_name: str | None, web_hint: bool) -> str:
     """web/ios/android/server: explicit, else from the library name, the OS, or browser signs."""
     if explicit in SOURCES:
         return explicit  # type: ignore[return-value]
@@ -65,6 +66,12 @@ def device_from_user_agent(user_agent: str) -> dict:
         "screen": None,
         "user_agent": user_agent[:MAX_VALUE_CHARS],
     }
+
+
+@lru_cache(maxsize=4096)
+def browser_device(user_agent: str, screen: str | None) -> dict:
+    """The device of a browser event (cached; the dict is shared and never mutated)."""
+    return {**device_from_user_agent(user_agent), "screen": screen}
 
 
 def _version(major: str | None, minor: str | None) -> str | None:
@@ -130,11 +137,11 @@ def _utm_from_query(query: str) -> tuple[tuple[str, str], ...]:
 
 def campaign_of(campaign: dict, query: str | None) -> dict | None:
     """UTM fields from Segment's context.campaign, else from the page URL's query string."""
-    fields = {utm: str(campaign[key])[:MAX_VALUE_CHARS]
-              for key, utm in _CAMPAIGN_KEYS.items() if campaign.get(key) not in (None, "")}
-    for key in UTM_FIELDS:  # context.campaign may also carry utm_* names directly
-        if campaign.get(key) not in (None, ""):
-            fields[key] = str(campaign[key])[:MAX_VALUE_CHARS]
+    fields = {}
+    for key, value in campaign.items():
+        utm = _CAMPAIGN_KEYS.get(key)
+        if utm is not None and value is not None and value != "":
+            fields[utm] = value[:MAX_VALUE_CHARS] if type(value) is str else str(value)[:MAX_VALUE_CHARS]
     if not fields and query and "utm_" in query:
         fields = dict(_utm_from_query(query))
     return fields or None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,6 +43,11 @@ class Receipt:
     received_at: datetime
     ip: str | None = None
     user_agent: str | None = None
+
+    @cached_property
+    def received_iso(self) -> str:
+        """received_at as written on every event of the request (formatted once)."""
+        return iso(self.received_at)
 
 
 @dataclass
@@ -92,10 +98,10 @@ def each(raw_items: list, normalize_one, *args) -> Normalized:
 
 def text(value: Any, name: str, limit: int = MAX_VALUE_CHARS) -> str | None:
     """An optional string (numbers are accepted and stringified), truncated to `limit`."""
+    if type(value) is str:
+        return value[:limit]
     if value is None:
         return None
-    if isinstance(value, str):
-        return value[:limit]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     raise FieldError(name, "must be a string")
@@ -103,6 +109,8 @@ def text(value: Any, name: str, limit: int = MAX_VALUE_CHARS) -> str | None:
 
 def identifier(value: Any, name: str) -> str | None:
     """An optional id: a non-empty string or number, at most MAX_ID_CHARS long."""
+    if type(value) is str and 0 < len(value) <= MAX_ID_CHARS:
+        return value
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -115,11 +123,11 @@ def identifier(value: Any, name: str) -> str | None:
 
 def obj(value: Any, name: str) -> dict:
     """An optional JSON object (missing or null → {})."""
+    if type(value) is dict:
+        return value
     if value is None:
         return {}
-    if not isinstance(value, dict):
-        raise FieldError(name, "must be an object")
-    return value
+    raise FieldError(name, "must be an object")
 
 
 def timestamp(value: Any, name: str) -> datetime | None:
@@ -129,7 +137,9 @@ def timestamp(value: Any, name: str) -> datetime | None:
     try:
         if isinstance(value, str):
             parsed = datetime.fromisoformat(value)
-            return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+            if parsed.tzinfo is None:
+                return parsed.replace(tzinfo=timezone.utc)
+            return parsed if parsed.tzinfo is timezone.utc else parsed.astimezone(timezone.utc)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             seconds = value / 1000 if abs(value) > 1e11 else value
             return datetime.fromtimestamp(seconds, timezone.utc)
@@ -174,11 +184,15 @@ def json_text(value: Any, name: str, sort: bool = False) -> str:
 def user_ids(env_id: str, anonymous_id: str | None, identity: str | None) -> tuple[str, str]:
     """(device_id, anonymous user_id) of an item; server items without a device use the identity's user."""
     if anonymous_id is not None:
-        return anonymous_id, anonymous_user_id(anonymous_id)
+        return anonymous_id, _anonymous_user_id(anonymous_id)
     if identity is None:
         raise FieldError("anonymousId", "either userId or anonymousId is required")
     user_id = identified_user_id(env_id, identity)
     return user_id, user_id
+
+
+# A batch's events mostly come from a few devices: hash each anonymous id once.
+_anonymous_user_id = lru_cache(maxsize=8192)(anonymous_user_id)
 
 
 # --- properties ---------------------------------------------------------------------------------
@@ -195,15 +209,19 @@ def flatten(value: Any, name: str, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+_SCALARS = (int, float, bool, type(None))  # orjson reads huge integers as floats, so ints fit 64 bits
+
+
 def _flatten_into(out: dict, value: dict, prefix: str, depth: int, name: str) -> None:
     for key, item in value.items():
-        path = f"{prefix}{key}"
-        if isinstance(item, dict) and depth < MAX_DEPTH:
-            _flatten_into(out, item, path + ".", depth + 1, name)
-        elif isinstance(item, str):
-            out[path] = item[:MAX_VALUE_CHARS]
-        elif item is None or isinstance(item, (bool, int, float)):  # orjson reads huge integers as floats
+        path = prefix + key if prefix else key
+        kind = type(item)
+        if kind is str:
+            out[path] = item if len(item) <= MAX_VALUE_CHARS else item[:MAX_VALUE_CHARS]
+        elif kind in _SCALARS:
             out[path] = item
+        elif kind is dict and depth < MAX_DEPTH:
+            _flatten_into(out, item, path + ".", depth + 1, name)
         else:
             out[path] = json_text(item, f"{name}.{path}")[:MAX_VALUE_CHARS]
 
@@ -236,7 +254,7 @@ def event(
     return {
         "event_id": event_id, "env_id": receipt.env_id, "kind": kind, "name": name,
         "device_id": device_id, "user_id": user_id, "identity": identity, "session_id": session_id,
-        "time": iso(time), "received_at": iso(receipt.received_at), "source": source,
+        "time": iso(time), "received_at": receipt.received_iso, "source": source,
         "library": library, "page": page, "target": target, "device": device, "geo": geo,
         "campaign": campaign, "ip": ip, "properties": properties or {},
     }

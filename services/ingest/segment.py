@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from services.ingest import browser, enrich
 from services.ingest.normalize import (
@@ -35,7 +36,7 @@ from services.ingest.normalize import (
 
 TYPES = ("track", "page", "screen", "identify", "alias", "group")
 _DEFAULT_KIND = {"track": "custom", "page": "pageview", "screen": "screen"}
-_PAGE_KEYS = ("url", "title", "referrer", "path", "search")
+_PAGE_KEYS = ("url", "title", "referrer", "path", "search")  # the order of _page_of's arguments
 
 Geo = Callable[[str | None], dict | None]
 
@@ -84,8 +85,9 @@ def _message(raw: dict, out: Normalized, envelope: Envelope, receipt: Receipt, f
     os_info = obj(context.get("os"), "context.os")
     user_agent = text(context.get("userAgent"), "context.userAgent")
     page_context = obj(context.get("page"), "context.page")
-    source = enrich.source_of(ext.source, library_name, os_info.get("name"),
-                              web_hint=bool(user_agent or page_context.get("url")))
+    os_name = os_info.get("name")
+    source = enrich.source_of(ext.source, library_name, os_name if type(os_name) is str else None,
+                              bool(user_agent or page_context.get("url")))
 
     if msg_type == "alias":
         previous_id = identifier(raw.get("previousId"), "previousId")
@@ -128,8 +130,7 @@ def _message(raw: dict, out: Normalized, envelope: Envelope, receipt: Receipt, f
             if (os_info or device_info) else None
     else:
         agent = user_agent or receipt.user_agent
-        device = {**enrich.device_from_user_agent(agent), "screen": enrich.screen_of(context.get("screen"))} \
-            if agent else None
+        device = enrich.browser_device(agent, enrich.screen_of(context.get("screen"))) if agent else None
     ip = text(context.get("ip"), "context.ip") or (receipt.ip if source != "server" else None)
     out.events.append(event(
         receipt, event_id=message_id, kind=kind, name=name, device_id=device_id, user_id=user_id,
@@ -142,18 +143,26 @@ def _message(raw: dict, out: Normalized, envelope: Envelope, receipt: Receipt, f
 
 def _page(context_page: dict, page_properties: object) -> dict | None:
     """The page an event happened on: context.page, overridden by a page call's own properties."""
-    fields = {key: context_page.get(key) for key in _PAGE_KEYS}
+    fields = [context_page.get(key) for key in _PAGE_KEYS]
     if isinstance(page_properties, dict):
-        fields.update({key: page_properties[key] for key in _PAGE_KEYS if page_properties.get(key) is not None})
-    url = text(fields["url"], "context.page.url")
-    if url is None and fields["path"] is None:
+        fields = [value if (own := page_properties.get(key)) is None else own
+                  for key, value in zip(_PAGE_KEYS, fields)]
+    try:
+        return _page_of(*fields)
+    except TypeError:  # an object or list where a string belongs: unhashable, so never cached
+        for key, value in zip(_PAGE_KEYS, fields):
+            text(value, f"context.page.{key}")
+        raise
+
+
+@lru_cache(maxsize=4096)
+def _page_of(url: object, title: object, referrer: object, path: object, search: object) -> dict | None:
+    """Cached: a batch's events mostly share their page (the dict is shared and never mutated)."""
+    url, title, referrer, path, search = (text(value, f"context.page.{key}") for key, value in
+                                          zip(_PAGE_KEYS, (url, title, referrer, path, search)))
+    if url is None and path is None:
         return None
     parts = enrich.url_parts(url) if url else {"url": None, "domain": None, "path": None, "query": None,
                                                 "hash": None}
-    return {
-        **parts,
-        "path": parts["path"] or text(fields["path"], "context.page.path"),
-        "query": parts["query"] or (text(fields["search"], "context.page.search") or "").lstrip("?") or None,
-        "title": text(fields["title"], "context.page.title"),
-        "referrer": text(fields["referrer"], "context.page.referrer"),
-    }
+    return {**parts, "path": parts["path"] or path, "query": parts["query"] or (search or "").lstrip("?") or None,
+            "title": title, "referrer": referrer}
