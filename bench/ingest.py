@@ -33,8 +33,8 @@ WRITE_KEY, ENV_ID = "bench-write-key", "bench"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/footfall_bench"
 USER_AGENTS = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 "
-    "Mobile/15E148 Safari/604.1",
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 "
+     "Mobile/15E148 Safari/604.1"),
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
 ]
@@ -108,7 +108,8 @@ def free_port() -> int:
 
 def ensure_vhost() -> None:
     """Create the bench vhost once (rabbitmqctl is on this machine)."""
-    vhosts = subprocess.run(["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True).stdout.split()
+    vhosts = subprocess.run(["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True,
+                            check=True).stdout.split()
     if "footfall_bench" not in vhosts:
         subprocess.run(["rabbitmqctl", "add_vhost", "footfall_bench"], check=True, capture_output=True)
         subprocess.run(["rabbitmqctl", "set_permissions", "-p", "footfall_bench", "guest", ".*", ".*", ".*"],

@@ -154,7 +154,7 @@ class GeoLookup:
         self._reader = reader
 
     @classmethod
-    def default(cls) -> "GeoLookup":
+    def default(cls) -> GeoLookup:
         try:
             from geolite2 import geolite2
         except ImportError:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property, lru_cache
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -138,11 +138,11 @@ def timestamp(value: Any, name: str) -> datetime | None:
         if isinstance(value, str):
             parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is None:
-                return parsed.replace(tzinfo=timezone.utc)
-            return parsed if parsed.tzinfo is timezone.utc else parsed.astimezone(timezone.utc)
+                return parsed.replace(tzinfo=UTC)
+            return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             seconds = value / 1000 if abs(value) > 1e11 else value
-            return datetime.fromtimestamp(seconds, timezone.utc)
+            return datetime.fromtimestamp(seconds, UTC)
     except (ValueError, OverflowError, OSError):
         pass
     raise FieldError(name, "must be an ISO 8601 time or a Unix time in milliseconds")

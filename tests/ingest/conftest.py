@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from werkzeug.serving import make_server
@@ -15,7 +15,7 @@ from services.ingest.normalize import Receipt
 
 WRITE_KEY = "ingest-test-key"
 ENV_ID = "ingest-test-env"
-RECEIVED_AT = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+RECEIVED_AT = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def basic(write_key: str = WRITE_KEY) -> dict[str, str]:

@@ -3,7 +3,7 @@
 Each client runs as shipped (background consumer thread, batching; RudderStack gzips) and the
 canonical messages are read back from the real queues.
 """
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from rudderstack.analytics import Client as RudderClient
@@ -15,7 +15,7 @@ from tests.ingest.conftest import ENV_ID, WRITE_KEY, drain
 
 
 def send_everything(client):
-    when = datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)
+    when = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
     client.identify("ada@example.com", {"plan": "pro", "company": {"name": "Acme"}}, anonymous_id="anon-1")
     client.track("ada@example.com", "Order Completed", {"total": 42.5, "items": [{"sku": "A"}]},
                  anonymous_id="anon-1", timestamp=when, message_id="order-1")
@@ -46,7 +46,7 @@ def test_a_real_client_delivers_canonical_events_and_commands(make_client, live_
     assert order.event_id == "order-1" and order.identity == "ada@example.com"
     assert order.device_id == "anon-1" and order.user_id == anonymous_user_id("anon-1")
     assert order.source == "server" and order.library == "analytics-python"
-    assert abs((order.time - datetime(2024, 5, 1, 9, 30, tzinfo=timezone.utc)).total_seconds()) < 60
+    assert abs((order.time - datetime(2024, 5, 1, 9, 30, tzinfo=UTC)).total_seconds()) < 60
     assert order.properties == {"total": 42.5, "items": '[{"sku":"A"}]'}
     assert events[1].campaign.utm_source == "ads" and events[1].page.path == "/pricing"
 

@@ -1,12 +1,18 @@
 """Enrichment and the shared normalisation helpers (pure; hypothesis for the general properties)."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.ingest import enrich
-from services.ingest.normalize import MAX_VALUE_CHARS, FieldError, corrected_time, flatten, timestamp
+from services.ingest.normalize import (
+    MAX_VALUE_CHARS,
+    FieldError,
+    corrected_time,
+    flatten,
+    timestamp,
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=2000),
@@ -24,17 +30,17 @@ def test_flattened_properties_are_flat_short_scalars(properties):
     assert len(flat) >= sum(1 for v in properties.values() if not isinstance(v, dict))
 
 
-@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)),
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
        st.timedeltas(min_value=timedelta(days=-30), max_value=timedelta(days=30)))
 def test_skew_correction_keeps_the_clients_offset_to_sent_at(client_time, transit):
-    received = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    received = datetime(2024, 5, 1, tzinfo=UTC)
     sent_at = client_time + transit
     assert received - corrected_time(client_time, sent_at, received) == transit
 
 
 def test_timestamps_accept_iso_and_unix_milliseconds_and_name_bad_ones():
-    assert timestamp("2024-05-01T12:00:00Z", "t") == datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
-    assert timestamp("2024-05-01T12:00:00", "t").tzinfo == timezone.utc
+    assert timestamp("2024-05-01T12:00:00Z", "t") == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert timestamp("2024-05-01T12:00:00", "t").tzinfo == UTC
     assert timestamp(1714564800000, "t") == timestamp(1714564800, "t")
     for bad in ("soon", True, 1e300, "0001-01-01T00:00:00+01:00"):
         with pytest.raises(FieldError) as error:
@@ -45,10 +51,10 @@ def test_timestamps_accept_iso_and_unix_milliseconds_and_name_bad_ones():
 @pytest.mark.parametrize("user_agent, expected", [
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
      ("Chrome", "Windows", "Desktop")),
-    ("Mozilla/5.0 (iPad; CPU OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.0 "
-     "Mobile/15E148 Safari/604.1", ("Mobile Safari", "iOS", "Tablet")),
-    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile "
-     "Safari/537.36", ("Chrome", "Android", "Mobile")),
+    (("Mozilla/5.0 (iPad; CPU OS 16_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.0 "
+      "Mobile/15E148 Safari/604.1"), ("Mobile Safari", "iOS", "Tablet")),
+    (("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile "
+      "Safari/537.36"), ("Chrome", "Android", "Mobile")),
     ("Googlebot/2.1 (+http://www.google.com/bot.html)", ("Googlebot", None, "Other")),
 ])
 def test_user_agents_give_browser_os_and_device_type(user_agent, expected):

@@ -1,5 +1,5 @@
 """Segment dialect normalisation (pure): every message type, ids, enrichment, errors by index."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from footfall.ids import anonymous_user_id, identified_user_id
 from footfall.messages import EventsCaptured, IdentityCommands
@@ -48,7 +48,7 @@ def test_server_message_with_only_a_user_id_belongs_to_that_identity():
 def test_clock_skew_is_corrected_with_sent_at():
     out = batch({"type": "track", "event": "E", "anonymousId": "a", "timestamp": "2024-05-01T10:00:00Z"},
                 sentAt="2024-05-01T10:00:05Z")
-    assert events(out)[0].time == datetime(2024, 5, 1, 11, 59, 55, tzinfo=timezone.utc)
+    assert events(out)[0].time == datetime(2024, 5, 1, 11, 59, 55, tzinfo=UTC)
 
 
 def test_page_from_a_browser_is_enriched():
