@@ -11,7 +11,8 @@ from tests.sdk.conftest import SDK_DIR
 def test_vitest_suite_passes():
     if not (SDK_DIR / "node_modules").exists():
         pytest.fail("sdk/js is not installed: run `make sdk-build` (npm ci + build)")
-    done = subprocess.run(["npx", "vitest", "run"], cwd=SDK_DIR, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(["npx", "vitest", "run"], cwd=SDK_DIR, capture_output=True, text=True, timeout=180,
+                          check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "failed" not in done.stdout.split("Tests")[-1]
 

@@ -35,7 +35,7 @@ def published_events(settings) -> list[messages.Event]:
     events = []
     try:
         while True:
-            method, properties, body = channel.basic_get("sessions.events", auto_ack=True)
+            method, _properties, body = channel.basic_get("sessions.events", auto_ack=True)
             if method is None:
                 return events
             events.extend(messages.decode(method.routing_key, body).events)
