@@ -137,9 +137,11 @@ def partition(env_id: str, points: Iterable[Point]) -> dict[str, Session]:
 class Sessionizer:
     """Incremental sessionization: the algorithm the store runs in SQL, in memory.
 
-    For each stream touched by a batch, the sessions within one timeout of the new events are the
-    only ones that can change; their events plus the new ones are re-cut. Sessions outside that
-    window stay separated by gaps larger than the timeout, so the result equals `partition`.
+    It never re-reads a stored session's events. Per stream touched by a batch, each stored session
+    within one timeout of the new events is an interval [start, end] with a known first event, and
+    each new event a point; sorted by (start, first event id), a gap above the timeout from the
+    furthest end so far separates two sessions. Stored sessions are already separated by more than
+    the timeout, so merging intervals gives the partition that re-cutting every event would.
     """
 
     def __init__(self, env_id: str):
@@ -150,30 +152,42 @@ class Sessionizer:
     def add(self, batch: Iterable[Point]) -> None:
         fresh = {p.event_id: p for p in batch if p.event_id not in self.points}
         self.points.update(fresh)
-        windows: dict[tuple[str, str], tuple[datetime, datetime]] = {}
-        clients = set()
+        by_key: dict[tuple, list[Point]] = defaultdict(list)
         for point in fresh.values():
-            if point.client_session_id:
-                clients.add(point.client_session_id)
-                continue
-            lo, hi = windows.get(point.stream, (point.time, point.time))
-            windows[point.stream] = (min(lo, point.time), max(hi, point.time))
-        for sid in clients:
-            pts = [p for p in self.points.values() if p.client_session_id == sid]
-            self.sessions[sid] = _session(self.env_id, pts, sid)
-        for stream, (lo, hi) in windows.items():
-            self._recut(stream, lo, hi)
+            by_key[self._key_of_point(point)].append(point)
+        for key, points in by_key.items():
+            self._merge(key, points)
 
-    def _recut(self, stream: tuple[str, str], lo: datetime, hi: datetime) -> None:
-        timeout = TIMEOUTS[stream[1]]
-        stale = [s for s in self.sessions.values()
-                 if not s.client and self.points[s.first_event_id].stream == stream
-                 and s.start <= hi + timeout and s.end >= lo - timeout]
-        lo = min([lo] + [s.start for s in stale])
-        hi = max([hi] + [s.end for s in stale])
-        for s in stale:
-            del self.sessions[s.session_id]
-        pts = [p for p in self.points.values()
-               if p.stream == stream and not p.client_session_id and lo <= p.time <= hi]
-        for session in cut(self.env_id, pts):
+    @staticmethod
+    def _key_of_point(point: Point) -> tuple:
+        if point.client_session_id:
+            return ("client", point.client_session_id)
+        return ("cut", *point.stream)
+
+    def _key_of_session(self, session: Session) -> tuple:
+        if session.client:
+            return ("client", session.session_id)
+        return ("cut", *self.points[session.first_event_id].stream)
+
+    def _merge(self, key: tuple, new: list[Point]) -> None:
+        client = key[0] == "client"
+        timeout = None if client else TIMEOUTS[key[2]]
+        lo, hi = min(p.time for p in new), max(p.time for p in new)
+        stale = [s for s in self.sessions.values() if self._key_of_session(s) == key
+                 and (client or (s.start <= hi + timeout and s.end >= lo - timeout))]
+        items = sorted([(s.start, s.first_event_id, s.end, s.event_ids) for s in stale]
+                       + [(p.time, p.event_id, p.time, (p.event_id,)) for p in new])
+        groups: list[list[str]] = []
+        reach = None
+        for start, _first, end, ids in items:
+            if groups and (client or start - reach <= timeout):
+                groups[-1].extend(ids)
+                reach = max(reach, end)
+            else:
+                groups.append(list(ids))
+                reach = end
+        for session in stale:
+            del self.sessions[session.session_id]
+        for ids in groups:
+            session = _session(self.env_id, [self.points[i] for i in ids], key[1] if client else None)
             self.sessions[session.session_id] = session

@@ -1,10 +1,11 @@
 """The sessions schema (SQLAlchemy Core) and its write paths: events, re-cut sessions, merges, facts.
 
 The events path is set-based so a batch of ~20k events costs a handful of statements: the raw
-`event.captured` bodies are COPYed into a temp table, exploded in SQL, deduplicated against the
-stored events, and only the streams they touch are re-cut with window functions (a gap larger than
-the stream's timeout starts a session) — the algorithm of `sessionize.Sessionizer`, whose
-timeouts, id function and session properties this module turns into SQL.
+`event.captured` bodies are COPYed into a temp table, exploded in SQL and deduplicated against the
+stored events; then, per stream they touch, the nearby stored sessions (as intervals) and the new
+events are merged with window functions — the algorithm of `sessionize.Sessionizer`, whose
+timeouts, id function and session properties this module turns into SQL. Stored events are only
+rewritten when their session merges into an earlier one.
 """
 from __future__ import annotations
 
@@ -87,77 +88,80 @@ def _props_sql(row: str) -> str:
     return f"jsonb_build_object({', '.join(parts)})"
 
 
+# A client session never times out: all its events are one interval.
+NO_TIMEOUT = "interval '1000 years'"
+
 EVENT_STEPS = [
-    # 1. Explode the message bodies into one row per event.
-    """
-    create temp table stage on commit drop as
-    select e->>'env_id' as env_id, e->>'event_id' as event_id, e->>'kind' as kind, e->>'name' as name,
-           e#>>'{page,path}' as page_path, e#>>'{page,domain}' as page_domain,
-           e#>>'{target,text}' as target_text,
-           coalesce(e#>'{target,hierarchy}', '[]') as hierarchy,
-           coalesce(e->'properties', '{}') as properties,
-           (e->>'time')::timestamptz as time, (e->>'received_at')::timestamptz as received_at,
-           e->>'user_id' as anon_user_id, e->>'device_id' as device_id, e->>'identity' as identity,
-           e->>'source' as source, nullif(e->>'session_id', '') as client_session_id, e as data
-    from stage_msgs, jsonb_array_elements(body->'events') as e
-    """,
-    # 2. Serialise with merges and with other consumers touching the same streams.
+    # 1. Serialise with merges, and with other consumers touching the same anonymous users.
     f"select pg_advisory_xact_lock_shared({MERGE_LOCK})",
     f"""
-    select pg_advisory_xact_lock({MERGE_LOCK} + 1 + b)
-    from (select distinct abs(hashtext(env_id || anon_user_id)) % {BUCKETS} as b from stage order by 1) s
+    select pg_advisory_xact_lock({MERGE_LOCK} + 1 + b) from (
+        select distinct abs(hashtext((e->>'env_id') || (e->>'user_id'))) % {BUCKETS} as b
+        from stage_msgs, jsonb_array_elements(body->'events') as e order by 1) s
     """,
-    # 3. Only events never stored, once each, with their current owner (merges are compressed).
-    """
-    create temp table fresh on commit drop as
-    select distinct on (s.env_id, s.event_id) s.*, coalesce(m.into_user_id, s.anon_user_id) as user_id
-    from stage s
-    left join merges m on m.env_id = s.env_id and m.from_user_id = s.anon_user_id
-    where not exists (select 1 from events v where v.env_id = s.env_id and v.event_id = s.event_id)
-    order by s.env_id, s.event_id
-    """,
-    # 4. Per touched stream, the range to re-cut: the new events plus every stored session within
-    #    one timeout of them (sessions further away stay separated by a larger gap).
+    # 2. The events never stored, once each, with their owner (the merge map is path-compressed).
     f"""
-    create temp table streams on commit drop as
-    with w as (
-        select f.env_id, f.anon_user_id, f.source, t.timeout, min(f.time) as tmin, max(f.time) as tmax
-        from fresh f join {_timeouts_sql()} on t.source = f.source
-        where f.client_session_id is null
-        group by f.env_id, f.anon_user_id, f.source, t.timeout
-    )
-    select w.env_id, w.anon_user_id, w.source, w.timeout,
-           least(w.tmin, min(s.start)) as lo, greatest(w.tmax, max(s."end")) as hi
-    from w left join sessions s
-      on s.env_id = w.env_id and s.anon_user_id = w.anon_user_id and s.source = w.source
-     and not s.client and s.start <= w.tmax + w.timeout and s."end" >= w.tmin - w.timeout
-    group by w.env_id, w.anon_user_id, w.source, w.timeout, w.tmin, w.tmax
+    create temp table fresh on commit drop as
+    select distinct on (x.env_id, x.event_id) x.*, coalesce(m.into_user_id, x.anon_user_id) as user_id,
+           case when x.client_session_id is null then x.anon_user_id || chr(31) || x.source
+                else chr(30) || x.client_session_id end as skey,
+           case when x.client_session_id is null then t.timeout else {NO_TIMEOUT} end as timeout
+    from (
+        select e->>'env_id' as env_id, e->>'event_id' as event_id, e->>'kind' as kind,
+               e->>'name' as name, e#>>'{{page,path}}' as page_path,
+               e#>>'{{page,domain}}' as page_domain, e#>>'{{target,text}}' as target_text,
+               coalesce(e#>'{{target,hierarchy}}', '[]') as hierarchy,
+               coalesce(e->'properties', '{{}}') as properties,
+               (e->>'time')::timestamptz as time, (e->>'received_at')::timestamptz as received_at,
+               e->>'user_id' as anon_user_id, e->>'device_id' as device_id,
+               e->>'identity' as identity, e->>'source' as source,
+               nullif(e->>'session_id', '') as client_session_id, e as data
+        from stage_msgs, jsonb_array_elements(body->'events') as e
+    ) x
+    join {_timeouts_sql()} on t.source = x.source
+    left join merges m on m.env_id = x.env_id and m.from_user_id = x.anon_user_id
+    where not exists (select 1 from events v where v.env_id = x.env_id and v.event_id = x.event_id)
+    order by x.env_id, x.event_id
     """,
-    # 5. Re-cut: a gap above the timeout starts a session; its id comes from its first event.
+    # 3. Intervals to merge per stream: each stored session within one timeout of the new events
+    #    (its events are not re-read: start, end and first event suffice), and each new event.
+    f"""
+    create temp table iv on commit drop as
+    select s.env_id, w.skey, w.timeout, s.start, s."end", s.first_event_id, s.session_id as old_id,
+           s.event_count as n, s.anon_user_id, null::text as client_session_id
+    from (select env_id, anon_user_id, source, skey, timeout, min(time) as tmin, max(time) as tmax
+          from fresh where client_session_id is null
+          group by env_id, anon_user_id, source, skey, timeout) w
+    join sessions s on s.env_id = w.env_id and s.anon_user_id = w.anon_user_id
+     and s.source = w.source and not s.client
+     and s.start <= w.tmax + w.timeout and s."end" >= w.tmin - w.timeout
+    union all
+    select s.env_id, chr(30) || s.session_id, {NO_TIMEOUT}, s.start, s."end", s.first_event_id,
+           s.session_id, s.event_count, s.anon_user_id, s.session_id
+    from (select distinct env_id, client_session_id from fresh where client_session_id is not null) c
+    join sessions s on s.env_id = c.env_id and s.session_id = c.client_session_id and s.client
+    union all
+    select env_id, skey, timeout, time, time, event_id, null, 1, anon_user_id, client_session_id
+    from fresh
+    """,
+    # 4. Merge: sorted by (start, first event), a gap above the timeout from the furthest end so far
+    #    starts a session, named by its first event (or by the client's id).
     """
-    create temp table assigned on commit drop as
-    with pts as (
-        select st.env_id, st.anon_user_id, st.source, st.timeout, e.event_id, e.time, false as is_new
-        from streams st join events e
-          on e.env_id = st.env_id and e.anon_user_id = st.anon_user_id and e.source = st.source
-         and e.client_session_id is null and e.time between st.lo and st.hi
-        union all
-        select st.env_id, st.anon_user_id, st.source, st.timeout, f.event_id, f.time, true
-        from streams st join fresh f
-          on f.env_id = st.env_id and f.anon_user_id = st.anon_user_id and f.source = st.source
-        where f.client_session_id is null
-    ), marked as (
-        select *, case when time - lag(time) over w > timeout then 1 else 0 end as brk
-        from pts window w as (partition by env_id, anon_user_id, source order by time, event_id)
+    create temp table comp on commit drop as
+    with ordered as (
+        select *, max("end") over (partition by env_id, skey order by start, first_event_id
+                                   rows between unbounded preceding and 1 preceding) as reach
+        from iv
     ), grouped as (
-        select *, sum(brk) over (partition by env_id, anon_user_id, source order by time, event_id
-                                 rows unbounded preceding) as g
-        from marked
+        select *, sum(case when start - reach > timeout then 1 else 0 end) over (
+                      partition by env_id, skey order by start, first_event_id
+                      rows unbounded preceding) as g
+        from ordered
     )
-    select env_id, event_id, is_new,
-           session_key(env_id, anon_user_id, first_value(event_id) over (
-               partition by env_id, anon_user_id, source, g order by time, event_id)) as session_id
-    from grouped
+    select *, first_value(first_event_id) over c as first_id, first_value(old_id) over c as first_old_id,
+           coalesce(client_session_id,
+                    session_key(env_id, anon_user_id, first_value(first_event_id) over c)) as new_id
+    from grouped window c as (partition by env_id, skey, g order by start, first_event_id)
     """,
     """
     insert into events (env_id, event_id, kind, name, page_path, page_domain, target_text, hierarchy,
@@ -165,45 +169,41 @@ EVENT_STEPS = [
                         source, client_session_id, session_id, data)
     select f.env_id, f.event_id, f.kind, f.name, f.page_path, f.page_domain, f.target_text,
            f.hierarchy, f.properties, f.time, f.received_at, f.user_id, f.anon_user_id, f.device_id,
-           f.identity, f.source, f.client_session_id, coalesce(f.client_session_id, a.session_id), f.data
-    from fresh f left join assigned a on a.env_id = f.env_id and a.event_id = f.event_id and a.is_new
+           f.identity, f.source, f.client_session_id, c.new_id, f.data
+    from fresh f join comp c on c.env_id = f.env_id and c.first_event_id = f.event_id and c.old_id is null
     on conflict do nothing
     """,
+    # 5. Stored sessions merged into another one: their events take its id.
     """
-    update events e set session_id = a.session_id from assigned a
-    where not a.is_new and e.env_id = a.env_id and e.event_id = a.event_id
-      and e.session_id <> a.session_id
-    """,
-    # 6. Replace the re-cut sessions and refresh the client sessions that got events.
-    """
-    delete from sessions s using streams st
-    where s.env_id = st.env_id and s.anon_user_id = st.anon_user_id and s.source = st.source
-      and not s.client and s.start between st.lo and st.hi
-    """,
-    """
-    create temp table touched on commit drop as
-    select distinct env_id, session_id from assigned
-    union select distinct env_id, client_session_id from fresh where client_session_id is not null
+    update events e set session_id = c.new_id from comp c
+    where c.old_id is not null and c.old_id <> c.new_id
+      and e.env_id = c.env_id and e.session_id = c.old_id
     """,
     f"""
     insert into sessions (env_id, session_id, user_id, anon_user_id, source, client, start, "end",
                           event_count, first_event_id, props, has_replay)
-    select a.env_id, a.session_id, fe.user_id, fe.anon_user_id, fe.source,
-           fe.client_session_id is not null, a.start, a.end, a.n, a.first_event_id, {_props_sql("fe")},
-           exists (select 1 from replays r where r.env_id = a.env_id and r.session_id = a.session_id)
-    from (
-        select e.env_id, e.session_id, min(e.time) as start, max(e.time) as end, count(*) as n,
-               (array_agg(e.event_id order by e.time, e.event_id))[1] as first_event_id
-        from touched t join events e on e.env_id = t.env_id and e.session_id = t.session_id
-        group by e.env_id, e.session_id
-    ) a join events fe on fe.env_id = a.env_id and fe.event_id = a.first_event_id
+    select m.env_id, m.new_id, coalesce(o.user_id, f.user_id), coalesce(o.anon_user_id, f.anon_user_id),
+           coalesce(o.source, f.source), m.client, m.start, m.end, m.n, m.first_id,
+           coalesce(o.props, {_props_sql("f")}),
+           exists (select 1 from replays r where r.env_id = m.env_id and r.session_id = m.new_id)
+    from (select env_id, new_id, min(first_id) as first_id, min(first_old_id) as first_old_id,
+                 bool_or(client_session_id is not null) as client, min(start) as start,
+                 max("end") as end, sum(n) as n
+          from comp group by env_id, new_id) m
+    left join sessions o on o.env_id = m.env_id and o.session_id = m.first_old_id
+    left join fresh f on f.env_id = m.env_id and f.event_id = m.first_id and m.first_old_id is null
     on conflict (env_id, session_id) do update set
         user_id = excluded.user_id, anon_user_id = excluded.anon_user_id, source = excluded.source,
         client = excluded.client, start = excluded.start, "end" = excluded."end",
         event_count = excluded.event_count, first_event_id = excluded.first_event_id,
         props = excluded.props, has_replay = excluded.has_replay
     """,
-    # 7. The feed rows of the owners.
+    """
+    delete from sessions s using comp c
+    where c.old_id is not null and c.old_id <> c.new_id
+      and s.env_id = c.env_id and s.session_id = c.old_id
+    """,
+    # 6. The feed rows of the owners.
     "create temp table owners on commit drop as select distinct env_id, user_id from fresh",
 ]
 

@@ -76,7 +76,7 @@ def test_session_properties_come_from_the_event():
 points = st.builds(
     pt,
     event_id=st.sampled_from([f"e{i}" for i in range(14)]),
-    minutes=st.integers(0, 200).map(lambda m: m * 1.5),  # gaps around both timeouts
+    minutes=st.integers(0, 60).map(lambda m: m * 2.5),  # gaps at and around both timeouts
     source=st.sampled_from(["web", "ios", "server"]),
     user=st.sampled_from(["u1", "u2"]),
     client=st.sampled_from([None, None, None, "s1", "s2"]),

@@ -36,9 +36,7 @@ def upgrade() -> None:
         data jsonb not null,              -- the whole canonical event
         primary key (env_id, event_id)
     );
-    -- Re-cutting a stream reads its events by time; only cut (not client-session) events.
-    create index events_stream on events (env_id, anon_user_id, source, time)
-        where client_session_id is null;
+    -- did_event filters and merges look events up by owner; a session's events by session.
     create index events_user_time on events (env_id, user_id, time);
     create index events_session on events (env_id, session_id, time, event_id);
 
