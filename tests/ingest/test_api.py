@@ -190,3 +190,17 @@ def test_openapi_describes_every_route(client):
     batch_schema = spec["paths"]["/v1/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert batch_schema == {"$ref": "#/components/schemas/SegmentBatch"}
     assert "footfall" in spec["components"]["schemas"]["SegmentContext"]["properties"]
+
+
+def test_client_address_from_x_forwarded_for_locates_browser_events(client, settings, clean_bus):
+    message = {**track(), "context": {"userAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"}}
+    response = post(client, "/v1/track", message, headers={"X-Forwarded-For": "81.2.69.160, 10.0.0.2"})
+    assert response.status_code == 200
+    [events] = drain(settings, "sessions.events")
+    event = events.events[0]
+    assert event.ip == "81.2.69.160" and event.geo.country == "GB" and event.source == "web"
+
+
+def test_a_body_without_content_type_is_read_as_json(client, settings, clean_bus):
+    response = client.post("/v1/track", data=orjson.dumps(track()), headers=basic())
+    assert response.status_code == 200
