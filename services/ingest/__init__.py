@@ -1,1 +1,4 @@
-"""The ingest service (see its issue and DESIGN.md §1)."""
+"""The ingest service: SDK-facing event collection (Segment spec, Heap server API, our browser SDK).
+
+Stateless: no database, no migrations, no consumer. Entry point: `services.ingest.app:create_app`.
+"""

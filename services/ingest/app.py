@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         "ingest", [api.bp], settings=settings,
         readiness={"broker": publisher.check, "redis": client.ping},
         openapi=OpenAPI("Footfall ingest", description=DESCRIPTION),
-        max_content_length=MAX_BODY_BYTES,
+        max_content_length=MAX_BODY_BYTES + 1,  # see limits.read_json
     )
     app.extensions["ingest"] = Intake(
         publisher,

@@ -32,13 +32,15 @@ def read_json(request: Request) -> Any:
         raise ApiError(415, f"content encoding {encoding!r} is not supported; send gzip or none",
                        field="Content-Encoding")
     try:
+        # The app's MAX_CONTENT_LENGTH is one byte more than the limit: werkzeug refuses a larger
+        # Content-Length outright but silently cuts a chunked body there, so a cut body is too long.
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge as exc:
         raise too_large() from exc
+    if len(raw) > MAX_BODY_BYTES:
+        raise too_large()
     if encoding == "gzip":
         raw = inflate(raw, MAX_BODY_BYTES)
-    elif len(raw) > MAX_BODY_BYTES:
-        raise too_large()
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

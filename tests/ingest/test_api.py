@@ -3,6 +3,7 @@ import gzip
 
 import orjson
 import pytest
+import requests
 
 from footfall.messages import EventsCaptured, IdentityCommands
 from services.ingest import api
@@ -119,6 +120,13 @@ def test_bodies_over_500_kb_are_413_even_when_gzipped(client, settings, clean_bu
     zipped = post(client, "/v1/batch", gzip.compress(orjson.dumps(big)), headers={"Content-Encoding": "gzip"})
     assert zipped.status_code == 413 and zipped.json["error"]["field"] == "body"
     assert published(settings) == ([], [])
+
+
+def test_a_chunked_body_over_500_kb_is_413_not_cut(live_url):
+    big = orjson.dumps({"batch": [track(i, properties={"pad": "x" * 1000}) for i in range(600)]})
+    chunks = (big[i:i + 16384] for i in range(0, len(big), 16384))  # no Content-Length: chunked
+    response = requests.post(live_url + "/v1/batch", data=chunks, headers={**basic(), "Content-Type": "application/json"})
+    assert response.status_code == 413
 
 
 def test_a_zip_bomb_is_refused_without_inflating_it(client):
