@@ -1,6 +1,7 @@
 """The sessions service's composition root: `create_app(settings=None)`."""
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import text
 
 from footfall.config import Settings, get_settings
@@ -12,7 +13,8 @@ from services.sessions import api, store
 def create_app(settings: Settings | None = None):
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    engine = make_engine(store.SCHEMA, settings)
+    # orjson reads the JSONB columns (props of every listed session) several times faster.
+    engine = make_engine(store.SCHEMA, settings, json_deserializer=orjson.loads)
 
     def database() -> None:
         with engine.connect() as conn:

@@ -109,7 +109,7 @@ def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
     latest: dict[str, list] = {i: [] for i in ids}
     if ids:
         params = {"ids": ids, "env": env_id, "start": start, "end": end or FAR_FUTURE}
-        for s in conn.execute(LATEST_SESSIONS, params):
+        for s in conn.execute(LATEST_SESSIONS, params).all():
             latest[s.user_id].append(session_json(s))
     matched = _matched_sessions(conn, env_id, ids, filters, start, end)
     result = [{**user_json(r), "sessions": latest[r.user_id],
