@@ -31,9 +31,8 @@ class UserOut(BaseModel):
 
 class DeviceOut(BaseModel):
     device_id: str
-    user_ids: list[str]
+    user_ids: list[str]  # the ids it was seen under
     first_seen: datetime
-    last_seen: datetime
 
 
 class DevicesOut(BaseModel):

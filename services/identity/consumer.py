@@ -15,6 +15,7 @@ idempotent; snapshots carry a per-user version and consumers keep the highest).
 from __future__ import annotations
 
 import logging
+import time
 
 from footfall.bus import BrokerUnavailable, Publisher
 from footfall.config import Settings
@@ -47,13 +48,16 @@ class IdentityConsumer(Consumer):
     """Consumes `identity.inbox` (event.captured, identity.command)."""
 
     queue = "identity.inbox"
+    analyze_every = 15.0  # seconds between checks for tables whose statistics went stale
 
     def __init__(self, settings: Settings | None = None, publisher: Publisher | None = None):
         super().__init__(settings)
         self.engine = make_engine("identity", self.settings)
         self.publisher = publisher or Publisher(self.settings)
+        self._next_analyze = 0.0
 
     def handle(self, deliveries: list[Delivery]) -> None:
+        self._analyze_when_due()
         by_env: dict[str, Facts] = {}
         for delivery in deliveries:
             facts = facts_from(delivery.message)
@@ -66,6 +70,12 @@ class IdentityConsumer(Consumer):
                 for message in outgoing(env_id, store.apply(conn, by_env[env_id])):
                     store.enqueue(conn, message.routing_key, message.message_id, encode(message))
         self.flush()
+
+    def _analyze_when_due(self) -> None:
+        if time.monotonic() >= self._next_analyze:
+            self._next_analyze = time.monotonic() + self.analyze_every
+            if analyzed := store.analyze_if_stale(self.engine):
+                log.info("analyzed %s", ", ".join(analyzed))
 
     def flush(self) -> int:
         """Publish what the outbox holds (this batch's messages and any a crash left behind)."""

@@ -89,7 +89,7 @@ class Facts:
     mentioned: set[str] = field(default_factory=set)  # user ids named by events and commands
     claims: dict[str, Claim] = field(default_factory=dict)  # anonymous user id → earliest claim
     properties: dict[tuple[str, str], PropertyWrite] = field(default_factory=dict)  # (user id, key)
-    devices: dict[tuple[str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    devices: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (user id, device) → first seen
     warnings: dict[str, Warning] = field(default_factory=dict)
 
     def absorb(self, other: Facts) -> Facts:
@@ -101,9 +101,8 @@ class Facts:
         for user_id, claim in other.claims.items():
             self.claims[user_id] = min(claim, self.claims.get(user_id, claim))
         _join_into(self.properties, other.properties)
-        for key, (first, last) in other.devices.items():
-            old_first, old_last = self.devices.get(key, (first, last))
-            self.devices[key] = (min(first, old_first), max(last, old_last))
+        for key, first in other.devices.items():
+            self.devices[key] = min(first, self.devices.get(key, first))
         _join_into(self.warnings, other.warnings)
         return self
 
@@ -122,8 +121,7 @@ class Facts:
 
     def _device(self, user_id: str, device_id: str | None, at: datetime) -> None:
         if device_id:
-            first, last = self.devices.get((user_id, device_id), (at, at))
-            self.devices[(user_id, device_id)] = (min(first, at), max(last, at))
+            self.devices[(user_id, device_id)] = min(at, self.devices.get((user_id, device_id), at))
 
     def _claim(self, subject: str, identity: str, at: datetime, claim_id: str) -> None:
         """Record a claim; whether it links is decided from all facts (identified ids never move)."""

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from footfall.ids import hash53, identified_user_id
 from footfall.messages import UserMerge, UserSnapshot
-from services.identity.merge import Facts, Warning, bounds_warning, user_properties
+from services.identity.merge import Facts, Seen, Warning, bounds_warning, user_properties
 from services.identity.properties import PropertyWrite
 
 metadata = MetaData(schema="identity")
@@ -46,7 +46,8 @@ users = Table(
     Column("merged_at", DateTime(timezone=True)),
     Column("own_first_seen", DateTime(timezone=True)), Column("own_first_event", Text),
     Column("own_initial", JSONB), Column("own_last_seen", DateTime(timezone=True)),
-    Column("first_seen", DateTime(timezone=True)), Column("initial", JSONB, nullable=False),
+    Column("first_seen", DateTime(timezone=True)), Column("first_event", Text),
+    Column("initial", JSONB, nullable=False),
     Column("last_seen", DateTime(timezone=True)), Column("version", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True)), Column("updated_at", DateTime(timezone=True)),
 )
@@ -54,7 +55,7 @@ devices = Table(
     "devices", metadata,
     Column("env_id", Text, primary_key=True), Column("user_id", Text, primary_key=True),
     Column("device_id", Text, primary_key=True),
-    Column("first_seen", DateTime(timezone=True)), Column("last_seen", DateTime(timezone=True)),
+    Column("first_seen", DateTime(timezone=True)),
 )
 links = Table(
     "links", metadata,
@@ -92,18 +93,20 @@ def _json(value) -> str:
 
 
 # --- Statements -------------------------------------------------------------------------------------
+# Bulk rows travel as one JSON array read with jsonb_to_recordset: PostgreSQL parses it in
+# milliseconds, where arrays of jsonb or timestamps cost far more to encode and to parse.
+
+_RESOLVE = text("""
+select user_id, owner_id, identity from users where env_id = :env and user_id = any(cast(:ids as text[]))
+""")
 
 _INSERT_USERS = text("""
 insert into users (env_id, user_id, identity, owner_id)
 select :env, v.user_id, v.identity, v.user_id
-from unnest(cast(:ids as text[]), cast(:identities as text[])) as v(user_id, identity)
+from jsonb_to_recordset(cast(:rows as jsonb)) as v(user_id text, identity text)
 order by v.user_id
 on conflict (env_id, user_id) do nothing
 returning user_id
-""")
-
-_RESOLVE = text("""
-select user_id, owner_id, identity from users where env_id = :env and user_id = any(cast(:ids as text[]))
 """)
 
 # Locks taken in key order (the sorted subquery) so two batches never wait on each other in a cycle.
@@ -113,47 +116,58 @@ select count(pg_advisory_xact_lock(k)) from (select unnest(cast(:keys as bigint[
 
 _SET_IDENTITY = text("""
 update users set identity = v.identity, owner_id = users.user_id, merged_at = null
-from unnest(cast(:ids as text[]), cast(:identities as text[])) as v(user_id, identity)
+from jsonb_to_recordset(cast(:rows as jsonb)) as v(user_id text, identity text)
 where users.env_id = :env and users.user_id = v.user_id
 """)
 
+# One statement joins a batch's seen-facts into the ids' own columns and, for owners whose members
+# did not change, into the materialised columns too (an incremental join: the same result as a
+# recompute, at one row write per id). Flags come from the row as it was (`cur`), so RETURNING
+# can tell which owners' visible state changed and had their version raised.
 _SEEN = text("""
 update users u set
-    own_first_seen = case when u.own_first_seen is null or (v.first_seen, v.first_event)
-        < (u.own_first_seen, u.own_first_event) then v.first_seen else u.own_first_seen end,
-    own_first_event = case when u.own_first_seen is null or (v.first_seen, v.first_event)
-        < (u.own_first_seen, u.own_first_event) then v.first_event else u.own_first_event end,
-    own_initial = case when u.own_first_seen is null or (v.first_seen, v.first_event)
-        < (u.own_first_seen, u.own_first_event) then v.initial else u.own_initial end,
-    own_last_seen = greatest(u.own_last_seen, v.last_seen)
+    own_first_seen = case when f.own_earlier then f.own_first_seen else u.own_first_seen end,
+    own_first_event = case when f.own_earlier then f.own_first_event else u.own_first_event end,
+    own_initial = case when f.own_earlier then f.own_initial else u.own_initial end,
+    own_last_seen = greatest(u.own_last_seen, f.own_last_seen),
+    first_seen = case when f.earlier then f.first_seen else u.first_seen end,
+    first_event = case when f.earlier then f.first_event else u.first_event end,
+    initial = case when f.earlier then f.initial else u.initial end,
+    last_seen = greatest(u.last_seen, f.last_seen),
+    version = u.version + case when f.earlier or f.later then 1 else 0 end,
+    updated_at = case when f.earlier or f.later then now() else u.updated_at end
 from (
-    select * from unnest(cast(:ids as text[]), cast(:firsts as timestamptz[]), cast(:events as text[]),
-                         cast(:initials as jsonb[]), cast(:lasts as timestamptz[]))
-        as x(user_id, first_seen, first_event, initial, last_seen)
-    order by user_id
-) v
-where u.env_id = :env and u.user_id = v.user_id
-  and (u.own_first_seen is null or (v.first_seen, v.first_event) < (u.own_first_seen, u.own_first_event)
-       or u.own_last_seen < v.last_seen)
-returning u.user_id
+    select v.*,
+           v.own_first_seen is not null and (cur.own_first_seen is null
+               or (v.own_first_seen, v.own_first_event) < (cur.own_first_seen, cur.own_first_event)) as own_earlier,
+           v.own_last_seen > coalesce(cur.own_last_seen, '-infinity') as own_later,
+           v.first_seen is not null and (cur.first_seen is null
+               or (v.first_seen, v.first_event) < (cur.first_seen, cur.first_event)) as earlier,
+           v.last_seen > coalesce(cur.last_seen, '-infinity') as later
+    from jsonb_to_recordset(cast(:rows as jsonb)) as v(
+        user_id text, own_first_seen timestamptz, own_first_event text, own_initial jsonb,
+        own_last_seen timestamptz, first_seen timestamptz, first_event text, initial jsonb,
+        last_seen timestamptz)
+    join users cur on cur.env_id = :env and cur.user_id = v.user_id
+) f
+where u.env_id = :env and u.user_id = f.user_id and (f.own_earlier or f.own_later or f.earlier or f.later)
+returning u.user_id, f.earlier or f.later as bumped
 """)
 
 _DEVICES = text("""
-insert into devices as d (env_id, user_id, device_id, first_seen, last_seen)
-select :env, v.user_id, v.device_id, v.first_seen, v.last_seen
-from unnest(cast(:ids as text[]), cast(:devices as text[]), cast(:firsts as timestamptz[]),
-            cast(:lasts as timestamptz[])) as v(user_id, device_id, first_seen, last_seen)
+insert into devices as d (env_id, user_id, device_id, first_seen)
+select :env, v.user_id, v.device_id, v.first_seen
+from jsonb_to_recordset(cast(:rows as jsonb)) as v(user_id text, device_id text, first_seen timestamptz)
 order by v.user_id, v.device_id
-on conflict (env_id, user_id, device_id) do update
-    set first_seen = least(d.first_seen, excluded.first_seen), last_seen = greatest(d.last_seen, excluded.last_seen)
-    where excluded.first_seen < d.first_seen or excluded.last_seen > d.last_seen
+on conflict (env_id, user_id, device_id) do update set first_seen = excluded.first_seen
+    where excluded.first_seen < d.first_seen
 """)
 
 _LINKS = text("""
 insert into links as l (env_id, anonymous_user_id, identity, claimed_at, claim_id)
 select :env, v.user_id, v.identity, v.claimed_at, v.claim_id
-from unnest(cast(:ids as text[]), cast(:identities as text[]), cast(:times as timestamptz[]),
-            cast(:claim_ids as text[])) as v(user_id, identity, claimed_at, claim_id)
+from jsonb_to_recordset(cast(:rows as jsonb))
+    as v(user_id text, identity text, claimed_at timestamptz, claim_id text)
 order by v.user_id
 on conflict (env_id, anonymous_user_id) do update
     set identity = excluded.identity, claimed_at = excluded.claimed_at, claim_id = excluded.claim_id
@@ -163,47 +177,53 @@ returning anonymous_user_id, identity, claimed_at
 
 _MOVE = text("""
 update users set owner_id = v.owner_id, merged_at = v.at
-from unnest(cast(:ids as text[]), cast(:owners as text[]), cast(:times as timestamptz[])) as v(user_id, owner_id, at)
+from jsonb_to_recordset(cast(:rows as jsonb)) as v(user_id text, owner_id text, at timestamptz)
 where users.env_id = :env and users.user_id = v.user_id
 """)
 
 _MERGE_LOG = text("""
 insert into merge_log (env_id, from_user_id, into_user_id, identity, at)
-select :env, * from unnest(cast(:ids as text[]), cast(:owners as text[]), cast(:identities as text[]),
-                           cast(:times as timestamptz[]))
+select :env, v.user_id, v.owner_id, v.identity, v.at
+from jsonb_to_recordset(cast(:rows as jsonb)) as v(user_id text, owner_id text, identity text, at timestamptz)
 on conflict do nothing
 """)
 
-_PROPERTIES = text("""
+_LATER = "(v.set_at, v.set_by) > (p.set_at, p.set_by)"
+_PROPERTIES = text(f"""
 insert into user_properties as p (env_id, user_id, key, value, set_at, set_by, first_set_at)
 select :env, v.user_id, v.key, v.value, v.set_at, v.set_by, v.first_set_at
-from unnest(cast(:ids as text[]), cast(:keys as text[]), cast(:values as jsonb[]),
-            cast(:times as timestamptz[]), cast(:bys as text[]), cast(:firsts as timestamptz[]))
-    as v(user_id, key, value, set_at, set_by, first_set_at)
+from jsonb_to_recordset(cast(:rows as jsonb))
+    as v(user_id text, key text, value jsonb, set_at timestamptz, set_by text, first_set_at timestamptz)
 order by v.user_id, v.key
 on conflict (env_id, user_id, key) do update set
-    value = case when (excluded.set_at, excluded.set_by) > (p.set_at, p.set_by) then excluded.value else p.value end,
-    set_by = case when (excluded.set_at, excluded.set_by) > (p.set_at, p.set_by) then excluded.set_by else p.set_by end,
+    value = case when {_LATER.replace("v.", "excluded.")} then excluded.value else p.value end,
+    set_by = case when {_LATER.replace("v.", "excluded.")} then excluded.set_by else p.set_by end,
     set_at = greatest(p.set_at, excluded.set_at),
     first_set_at = least(p.first_set_at, excluded.first_set_at)
-    where (excluded.set_at, excluded.set_by) > (p.set_at, p.set_by) or excluded.first_set_at < p.first_set_at
+    where {_LATER.replace("v.", "excluded.")} or excluded.first_set_at < p.first_set_at
 returning user_id
 """)
 
-# The materialised state of an owner is a function of its members' own facts.
+# The materialised state of an owner is a function of its members' own facts; the version rises
+# with every change. Driven by the list of owners (a join, not `= any(...)`), so even a table the
+# planner has no statistics for yet is read by index, never scanned once per owner.
 _RECOMPUTE = text("""
-with agg as (
-    select owner_id,
-           min(own_first_seen) as first_seen,
-           coalesce((array_agg(own_initial order by own_first_seen, own_first_event)
-                     filter (where own_first_seen is not null))[1], '{}') as initial,
-           max(own_last_seen) as last_seen
-    from users where env_id = :env and owner_id = any(cast(:owners as text[]))
-    group by owner_id
+with owners as (select unnest(cast(:owners as text[])) as owner_id),
+agg as materialized (
+    select o.owner_id,
+           min(m.own_first_seen) as first_seen,
+           (array_agg(m.own_first_event order by m.own_first_seen, m.own_first_event)
+                     filter (where m.own_first_seen is not null))[1] as first_event,
+           coalesce((array_agg(m.own_initial order by m.own_first_seen, m.own_first_event)
+                     filter (where m.own_first_seen is not null))[1], '{}') as initial,
+           max(m.own_last_seen) as last_seen
+    from owners o join users m on m.env_id = :env and m.owner_id = o.owner_id
+    group by o.owner_id
 )
-update users u set first_seen = agg.first_seen, initial = agg.initial, last_seen = agg.last_seen
+update users u set first_seen = agg.first_seen, first_event = agg.first_event, initial = agg.initial,
+                   last_seen = agg.last_seen, version = u.version + 1, updated_at = now()
 from agg
-where u.env_id = :env and u.user_id = agg.owner_id and u.owner_id = u.user_id
+where u.env_id = :env and u.user_id = agg.owner_id
   and (u.first_seen is distinct from agg.first_seen or u.last_seen is distinct from agg.last_seen
        or u.initial is distinct from agg.initial)
 returning u.user_id
@@ -225,17 +245,24 @@ select owner_id, key, value, set_at, set_by, first_set_at from (
     select o.owner_id, p.key, p.value, p.set_at, p.set_by,
            min(p.first_set_at) over (partition by o.owner_id, p.key) as first_set_at,
            row_number() over (partition by o.owner_id, p.key order by p.set_at desc, p.set_by desc) as rank
-    from user_properties p join users o on o.env_id = p.env_id and o.user_id = p.user_id
-    where o.env_id = :env and o.owner_id = any(cast(:owners as text[]))
+    from unnest(cast(:owners as text[])) as wanted(owner_id)
+    join users o on o.env_id = :env and o.owner_id = wanted.owner_id
+    join user_properties p on p.env_id = o.env_id and p.user_id = o.user_id
 ) ranked where rank = 1
 """)
 
 _WARNINGS = text("""
 insert into warnings (env_id, key, kind, message, subject, details, occurred_at)
-select :env, * from unnest(cast(:keys as text[]), cast(:kinds as text[]), cast(:messages as text[]),
-                           cast(:subjects as text[]), cast(:details as jsonb[]), cast(:times as timestamptz[]))
+select :env, v.key, v.kind, v.message, v.subject, v.details, v.occurred_at
+from jsonb_to_recordset(cast(:rows as jsonb))
+    as v(key text, kind text, message text, subject text, details jsonb, occurred_at timestamptz)
+order by v.key
 on conflict (env_id, key) do nothing
 """)
+
+
+def _rows(items: list[dict]) -> str:
+    return orjson.dumps(items).decode()
 
 
 # --- Applying facts ---------------------------------------------------------------------------------
@@ -253,129 +280,146 @@ def _lock_key(env_id: str, user_id: str) -> int:
     return int(hash53(env_id, "lock", user_id))
 
 
-def _lock_owners(conn: Connection, facts: Facts, ids: list[str]) -> dict[str, tuple[str, str | None]]:
+def _resolve(conn: Connection, env: str, ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    return {r.user_id: (r.owner_id, r.identity) for r in conn.execute(_RESOLVE, {"env": env, "ids": ids})}
+
+
+def _lock_owners(conn: Connection, facts: Facts, ids: list[str], rows: dict) -> dict[str, tuple[str, str | None]]:
     """Lock the owners of `ids` (and every identified user named) until stable; id → (owner, identity)."""
     locked: set[str] = set()
     while True:
-        rows = {r.user_id: (r.owner_id, r.identity) for r in conn.execute(_RESOLVE, {"env": facts.env_id, "ids": ids})}
         needed = ({owner for owner, _ in rows.values()} | set(facts.identities)) - locked
         if not needed:
             return rows
-        keys = [_lock_key(facts.env_id, owner) for owner in needed]
-        conn.execute(_LOCK, {"keys": keys})
+        conn.execute(_LOCK, {"keys": [_lock_key(facts.env_id, owner) for owner in needed]})
         locked |= needed
+        rows = _resolve(conn, facts.env_id, ids)
 
 
 def apply(conn: Connection, facts: Facts) -> Outcome:
     """Join `facts` into the tables inside the caller's transaction; return merges and new snapshots."""
     env = facts.env_id
     ids = sorted(facts.user_ids())
-    if not ids:
-        _insert_warnings(conn, env, list(facts.warnings.values()))
-        return Outcome()
-    created = set(conn.scalars(_INSERT_USERS, {
-        "env": env, "ids": ids, "identities": [facts.identities.get(i) for i in ids]}))
-    rows = _lock_owners(conn, facts, ids)
+    outcome = Outcome()
+    if ids:
+        _apply(conn, facts, ids, outcome)
+    _insert_warnings(conn, env, list(facts.warnings.values()))
+    return outcome
+
+
+def _apply(conn: Connection, facts: Facts, ids: list[str], outcome: Outcome) -> None:
+    env = facts.env_id
+    rows = _resolve(conn, env, ids)
+    missing = [{"user_id": i, "identity": facts.identities.get(i)} for i in ids if i not in rows]
+    created = set(conn.scalars(_INSERT_USERS, {"env": env, "rows": _rows(missing)})) if missing else set()
+    rows = _lock_owners(conn, facts, ids, _resolve(conn, env, ids) if missing else rows)
     owner = {user_id: o for user_id, (o, _) in rows.items()}
     identified = {user_id for user_id, (_, identity) in rows.items() if identity is not None}
-    touched: set[str] = set(created)  # ids whose own facts or owner changed
-    dirty_owners: set[str] = set()  # owners that lost or gained a member
+    dirty: set[str] = set()  # owners that lost or gained a member: recomputed from their members
+    bumped: set[str] = set()  # owners whose version rose already
 
     # An id first seen anonymously and later learnt to be an identified user owns itself.
     late = sorted(i for i in facts.identities if i not in identified)
     if late:
-        conn.execute(_SET_IDENTITY, {"env": env, "ids": late, "identities": [facts.identities[i] for i in late]})
+        conn.execute(_SET_IDENTITY, {"env": env, "rows": _rows(
+            [{"user_id": i, "identity": facts.identities[i]} for i in late])})
         for user_id in late:
-            dirty_owners.add(owner[user_id])
+            dirty |= {owner[user_id], user_id}
             owner[user_id] = user_id
             identified.add(user_id)
-        touched |= set(late)
-
-    if facts.seen:
-        seen_ids = sorted(facts.seen)
-        seen = [facts.seen[i] for i in seen_ids]
-        touched |= set(conn.scalars(_SEEN, {
-            "env": env, "ids": seen_ids, "firsts": [s.first_seen for s in seen],
-            "events": [s.first_event for s in seen], "initials": [_json(s.initial) for s in seen],
-            "lasts": [s.last_seen for s in seen]}))
 
     if facts.devices:
-        keys = sorted(facts.devices)
-        conn.execute(_DEVICES, {
-            "env": env, "ids": [u for u, _ in keys], "devices": [d for _, d in keys],
-            "firsts": [facts.devices[k][0] for k in keys], "lasts": [facts.devices[k][1] for k in keys]})
+        conn.execute(_DEVICES, {"env": env, "rows": _rows([
+            {"user_id": u, "device_id": d, "first_seen": first} for (u, d), first in facts.devices.items()])})
 
-    outcome = Outcome()
     if facts.claims:
-        outcome.merges = _link(conn, facts, owner, identified, touched, dirty_owners)
+        outcome.merges = _link(conn, facts, owner, identified, dirty)
 
+    if facts.seen:
+        bumped |= {user_id for user_id, up in conn.execute(_SEEN, {"env": env, "rows": _rows(
+            _seen_rows(facts, owner, dirty))}) if up}
+
+    if dirty:
+        bumped |= set(conn.scalars(_RECOMPUTE, {"env": env, "owners": sorted(dirty)}))
+
+    others = {owner[i] for i in created} | dirty
     if facts.properties:
-        keys = sorted(facts.properties)
-        writes = [facts.properties[k] for k in keys]
-        touched |= set(conn.scalars(_PROPERTIES, {
-            "env": env, "ids": [u for u, _ in keys], "keys": [k for _, k in keys],
-            "values": [_json(w.value) for w in writes], "times": [w.set_at for w in writes],
-            "bys": [w.set_by for w in writes], "firsts": [w.first_set for w in writes]}))
-
-    changed = sorted({owner[i] for i in touched} | dirty_owners)
+        others |= {owner[i] for i in conn.scalars(_PROPERTIES, {"env": env, "rows": _rows([
+            {"user_id": u, "key": k, "value": w.value, "set_at": w.set_at, "set_by": w.set_by,
+             "first_set_at": w.first_set} for (u, k), w in facts.properties.items()])})}
+    # Owners whose properties or members changed but whose seen-state did not still get a version.
+    rest = sorted(others - bumped)
+    if rest:
+        conn.execute(_BUMP, {"env": env, "owners": rest})
+    changed = sorted(bumped | others)
     if changed:
-        conn.execute(_RECOMPUTE, {"env": env, "owners": changed})
-        conn.execute(_BUMP, {"env": env, "owners": changed})
         snapshots, dropped = load_users(conn, env, changed)
         outcome.snapshots = list(snapshots.values())
         now = datetime.now(UTC)
-        bound_warnings = [bounds_warning(u, keys, now) for u, keys in dropped.items()]
-    else:
-        bound_warnings = []
-    _insert_warnings(conn, env, list(facts.warnings.values()) + bound_warnings)
-    return outcome
+        _insert_warnings(conn, env, [bounds_warning(u, keys, now) for u, keys in dropped.items()])
 
 
-def _link(conn, facts: Facts, owner: dict, identified: set, touched: set, dirty_owners: set) -> list[UserMerge]:
+def _seen_rows(facts: Facts, owner: dict[str, str], dirty: set[str]) -> list[dict]:
+    """Per id: its own new seen-facts and, for a stable owner, the join of its members' new facts."""
+    joined: dict[str, Seen] = {}
+    for user_id, seen in facts.seen.items():
+        o = owner[user_id]
+        if o not in dirty:  # dirty owners are recomputed from all their members instead
+            joined[o] = seen.join(joined[o]) if o in joined else seen
+    rows = []
+    for user_id in sorted(set(facts.seen) | set(joined)):
+        own, mine = facts.seen.get(user_id), joined.get(user_id)
+        rows.append({
+            "user_id": user_id,
+            "own_first_seen": own and own.first_seen, "own_first_event": own and own.first_event,
+            "own_initial": own and own.initial, "own_last_seen": own and own.last_seen,
+            "first_seen": mine and mine.first_seen, "first_event": mine and mine.first_event,
+            "initial": mine and mine.initial, "last_seen": mine and mine.last_seen,
+        })
+    return rows
+
+
+def _link(conn, facts: Facts, owner: dict, identified: set, dirty: set) -> list[UserMerge]:
     """Record claims; move every id whose winning claim changed to its identity's user."""
     env = facts.env_id
-    ids = sorted(facts.claims)
-    claims = [facts.claims[i] for i in ids]
-    won = conn.execute(_LINKS, {
-        "env": env, "ids": ids, "identities": [c.identity for c in claims],
-        "times": [c.claimed_at for c in claims], "claim_ids": [c.claim_id for c in claims]}).all()
+    won = conn.execute(_LINKS, {"env": env, "rows": _rows([
+        {"user_id": u, "identity": c.identity, "claimed_at": c.claimed_at, "claim_id": c.claim_id}
+        for u, c in facts.claims.items()])}).all()
     moves = []
     for user_id, identity, claimed_at in sorted(won):
         target = identified_user_id(env, identity)
         if user_id in identified or owner[user_id] == target:
             continue  # identified users never move; an earlier claim of the same identity moves nothing
-        moves.append((user_id, owner[user_id], target, identity, claimed_at))
+        moves.append({"user_id": user_id, "previous": owner[user_id], "owner_id": target,
+                      "identity": identity, "at": claimed_at})
     if not moves:
         return []
-    params = {"env": env, "ids": [m[0] for m in moves], "owners": [m[2] for m in moves],
-              "identities": [m[3] for m in moves], "times": [m[4] for m in moves]}
-    conn.execute(_MOVE, params)
-    conn.execute(_MERGE_LOG, params)
+    conn.execute(_MOVE, {"env": env, "rows": _rows(moves)})
+    conn.execute(_MERGE_LOG, {"env": env, "rows": _rows(moves)})
     device_ids = defaultdict(list)
     for user_id, device_id in conn.execute(
         select(devices.c.user_id, devices.c.device_id)
-        .where(devices.c.env_id == env, devices.c.user_id.in_(params["ids"]))
+        .where(devices.c.env_id == env, devices.c.user_id.in_([m["user_id"] for m in moves]))
         .order_by(devices.c.device_id)
     ):
         device_ids[user_id].append(device_id)
     merges = []
-    for user_id, old_owner, target, identity, claimed_at in moves:
+    for move in moves:
+        user_id, target = move["user_id"], move["owner_id"]
         owner[user_id] = target
-        touched.add(user_id)
-        if old_owner != user_id:
-            dirty_owners.add(old_owner)  # a relink: the previous identity's user loses this id
-        merges.append(UserMerge(from_user_id=user_id, into_user_id=target, identity=identity,
-                                device_ids=device_ids[user_id], at=claimed_at))
+        dirty.add(target)
+        if move["previous"] != user_id:
+            dirty.add(move["previous"])  # a relink: the previous identity's user loses this id
+        merges.append(UserMerge(from_user_id=user_id, into_user_id=target, identity=move["identity"],
+                                device_ids=device_ids[user_id], at=move["at"]))
     return merges
 
 
 def _insert_warnings(conn: Connection, env: str, items: list[Warning]) -> None:
     if items:
-        items = sorted(items, key=lambda w: w.key)
-        conn.execute(_WARNINGS, {
-            "env": env, "keys": [w.key for w in items], "kinds": [w.kind for w in items],
-            "messages": [w.message for w in items], "subjects": [w.subject for w in items],
-            "details": [_json(w.details) for w in items], "times": [w.occurred_at for w in items]})
+        conn.execute(_WARNINGS, {"env": env, "rows": _rows([
+            {"key": w.key, "kind": w.kind, "message": w.message, "subject": w.subject,
+             "details": w.details, "occurred_at": w.occurred_at} for w in items])})
 
 
 # --- Reading -----------------------------------------------------------------------------------------
@@ -411,17 +455,15 @@ def user_devices(conn: Connection, env: str, owner_id: str) -> list[dict]:
     """Every device seen under any id the user owns, one row per device."""
     members = select(users.c.user_id).where(users.c.env_id == env, users.c.owner_id == owner_id)
     rows = conn.execute(
-        select(devices.c.device_id, devices.c.user_id, devices.c.first_seen, devices.c.last_seen)
+        select(devices.c.device_id, devices.c.user_id, devices.c.first_seen)
         .where(devices.c.env_id == env, devices.c.user_id.in_(members))
         .order_by(devices.c.device_id, devices.c.first_seen)
     )
     by_device: dict[str, dict] = {}
     for row in rows:
         entry = by_device.setdefault(row.device_id, {
-            "device_id": row.device_id, "user_ids": [], "first_seen": row.first_seen, "last_seen": row.last_seen})
+            "device_id": row.device_id, "user_ids": [], "first_seen": row.first_seen})
         entry["user_ids"].append(row.user_id)
-        entry["first_seen"] = min(entry["first_seen"], row.first_seen)
-        entry["last_seen"] = max(entry["last_seen"], row.last_seen)
     return list(by_device.values())
 
 
@@ -432,6 +474,28 @@ def list_warnings(conn: Connection, env: str, limit: int, before_id: int | None 
         query = query.where(warnings.c.id < before_id)
     rows = conn.execute(query.order_by(warnings.c.id.desc()).limit(limit)).mappings()
     return [{k: v for k, v in row.items() if k != "env_id"} for row in rows]
+
+
+# --- Statistics ---------------------------------------------------------------------------------------
+
+_STALE = text("""
+select relname from pg_stat_user_tables
+where schemaname = 'identity' and n_mod_since_analyze > 1000 + 0.1 * n_live_tup
+""")
+
+
+def analyze_if_stale(engine: Engine) -> list[str]:
+    """ANALYZE tables changed much since their last analysis; returns their names.
+
+    The batch statements join a batch against the tables; without statistics (a table that grew
+    from empty minutes ago, or a server running without autovacuum, as CI does) the planner takes
+    them for empty and may nest loops quadratically. Autovacuum's own threshold, checked by us.
+    """
+    with engine.begin() as conn:
+        stale = list(conn.scalars(_STALE))
+        for table in stale:
+            conn.execute(text(f'analyze identity."{table}"'))
+    return stale
 
 
 # --- Outbox -------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from tests.identity.factories import (
 )
 from tests.identity.state import apply_batch, db_users, model_users
 from tests.identity.traffic import traffic
-from tests.support import truncate_schema
+from tests.support import truncate_schema, wait_until
 
 ADA = identified_user_id(ENV, "ada")
 BOB = identified_user_id(ENV, "bob")
@@ -97,3 +97,9 @@ def test_any_permutation_and_batching_gives_the_state_the_model_implies(identity
         for batch in batches:
             apply_batch(identity_engine, batch)
         assert db_users(identity_engine, ENV) == expected
+
+
+def test_tables_much_changed_since_their_last_analysis_get_analyzed(engine):
+    apply_batch(engine, [events(*(event(f"e{i}", f"d{i}", i % 60) for i in range(1500)))])
+    wait_until(lambda: "users" in store.analyze_if_stale(engine), message="users found stale and analyzed")
+    assert "users" not in store.analyze_if_stale(engine)

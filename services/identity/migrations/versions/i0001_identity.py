@@ -27,15 +27,15 @@ def upgrade() -> None:
         own_last_seen timestamptz,
         -- materialised over every id the user owns (owners only)
         first_seen timestamptz,
+        first_event text collate "C",
         initial jsonb not null default '{}',
         last_seen timestamptz,
         version bigint not null default 0,
         created_at timestamptz not null default now(),
         updated_at timestamptz not null default now(),
         primary key (env_id, user_id)
-    );
+    ) with (fillfactor = 70);  -- room for HOT updates: every batch rewrites the rows it touches
     create index users_owner on users (env_id, owner_id);
-    create index users_last_seen on users (env_id, last_seen desc) where owner_id = user_id;
 
     create table links (
         env_id text not null,
@@ -50,8 +50,7 @@ def upgrade() -> None:
         env_id text not null,
         user_id text not null,            -- the id the device was seen under (before merges)
         device_id text not null,
-        first_seen timestamptz not null,
-        last_seen timestamptz not null,
+        first_seen timestamptz not null,  -- earliest only: a known device costs no write
         primary key (env_id, user_id, device_id)
     );
     create index devices_device on devices (env_id, device_id);
