@@ -25,6 +25,7 @@ from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery
 from services.identity import store
 from services.identity.merge import Facts, facts_from
+from services.identity.wire import SlimEventsCaptured
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ class IdentityConsumer(Consumer):
         self.engine = make_engine("identity", self.settings)
         self.publisher = publisher or Publisher(self.settings)
         self._next_analyze = 0.0
+
+    def decode(self, routing_key: str, body: bytes) -> Message:
+        """Events are read through the slim view (wire.py); commands in full."""
+        if routing_key == SlimEventsCaptured.routing_key:
+            return SlimEventsCaptured.model_validate_json(body)
+        return super().decode(routing_key, body)
 
     def handle(self, deliveries: list[Delivery]) -> None:
         self._analyze_when_due()

@@ -150,8 +150,12 @@ class Facts:
             owner = self._identified(event.identity)
             self._claim(event.user_id, event.identity, event.time, event.event_id)
             self._device(owner, event.device_id, event.time)
-        seen = Seen(event.time, event.event_id, initial_properties(event), event.time)
-        _join_into(self.seen, {owner: seen})
+        current = self.seen.get(owner)
+        if current is None or (event.time, event.event_id) < (current.first_seen, current.first_event):
+            last = event.time if current is None else max(current.last_seen, event.time)
+            self.seen[owner] = Seen(event.time, event.event_id, initial_properties(event), last)
+        elif event.time > current.last_seen:  # the join, without building initial properties in vain
+            self.seen[owner] = Seen(current.first_seen, current.first_event, current.initial, event.time)
 
     def add_identify(self, command: IdentifyCommand) -> None:
         subject = command.user_id or (anonymous_user_id(command.device_id) if command.device_id else None)
@@ -200,7 +204,7 @@ class Facts:
 
     def add_message(self, message: Message) -> Facts:
         """The facts a bus message states (EventsCaptured or IdentityCommands)."""
-        if isinstance(message, EventsCaptured):
+        if message.routing_key == EventsCaptured.routing_key:  # the full contract or wire.py's slim view
             for event in message.events:
                 self.add_event(event)
         elif isinstance(message, IdentityCommands):

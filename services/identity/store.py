@@ -281,7 +281,7 @@ def _lock_key(env_id: str, user_id: str) -> int:
 
 
 def _resolve(conn: Connection, env: str, ids: list[str]) -> dict[str, tuple[str, str | None]]:
-    return {r.user_id: (r.owner_id, r.identity) for r in conn.execute(_RESOLVE, {"env": env, "ids": ids})}
+    return {user_id: (owner, identity) for user_id, owner, identity in conn.execute(_RESOLVE, {"env": env, "ids": ids})}
 
 
 def _lock_owners(conn: Connection, facts: Facts, ids: list[str], rows: dict) -> dict[str, tuple[str, str | None]]:
@@ -289,10 +289,11 @@ def _lock_owners(conn: Connection, facts: Facts, ids: list[str], rows: dict) -> 
     locked: set[str] = set()
     while True:
         needed = ({owner for owner, _ in rows.values()} | set(facts.identities)) - locked
-        if not needed:
+        if not needed and len(rows) == len(ids):  # ids another batch inserted are not in `rows` yet
             return rows
-        conn.execute(_LOCK, {"keys": [_lock_key(facts.env_id, owner) for owner in needed]})
-        locked |= needed
+        if needed:
+            conn.execute(_LOCK, {"keys": [_lock_key(facts.env_id, owner) for owner in needed]})
+            locked |= needed
         rows = _resolve(conn, facts.env_id, ids)
 
 
@@ -312,7 +313,8 @@ def _apply(conn: Connection, facts: Facts, ids: list[str], outcome: Outcome) -> 
     rows = _resolve(conn, env, ids)
     missing = [{"user_id": i, "identity": facts.identities.get(i)} for i in ids if i not in rows]
     created = set(conn.scalars(_INSERT_USERS, {"env": env, "rows": _rows(missing)})) if missing else set()
-    rows = _lock_owners(conn, facts, ids, _resolve(conn, env, ids) if missing else rows)
+    rows.update({m["user_id"]: (m["user_id"], m["identity"]) for m in missing if m["user_id"] in created})
+    rows = _lock_owners(conn, facts, ids, rows)
     owner = {user_id: o for user_id, (o, _) in rows.items()}
     identified = {user_id for user_id, (_, identity) in rows.items() if identity is not None}
     dirty: set[str] = set()  # owners that lost or gained a member: recomputed from their members

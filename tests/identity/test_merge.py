@@ -3,7 +3,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from footfall.ids import anonymous_user_id, identified_user_id
+from footfall.messages import encode
 from services.identity.merge import Facts, derive_users, facts_from
+from services.identity.wire import SlimEventsCaptured
 from tests.identity.factories import (
     ENV,
     alias,
@@ -144,3 +146,11 @@ def test_the_join_is_commutative_associative_and_idempotent(case, data):
     assert Facts(ENV).absorb(f(a)).absorb(f(b)) == Facts(ENV).absorb(f(b)).absorb(f(a))
     assert f(a).absorb(f(b).absorb(f(c))) == f(a).absorb(f(b)).absorb(f(c))
     assert f(a).absorb(f(a)) == f(a)
+
+
+def test_the_consumer_s_slim_view_of_events_gives_the_same_facts():
+    message = events(event("e1", "d1", 0, identity="ada", device={"browser": "Edge", "device_type": "Mobile"},
+                           geo={"country": "DE"}, target={"text": "Buy", "hierarchy": [{"tag": "a"}]}),
+                     event("e2", "d2", 3))
+    slim = SlimEventsCaptured.model_validate_json(encode(message))
+    assert facts_from(slim) == facts_from(message)
