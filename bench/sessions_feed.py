@@ -12,7 +12,7 @@ import argparse
 import json
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
@@ -53,7 +53,7 @@ def measure(client, filters: list, runs: int) -> tuple[float, float, int]:
 
 
 def explain(engine, filters: list) -> str:
-    start = datetime.now(timezone.utc) - timedelta(days=7)
+    start = datetime.now(UTC) - timedelta(days=7)
     query = feed.feed_query(ENV, start, None, parse_filters(json.dumps(filters)), None, 50)
     compiled = query.compile(engine)
     params = {key: compiled._bind_processors.get(key, lambda v: v)(value)

@@ -92,6 +92,8 @@ def _props_sql(row: str) -> str:
 NO_TIMEOUT = "interval '1000 years'"
 
 EVENT_STEPS = [
+    # Sorts and hashes of a 20k-event batch stay in memory.
+    "set local work_mem = '64MB'",
     # 1. Serialise with merges, and with other consumers touching the same anonymous users.
     f"select pg_advisory_xact_lock_shared({MERGE_LOCK})",
     f"""
