@@ -34,11 +34,14 @@ def view(event: Mapping[str, Any] | BaseModel) -> EventView:
     page = event.get("page") or {}
     target = event.get("target") or {}
     hierarchy = target.get("hierarchy")
+    if isinstance(hierarchy, list) and not all(isinstance(n, dict) for n in hierarchy):
+        # Malformed nodes match what SQL makes of them: nothing but `*`. Positions are kept.
+        hierarchy = [n if isinstance(n, dict) else {} for n in hierarchy]
     properties = event.get("properties")
     return EventView(
         event.get("kind"), event.get("name"), page.get("path"), page.get("domain"), target.get("text"),
         hierarchy if isinstance(hierarchy, list) else [],
-        properties if isinstance(properties, Mapping) else {},
+        properties if isinstance(properties, dict) else {},
     )
 
 
@@ -74,7 +77,16 @@ def compile_predicate(criteria: Criteria) -> Predicate:
         tests.append(lambda v: selector(v.hierarchy))
     for condition in criteria.properties:
         tests.append(lambda v, c=condition: evaluate(c.op, v.properties.get(c.property), c.value))
-    return lambda v: all(test(v) for test in tests)
+    if len(tests) == 1:
+        return tests[0]
+
+    def all_hold(v: EventView) -> bool:
+        for test in tests:
+            if not test(v):
+                return False
+        return True
+
+    return all_hold
 
 
 def matches(criteria: Criteria | Sequence[Criteria] | dict | list, event: Mapping[str, Any] | BaseModel) -> bool:

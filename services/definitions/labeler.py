@@ -4,8 +4,8 @@ Precedence (heap-rules R26): among matching definitions, the one with the most c
 ties go to the earliest created. A combo's count is that of the member that matched.
 
 Speed: every (definition, alternative) is an *entry* with a rank; each entry is indexed under a
-key the event must carry for it to match (its custom name, one id/class/tag its selector requires
-of some node, or its exact path), per kind. An event only tries the entries under its own keys
+key the event must carry for it to match (its custom name, one id, attribute value, class or tag
+its selector requires of some node, or its exact path), per kind. An event only tries the entries under its own keys
 (plus the few without one), best rank first, and stops at the first match.
 """
 from __future__ import annotations
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from criteria.match import Predicate, compile_predicate, view
+from criteria.match import EventView, Predicate, compile_predicate, view
 from criteria.model import Criteria
-from criteria.selector import Compound, parse_selector
+from criteria.selector import Compound, attribute_value, parse_selector
 
 Key = tuple[str, str]
 
@@ -42,10 +42,18 @@ class LabelDefinition:
     alternatives: Sequence[Criteria]
 
 
+_PREFERENCE = ("id", "attr", "class", "tag")
+
+
 def _compound_key(compound: Compound) -> Key | None:
     """The most selective key a node matching this compound must carry."""
     if compound.ids:
         return ("id", compound.ids[0])
+    for test in compound.attributes:
+        if test.op == "=" and test.name == "id":
+            return ("id", test.value)
+        if test.op == "=" and test.name != "class":
+            return ("attr", f"{test.name}={test.value}")
     if compound.classes:
         return ("class", compound.classes[0])
     if compound.tag is not None:
@@ -60,7 +68,7 @@ def _selector_keys(selector: str) -> set[Key] | None:
         candidates = [k for k in map(_compound_key, cx.compounds) if k is not None]
         if not candidates:
             return None
-        keys.add(min(candidates, key=lambda k: ("id", "class", "tag").index(k[0])))
+        keys.add(min(candidates, key=lambda k: _PREFERENCE.index(k[0])))
     return keys
 
 
@@ -77,22 +85,24 @@ def index_keys(criteria: Criteria) -> set[Key] | None:
     return None
 
 
-def event_keys(event: Mapping[str, Any]) -> list[Key]:
+def event_keys(v: EventView) -> list[Key]:
     """Every key the event carries (see index_keys)."""
-    v = view(event)
     keys: list[Key] = []
     if isinstance(v.name, str):
         keys.append(("name", v.name))
     if isinstance(v.path, str) and v.path.isascii():
         keys.append(("path", v.path.lower()))
     for node in v.hierarchy:
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):
             continue
         if isinstance(node.get("id"), str):
             keys.append(("id", node["id"]))
         classes = node.get("classes")
         if isinstance(classes, list):
             keys += [("class", c) for c in classes if isinstance(c, str)]
+        attributes = node.get("attributes")
+        if isinstance(attributes, dict):
+            keys += [("attr", f"{k}={attribute_value(node, k)}") for k in attributes]
         keys.append(("tag", str(node.get("tag") or "").lower()))
     return keys
 
@@ -119,11 +129,11 @@ class Labeler:
                 for key in keys:
                     self._indexed[criteria.kind][key].append(position)
 
-    def candidates(self, event: Mapping[str, Any]) -> list[int]:
+    def candidates(self, v: EventView) -> list[int]:
         """Entry positions (best rank first) that could match the event."""
-        kinds = (event.get("kind"), None)
+        kinds = (v.kind, None)
         found: set[int] = set()
-        keys = event_keys(event)
+        keys = event_keys(v)
         for kind in kinds:
             found.update(self._always.get(kind, ()))
             index = self._indexed.get(kind)
@@ -134,7 +144,7 @@ class Labeler:
 
     def label(self, event: Mapping[str, Any]) -> Label | None:
         v = view(event)
-        for position in self.candidates(event):
+        for position in self.candidates(v):
             if self._predicates[position](v):
                 return self._labels[position]
         return None
