@@ -11,6 +11,7 @@ consumer's user.updated / user.merged messages go to `sessions.facts` as usual.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -83,18 +84,18 @@ def preload(settings, messages: list[Message]) -> None:
     connection.close()
 
 
-def drain(settings, messages: list[Message]) -> float:
-    """Preload the queue, then time one consumer until it acked every message."""
+def drain(settings, messages: list[Message]) -> tuple[float, float]:
+    """Preload the queue, then time one consumer until it acked every message: (wall s, CPU s)."""
     preload(settings, messages)
     consumer = IdentityConsumer(settings)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     consumer.start()
     while consumer.handled < len(messages):
         time.sleep(0.01)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     consumer.stop()
     consumer.engine.dispose()
-    return elapsed
+    return elapsed, cpu
 
 
 def reset(engine) -> None:
@@ -115,20 +116,24 @@ def main() -> None:
     engine = db.make_engine("identity", settings)
     if bus.queue_depths(settings)["identity.inbox"]:
         sys.exit("identity.inbox is not empty: run the benchmark on an idle namespace")
-    event_rates, identify_rates = [], []
+    event_rates, identify_rates, event_cpu = [], [], []
     for run in range(args.runs):
         reset(engine)
         warm = [event(random.Random(run), n, f"dev-{n}") for n in range(DEVICES)]  # the known devices
         drain(settings, [EventsCaptured(env_id=ENV, events=warm[i:i + PER_MESSAGE])
                          for i in range(0, DEVICES, PER_MESSAGE)])
-        seconds = drain(settings, event_messages(args.events, DEVICES, seed=run))
+        seconds, cpu = drain(settings, event_messages(args.events, DEVICES, seed=run))
         event_rates.append(args.events / seconds)
-        seconds = drain(settings, identify_messages(args.identifies, seed=run))
+        event_cpu.append(cpu / args.events * 1e6)
+        seconds, _ = drain(settings, identify_messages(args.identifies, seed=run))
         identify_rates.append(args.identifies / seconds)
-        print(f"run {run + 1}: {event_rates[-1]:,.0f} events/s, {identify_rates[-1]:,.0f} identify/s", flush=True)
+        print(f"run {run + 1}: {event_rates[-1]:,.0f} events/s ({event_cpu[-1]:.0f} µs consumer CPU per event), "
+              f"{identify_rates[-1]:,.0f} identify/s", flush=True)
     print(f"median of {args.runs}: {statistics.median(event_rates):,.0f} events/s (target 20,000), "
+          f"{statistics.median(event_cpu):.0f} µs consumer CPU per event, "
           f"{statistics.median(identify_rates):,.0f} identify/s (target 2,000)")
-    print("(2 shared cores; PostgreSQL, RabbitMQ and the other helpers' work compete for them)")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, shared with PostgreSQL, RabbitMQ "
+          "and whatever else runs")
 
 
 if __name__ == "__main__":

@@ -5,14 +5,14 @@ from flask import Flask
 from sqlalchemy import text
 
 from footfall.config import Settings, get_settings
-from footfall.db import make_engine
 from footfall.web import OpenAPI, create_service_app
+from services.identity import store
 from services.identity.api import bp
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
-    engine = make_engine("identity", settings)
+    engine = store.make_identity_engine(settings)
 
     def database() -> None:
         with engine.connect() as conn:

@@ -19,12 +19,11 @@ import time
 
 from footfall.bus import BrokerUnavailable, Publisher
 from footfall.config import Settings
-from footfall.db import make_engine
 from footfall.messages import Message, UsersMerged, UsersUpdated, encode
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery
 from services.identity import store
-from services.identity.merge import Facts, facts_from
+from services.identity.merge import Facts
 from services.identity.wire import SlimEventsCaptured
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ class IdentityConsumer(Consumer):
 
     def __init__(self, settings: Settings | None = None, publisher: Publisher | None = None):
         super().__init__(settings)
-        self.engine = make_engine("identity", self.settings)
+        self.engine = store.make_identity_engine(self.settings)
         self.publisher = publisher or Publisher(self.settings)
         self._next_analyze = 0.0
 
@@ -67,11 +66,8 @@ class IdentityConsumer(Consumer):
         self._analyze_when_due()
         by_env: dict[str, Facts] = {}
         for delivery in deliveries:
-            facts = facts_from(delivery.message)
-            if facts.env_id in by_env:
-                by_env[facts.env_id].absorb(facts)
-            else:
-                by_env[facts.env_id] = facts
+            env_id = delivery.message.env_id
+            by_env.setdefault(env_id, Facts(env_id)).add_message(delivery.message)
         with self.engine.begin() as conn:
             for env_id in sorted(by_env):
                 for message in outgoing(env_id, store.apply(conn, by_env[env_id])):

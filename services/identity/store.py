@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
+from psycopg.types.json import set_json_loads
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -26,12 +27,15 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    event,
     select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 
+from footfall.config import Settings
+from footfall.db import make_engine
 from footfall.ids import hash53, identified_user_id
 from footfall.messages import UserMerge, UserSnapshot
 from services.identity.merge import Facts, Seen, Warning, bounds_warning, user_properties
@@ -88,8 +92,15 @@ outbox = Table(
 )
 
 
-def _json(value) -> str:
-    return orjson.dumps(value).decode()
+def make_identity_engine(settings: Settings | None = None) -> Engine:
+    """The service's engine; jsonb is parsed with orjson (snapshots read thousands of documents)."""
+    engine = make_engine("identity", settings)
+
+    @event.listens_for(engine, "connect")
+    def _orjson(dbapi_connection, _record) -> None:
+        set_json_loads(orjson.loads, dbapi_connection)
+
+    return engine
 
 
 # --- Statements -------------------------------------------------------------------------------------

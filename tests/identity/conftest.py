@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from footfall import db
+from services.identity import store
 from tests.support import migrate_fresh, truncate_schema
 
 
 @pytest.fixture(scope="session")
 def identity_engine(settings):
     migrate_fresh("services/identity", settings)
-    engine = db.make_engine("identity", settings)
+    engine = store.make_identity_engine(settings)
     yield engine
     engine.dispose()
 
