@@ -16,7 +16,8 @@ def hash53(*parts: str) -> str:
 
 def is_user_id(value: str) -> bool:
     """True when value is a decimal string of an integer in [0, 2^53)."""
-    return value.isdigit() and len(value) <= 16 and int(value) <= MAX_ID
+    # isascii: str.isdigit() is also true for digits like '²' that int() refuses.
+    return value.isascii() and value.isdigit() and len(value) <= 16 and int(value) <= MAX_ID
 
 
 def anonymous_user_id(anonymous_id: str) -> str:

@@ -7,6 +7,7 @@ file shipped by maxminddb-geolite2; without that package, geo stays empty.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
@@ -147,34 +148,27 @@ def campaign_of(campaign: dict, query: str | None) -> dict | None:
     return fields or None
 
 
-class GeoLookup:
-    """Country/region/city of a public IP address from the GeoLite2 database, when installed."""
+def geolocator(reader=None) -> Callable[[str], dict | None]:
+    """A cached `ip -> {country, region, city}` over a GeoLite2 reader (the packaged one by default).
 
-    def __init__(self, reader=None):
-        self._reader = reader
-
-    @classmethod
-    def default(cls) -> GeoLookup:
+    Private and unknown addresses give None; so does every address when no database is installed.
+    """
+    if reader is None:
         try:
             from geolite2 import geolite2
         except ImportError:
-            return cls(None)
-        return cls(geolite2.reader())
+            return lambda ip: None
+        reader = geolite2.reader()
 
-    def __call__(self, ip: str | None) -> dict | None:
-        if not ip or self._reader is None:
-            return None
-        return self._lookup(ip)
-
-    @lru_cache(maxsize=8192)  # noqa: B019 — one lookup object per process; the cache is meant to live as long
-    def _lookup(self, ip: str) -> dict | None:
+    @lru_cache(maxsize=8192)
+    def locate(ip: str) -> dict | None:
         try:
             address = ipaddress.ip_address(ip)
         except ValueError:
             return None
         if not address.is_global:
             return None
-        record = self._reader.get(ip)
+        record = reader.get(ip)
         if not record:
             return None
         subdivisions = record.get("subdivisions") or [{}]
@@ -183,3 +177,5 @@ class GeoLookup:
             "region": (subdivisions[0].get("names") or {}).get("en"),
             "city": ((record.get("city") or {}).get("names") or {}).get("en"),
         }
+
+    return locate

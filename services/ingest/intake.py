@@ -20,7 +20,7 @@ from footfall.web import ApiError
 from services.ingest import heap, segment
 from services.ingest.keys import KeysUnavailable, WriteKeys
 from services.ingest.limits import RateLimiter, read_json
-from services.ingest.normalize import FieldError, Normalized, Receipt, TooManyItems, iso
+from services.ingest.normalize import FieldError, Normalized, Receipt, TooManyItems
 
 RETRY_AFTER_S = "5"
 
@@ -63,7 +63,7 @@ class Intake:
     """The composition of ingest's parts; one per app, shared by its threads."""
 
     def __init__(self, publisher: Publisher, keys: WriteKeys, limiter: RateLimiter,
-                 geo: Callable[[str | None], dict | None], clock: Callable[[], datetime] = utcnow):
+                 geo: Callable[[str], dict | None], clock: Callable[[], datetime] = utcnow):
         self.publisher, self.keys, self.limiter, self.geo, self.clock = publisher, keys, limiter, geo, clock
 
     def accept(self, dialect: Dialect, request: Request) -> tuple[dict, int]:
@@ -113,13 +113,13 @@ class Intake:
         return env_id
 
     def _publish(self, env_id: str, result: Normalized) -> None:
-        sent_at = iso(self.clock())
+        sent_at = self.clock()
         if result.events:
             self._send(EventsCaptured.routing_key, env_id, sent_at, "events", result.events)
         if result.commands:
             self._send(IdentityCommands.routing_key, env_id, sent_at, "commands", result.commands)
 
-    def _send(self, routing_key: str, env_id: str, sent_at: str, key: str, items: list[dict]) -> None:
+    def _send(self, routing_key: str, env_id: str, sent_at: datetime, key: str, items: list[dict]) -> None:
         message_id = str(uuid.uuid4())
         body = orjson.dumps({"schema_version": SCHEMA_VERSION, "message_id": message_id, "env_id": env_id,
                              "sent_at": sent_at, key: items})

@@ -1,15 +1,16 @@
 """The pure core shared by every dialect: field errors, times, ids, properties, the canonical event.
 
 No I/O here. Dialect modules (`segment`, `heap`) turn client payloads into plain dicts shaped
-exactly like `footfall.messages.Event` and the identity commands; the tests validate them against
-those models, and the hot path skips a second pydantic pass (it would double ingest's CPU cost).
+exactly like `footfall.messages.Event` and the identity commands (times stay UTC datetimes, which
+orjson writes as ISO 8601); the tests validate them against those models, and the hot path skips a
+second pydantic pass (it would double ingest's CPU cost).
 """
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -43,11 +44,6 @@ class Receipt:
     received_at: datetime
     ip: str | None = None
     user_agent: str | None = None
-
-    @cached_property
-    def received_iso(self) -> str:
-        """received_at as written on every event of the request (formatted once)."""
-        return iso(self.received_at)
 
 
 @dataclass
@@ -160,11 +156,6 @@ def corrected_time(client_time: datetime | None, sent_at: datetime | None, recei
         raise FieldError("sentAt", "is too far from the event time") from exc
 
 
-def iso(moment: datetime) -> str:
-    """ISO 8601 of a UTC time (every time here is UTC: `timestamp` converts on parse)."""
-    return moment.isoformat()
-
-
 def event_id(given: Any, raw: dict, name: str) -> str:
     """The client's id for the item, else one derived from its content (so a retry dedupes)."""
     value = identifier(given, name)
@@ -254,7 +245,7 @@ def event(
     return {
         "event_id": event_id, "env_id": receipt.env_id, "kind": kind, "name": name,
         "device_id": device_id, "user_id": user_id, "identity": identity, "session_id": session_id,
-        "time": iso(time), "received_at": receipt.received_iso, "source": source,
+        "time": time, "received_at": receipt.received_at, "source": source,
         "library": library, "page": page, "target": target, "device": device, "geo": geo,
         "campaign": campaign, "ip": ip, "properties": properties or {},
     }
@@ -263,18 +254,18 @@ def event(
 def identify_command(command_id: str, time: datetime, identity: str, *, device_id: str | None = None,
                      user_id: str | None = None, source: str = "server") -> dict:
     """A dict shaped like footfall.messages.IdentifyCommand."""
-    return {"type": "identify", "command_id": command_id, "time": iso(time), "identity": identity,
+    return {"type": "identify", "command_id": command_id, "time": time, "identity": identity,
             "device_id": device_id, "user_id": user_id, "source": source}
 
 
 def alias_command(command_id: str, time: datetime, previous_id: str, identity: str) -> dict:
     """A dict shaped like footfall.messages.AliasCommand."""
-    return {"type": "alias", "command_id": command_id, "time": iso(time), "previous_id": previous_id,
+    return {"type": "alias", "command_id": command_id, "time": time, "previous_id": previous_id,
             "identity": identity}
 
 
 def set_properties_command(command_id: str, time: datetime, properties: dict, *, identity: str | None = None,
                            device_id: str | None = None, user_id: str | None = None) -> dict:
     """A dict shaped like footfall.messages.SetUserPropertiesCommand."""
-    return {"type": "set_user_properties", "command_id": command_id, "time": iso(time),
+    return {"type": "set_user_properties", "command_id": command_id, "time": time,
             "identity": identity, "device_id": device_id, "user_id": user_id, "properties": properties}

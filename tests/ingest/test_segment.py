@@ -163,3 +163,8 @@ def test_batch_envelope_context_applies_to_every_message():
                 context={"library": {"name": "analytics-python"}, "ip": "8.8.8.8"})
     [event] = events(out)
     assert event.library == "analytics-python" and event.ip == "8.8.8.8"
+
+
+def test_unicode_digits_in_an_anonymous_id_are_hashed_not_parsed():
+    [event] = events(single("track", {"event": "E", "anonymousId": "²"}))  # '²'.isdigit() is True
+    assert event.device_id == "²" and event.user_id == anonymous_user_id("²") != "²"
