@@ -13,6 +13,10 @@ from services.sessions.filters import parse_filters
 bp = Blueprint("sessions", __name__, url_prefix="/internal/v1/envs/<env_id>")
 
 DEFAULT_WINDOW = timedelta(days=7)
+# A window ending within this of now is "up to now" and open-ended: the feed then reads the
+# last_seen index directly (the gateway always sends `to`), and events from clocks running ahead
+# (heap-rules R9) still count as recent.
+NOW_SLACK = timedelta(minutes=1)
 MAX_PAGE = 100
 
 
@@ -49,11 +53,13 @@ JSON_OBJECT = {"type": "object"}
            responses={200: JSON_OBJECT, 400: "invalid parameter"}, tags=["feed"])
 def list_users(env_id: str):
     params, filters = _params(), parse_filters(request.args.get("filter"))
-    start = params.from_ or datetime.now(UTC) - DEFAULT_WINDOW
+    now = datetime.now(UTC)
+    start = params.from_ or now - DEFAULT_WINDOW
     if params.to is not None and params.to < start:
         raise ApiError(400, "to is before from", field="to")
+    end = None if params.to is None or params.to >= now - NOW_SLACK else params.to
     with _engine().connect() as conn:
-        return feed.feed(conn, env_id, start, params.to, filters, params.cursor, params.limit)
+        return feed.feed(conn, env_id, start, end, filters, params.cursor, params.limit)
 
 
 @bp.get("/users/<user_id>")

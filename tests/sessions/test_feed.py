@@ -1,6 +1,6 @@
 """The internal feed API on real PostgreSQL through the Flask test client: every filter, pagination."""
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -190,3 +190,11 @@ def test_openapi_describes_every_route(client):
     assert {f"/internal/v1/envs/{{env_id}}{p}" for p in (
         "/users", "/users/{user_id}", "/users/{user_id}/sessions", "/sessions/{session_id}/events",
         "/events/{event_id}")} <= set(paths)
+
+
+def test_a_window_ending_now_is_open_ended(client, people, engine):
+    store_now(engine, [ev("frank", 2 * 24 * 60)])  # a clock running a day ahead (R9)
+    to_now = datetime.now(UTC).isoformat()
+    assert ids(client, to=to_now)[0] == "frank"
+    five_minutes_ago = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    assert "frank" not in ids(client, to=five_minutes_ago)
