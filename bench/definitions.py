@@ -13,13 +13,13 @@ import argparse
 import random
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from criteria.match import compile_predicate, view
 from criteria.model import Criteria
 from services.definitions.labeler import Label, LabelDefinition, Labeler
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def make_definitions(n: int, rng: random.Random) -> list[LabelDefinition]:

@@ -9,8 +9,9 @@ case-sensitive. Negative operators (`not_equals`, `not_contains`) hold when the 
 """
 from __future__ import annotations
 
+import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
@@ -76,7 +77,7 @@ def parse_date(text: str) -> datetime | None:
         return None
     micro = int((m[10] or "").ljust(6, "0"))
     moment = datetime(year, month, day, int(m[5] or 0), int(m[6] or 0), int(m[8] or 0), micro,
-                      tzinfo=timezone.utc)
+                      tzinfo=UTC)
     if m[11] and m[11] != "Z":
         sign = 1 if m[11][0] == "+" else -1
         moment -= sign * timedelta(hours=int(m[12]), minutes=int(m[13]))
@@ -86,7 +87,7 @@ def parse_date(text: str) -> datetime | None:
 def order_operand(value: Any) -> Decimal | datetime:
     """The typed operand of gt/lt: a number, or an ISO date; ValueError otherwise."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise ValueError("gt/lt need a finite number")
         return Decimal(text_form(value))
     if isinstance(value, str):

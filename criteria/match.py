@@ -31,8 +31,10 @@ class EventView(NamedTuple):
 def view(event: Mapping[str, Any] | BaseModel) -> EventView:
     if isinstance(event, BaseModel):
         event = event.model_dump()
-    page = event.get("page") or {}
-    target = event.get("target") or {}
+    page = event.get("page")
+    page = page if isinstance(page, dict) else {}
+    target = event.get("target")
+    target = target if isinstance(target, dict) else {}
     hierarchy = target.get("hierarchy")
     if isinstance(hierarchy, list) and not all(isinstance(n, dict) for n in hierarchy):
         # Malformed nodes match what SQL makes of them: nothing but `*`. Positions are kept.

@@ -5,6 +5,7 @@ Everything is validated when built, so a bad selector or operator is a 400 that 
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
@@ -26,14 +27,14 @@ class Condition(BaseModel):
     value: Value = None
 
     @model_validator(mode="after")
-    def _value_fits_op(self) -> "Condition":
+    def _value_fits_op(self) -> Condition:
         if self.op in VALUELESS_OPS:
             return self
         if self.value is None:
             raise ValueError(f"operator {self.op} needs a value")
         if self.op in ORDER_OPS:
             order_operand(self.value)  # raises ValueError naming the value
-        if isinstance(self.value, float) and (self.value != self.value or abs(self.value) == float("inf")):
+        if isinstance(self.value, float) and not math.isfinite(self.value):
             raise ValueError("value must be a finite number")
         return self
 
@@ -71,7 +72,7 @@ class Criteria(BaseModel):
         return selector
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "Criteria":
+    def _not_empty(self) -> Criteria:
         if self.condition_count() == 0:
             raise ValueError("criteria need at least one condition (kind, selector, text, path, domain, "
                              "name or properties)")

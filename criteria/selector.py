@@ -286,12 +286,18 @@ def parse_selector(text: str) -> tuple[Complex, ...]:
 # --- Matching ------------------------------------------------------------------------------------
 
 
+def _classes(node: Node) -> list:
+    classes = node.get("classes")
+    return classes if isinstance(classes, list) else []
+
+
 def attribute_value(node: Node, name: str) -> str | None:
     """The value an attribute selector sees on a node (id and class come from their own fields)."""
     if name == "id":
         value = node.get("id")
     elif name == "class":
-        value = " ".join(node.get("classes") or ()) or None
+        texts = [t for t in map(text_form, _classes(node)) if t is not None]  # as string_agg skips NULLs
+        value = " ".join(texts) if texts else None
     else:
         value = (node.get("attributes") or {}).get(name)
     return value if value is None or isinstance(value, str) else text_form(value)
@@ -330,7 +336,7 @@ def compound_matches(compound: Compound, node: Node) -> bool:
     if compound.ids and any(node.get("id") != i for i in compound.ids):
         return False
     if compound.classes:
-        have = node.get("classes") or ()
+        have = _classes(node)
         if any(c not in have for c in compound.classes):
             return False
     if any(not _attribute_ok(t, node) for t in compound.attributes):

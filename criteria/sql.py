@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement, Numeric, and_, case, cast, column, exists, false, func, literal, or_, select,
+    ColumnElement,
+    Numeric,
+    and_,
+    case,
+    cast,
+    column,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by

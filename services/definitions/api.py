@@ -11,8 +11,15 @@ from footfall.bus import BrokerUnavailable
 from footfall.messages import DefinitionChanged
 from footfall.web import ApiError, operation
 from services.definitions import store
-from services.definitions.labeler import LabelDefinition, Label, Labeler
-from services.definitions.model import CriteriaError, Item, dump_items, expand, expand_all, parse_items
+from services.definitions.labeler import Label, LabelDefinition, Labeler
+from services.definitions.model import (
+    CriteriaError,
+    Item,
+    dump_items,
+    expand,
+    expand_all,
+    parse_items,
+)
 from services.definitions.suggest import suggest
 
 bp = Blueprint("definitions", __name__, url_prefix="/internal/v1/envs/<env_id>/definitions")

@@ -2,11 +2,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean, Column, Connection, DateTime, MetaData, Table, Text, func, insert, select, update,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -36,7 +46,7 @@ def _as_json(row) -> dict[str, Any]:
 
 
 def create(conn: Connection, env_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     values = {"id": str(uuid.uuid4()), "env_id": env_id, "created_at": now, "updated_at": now,
               "archived": False, **{k: fields[k] for k in FIELDS}}
     row = conn.execute(insert(definitions).values(values).returning(*definitions.c)).one()
@@ -67,7 +77,7 @@ def update_(conn: Connection, env_id: str, definition_id: str, changes: dict[str
     row = conn.execute(
         update(definitions)
         .where(definitions.c.env_id == env_id, definitions.c.id == definition_id)
-        .values(**changes, updated_at=datetime.now(timezone.utc))
+        .values(**changes, updated_at=datetime.now(UTC))
         .returning(*definitions.c)
     ).one_or_none()
     return None if row is None else _as_json(row)

@@ -1,10 +1,12 @@
 """The shared operators: unit cases, and the SQL compiler held equal to the evaluator in PostgreSQL."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from criteria.conditions import OPS, evaluate, parse_date, text_form
@@ -52,7 +54,7 @@ def test_text_form_is_postgres_numeric_text():
 
 
 def test_iso_dates_without_offset_are_utc():
-    assert parse_date("2024-01-02T03:04") == datetime(2024, 1, 2, 3, 4, tzinfo=timezone.utc)
+    assert parse_date("2024-01-02T03:04") == datetime(2024, 1, 2, 3, 4, tzinfo=UTC)
     assert parse_date("2024-13-01") is None and parse_date("24-01-01") is None
 
 
@@ -96,7 +98,7 @@ conditions = st.sampled_from(OPS).flatmap(
     lambda op: _condition_value(op).map(lambda v: (op, v)))
 
 
-@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(condition=conditions, values=st.lists(scalars, min_size=1, max_size=25))
 def test_sql_agrees_with_evaluator(engine, condition, values):
     op, value = condition

@@ -1,7 +1,9 @@
 """Two evaluators, one truth: the SQL predicate agrees with the Python matcher on generated events."""
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from criteria.match import matches

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 import soupsieve as sv
 from bs4 import BeautifulSoup
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from criteria.selector import SelectorError, matches, matches_at, parse_selector
 

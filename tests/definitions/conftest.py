@@ -36,7 +36,7 @@ def facts(settings):
         out = []
         try:
             while True:
-                method, properties, body = channel.basic_get("sessions.facts", auto_ack=True)
+                method, _, body = channel.basic_get("sessions.facts", auto_ack=True)
                 if method is None:
                     return out
                 out.append(decode(method.routing_key, body))

@@ -80,6 +80,10 @@ def test_label_uses_precedence_and_follows_edits(client):
     assert labels["e1"] == {"id": narrow["id"], "name": "Buy on pricing", "color": "#00ff00"}
     assert labels["e2"]["name"] == "Any click" and labels["e3"] is None
 
+    junk = [{"event_id": "j1", "kind": "click", "target": {"hierarchy": ["junk", {"classes": "x"}]}},
+            {"event_id": "j2", "kind": None, "page": "nope", "properties": [1]}]
+    assert client.post(f"{BASE}/label", json={"events": junk}).json["labels"]["j1"]["name"] == "Any click"
+
     client.post(f"{BASE}/{narrow['id']}/archive")
     labels = client.post(f"{BASE}/label", json={"events": [BUY_EVENT]}).json["labels"]
     assert labels["e1"]["name"] == "Buy button"

@@ -1,17 +1,20 @@
 """The indexed labeler gives exactly what a brute-force scan with the precedence rule gives."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from criteria.match import matches
 from criteria.model import Criteria
 from services.definitions.labeler import Label, LabelDefinition, Labeler, index_keys
-from tests.criteria.test_match_sql import criteria as criteria_json, events
+from tests.criteria.test_match_sql import criteria as criteria_json
+from tests.criteria.test_match_sql import events
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def definition(i: int, *alternatives: dict, minutes: int | None = None) -> LabelDefinition:
