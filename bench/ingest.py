@@ -208,8 +208,10 @@ def main(argv: list[str]) -> int:
     print(f"\nmedians (saturated: {args.connections} connections; light: 2 connections)")
     for name, m in medians.items():
         print(f"  {name:8} {format_result(m)}")
-    ratio = medians["ingest"]["events_s"] / medians["minimal"]["events_s"]
-    print(f"  ratio ingest/minimal {ratio:.2f} (target ≥ 0.40); ingest p99 {medians['ingest']['p99_ms']:.1f} ms "
+    # Rounds run back to back, so each round's ratio shares that moment's machine load.
+    ratio = statistics.median(i["events_s"] / m["events_s"] for i, m in zip(results["ingest"], results["minimal"]))
+    print(f"  ratio ingest/minimal (median of per-round ratios) {ratio:.2f} (target ≥ 0.40); "
+          f"ingest p99 {medians['ingest']['p99_ms']:.1f} ms "
           f"saturated, {medians['ingest']['light_p99_ms']:.1f} ms light (target ≤ 50 ms)")
     return 0
 
