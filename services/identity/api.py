@@ -58,6 +58,14 @@ class WarningsOut(BaseModel):
     next_cursor: str | None
 
 
+@bp.url_value_preprocessor
+def _refuse_nul(_endpoint, values: dict | None) -> None:
+    """PostgreSQL text cannot hold NUL, so no id or identity containing one exists."""
+    for name, value in (values or {}).items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ApiError(404, f"no {name} contains a NUL character", field=name)
+
+
 def _engine() -> Engine:
     return current_app.extensions["identity_engine"]
 

@@ -31,6 +31,7 @@ from services.identity.properties import (
     PropertyWrite,
     bound_properties,
     clean_properties,
+    clip,
     identity_problem,
     initial_properties,
 )
@@ -117,6 +118,9 @@ class Facts:
         return user_id
 
     def _warn(self, key: str, kind: str, message: str, at: datetime, subject: str | None, **details) -> None:
+        # Client strings end up here: PostgreSQL text cannot hold NUL, and they may be long.
+        key, message = clip(key), clip(message)
+        details = {name: clip(value) if isinstance(value, str) else value for name, value in details.items()}
         _join_into(self.warnings, {key: Warning(key, kind, message, at, subject, details)})
 
     def _device(self, user_id: str, device_id: str | None, at: datetime) -> None:

@@ -46,14 +46,16 @@ def identity_problem(value: str | None) -> str | None:
     """Why an identity is refused, or None when it may be used."""
     if is_generic_identity(value):
         return "generic identity"
+    if "\x00" in value:
+        return "identity with a NUL character"
     if len(value) >= MAX_IDENTITY_LENGTH:
         return f"identity of {len(value)} characters (must be under {MAX_IDENTITY_LENGTH})"
     return None
 
 
 def clip(value: Scalar) -> Scalar:
-    """Strings are truncated to 1024 characters; other scalars are kept as they are."""
-    return value[:MAX_VALUE_LENGTH] if isinstance(value, str) else value
+    """Strings are truncated to 1024 characters (NUL, which PostgreSQL cannot store, replaced)."""
+    return value[:MAX_VALUE_LENGTH].replace("\x00", "\ufffd") if isinstance(value, str) else value
 
 
 def clean_properties(properties: Mapping[str, Scalar]) -> tuple[dict[str, Scalar], list[str]]:
@@ -64,6 +66,8 @@ def clean_properties(properties: Mapping[str, Scalar]) -> tuple[dict[str, Scalar
         value = properties[key]
         if not key.strip():
             refused.append("empty key")
+        elif "\x00" in key:
+            refused.append(f"key {key!r} contains a NUL character")
         elif len(key) > MAX_KEY_LENGTH:
             refused.append(f"key {key[:40]!r}… longer than {MAX_KEY_LENGTH}")
         elif key.lower() == "id" or key.lower() == "user_id":

@@ -40,6 +40,7 @@ def test_user_by_identity_and_unknown_users(client):
     response = client.get(f"{BASE}/users/by-identity/nobody")
     assert response.status_code == 404 and response.json["error"]["field"] == "user_id"
     assert client.get(f"{BASE}/users/123").status_code == 404
+    assert client.get(f"{BASE}/users/by-identity/a%00b").status_code == 404
 
 
 def test_devices_follow_merges(client):

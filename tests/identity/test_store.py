@@ -103,3 +103,12 @@ def test_tables_much_changed_since_their_last_analysis_get_analyzed(engine):
     apply_batch(engine, [events(*(event(f"e{i}", f"d{i}", i % 60) for i in range(1500)))])
     wait_until(lambda: "users" in store.analyze_if_stale(engine), message="users found stale and analyzed")
     assert "users" not in store.analyze_if_stale(engine)
+
+
+def test_nul_characters_from_clients_never_break_a_batch(engine):
+    apply_batch(engine, [events(event("e1", "d1", 0, identity="ada\x00")),
+                         commands(identify("c1", "d2", "x\x00", 1),
+                                  set_properties("c2", 1, {"plan\x00": 1, "name": "a\x00b"}, device="d1"))])
+    assert db_users(engine, ENV)[D1][3]["name"] == "a\ufffdb"
+    with engine.connect() as conn:
+        assert len(store.list_warnings(conn, ENV, 10)) == 3
