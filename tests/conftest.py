@@ -18,13 +18,12 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("REPLAY_TOKEN_SECRET", "test-replay-secret")
 os.environ.setdefault("DRAIN_FILE", f"/tmp/footfall-test-draining-{os.getpid()}")
 
-import pika  # noqa: E402
-import pytest  # noqa: E402
-import redis as redis_lib  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+import pika
+import pytest
+import redis as redis_lib
 
-from footfall import bus, db  # noqa: E402
-from footfall.config import get_settings  # noqa: E402
+from footfall import bus, db
+from footfall.config import get_settings
 
 
 def _ensure_vhost(amqp_url: str) -> None:
@@ -79,3 +78,21 @@ def stack():
     running = start_stack()
     yield running
     running.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Debian Chromium for the whole run (Playwright's sync API allows one driver)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make chromium` installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

@@ -1,29 +1,19 @@
 """Debian's Chromium driven by Playwright (no browser download), shared by the browser tests."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 UI_BUILT = Path(__file__).resolve().parents[2] / "gateway" / "ui" / "dist" / "index.html"
 
 
 @pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (make chromium)")
+def browser(chromium):
     if not UI_BUILT.exists():
-        pytest.skip("the UI is not built (make ui-build)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
+        pytest.fail("the UI is not built: `make ui-build`")
+    return chromium
 
 
 def open_page(browser, base_url: str):

@@ -12,10 +12,6 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parents[2]
 SDK_DIR = ROOT / "sdk" / "js"
 DIST = SDK_DIR / "dist"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-
 
 @pytest.fixture(scope="session")
 def sdk_dist() -> Path:
@@ -29,16 +25,9 @@ def sdk_dist() -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Headless Debian Chromium driven by Playwright (no browser download)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("/usr/bin/chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+def browser(chromium):
+    """The run's one headless Debian Chromium (tests/conftest.py)."""
+    return chromium
 
 
 @contextmanager

@@ -88,8 +88,13 @@ def test_demo_visitor_reads_back_through_the_gateway(stack, browser, sdk_dist):
     assert first["landing_page"] and "/" in first["landing_page"]
     assert first.get("utm_source") in (None, "e2e")  # when the feed exposes it, it is the landing UTM
 
-    events = wait_until(lambda: get(f"/sessions/{laptop['sessionId']}/events"), timeout=30, interval=1,
-                        message="the first session's events")["events"]
+    def all_events():
+        # Batches travel separately (fetch, sendBeacon on page hide): wait until the last one landed.
+        events = (get(f"/sessions/{laptop['sessionId']}/events") or {}).get("events", [])
+        return events if any(e.get("name") == "Signed Up" for e in events) and any(
+            e["kind"] == "pageview" and (e.get("page") or {}).get("path") == "/" for e in events) else None
+
+    events = wait_until(all_events, timeout=30, interval=1, message="the first session's events")
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "pageview"  # the anonymous landing, merged retroactively
     assert {"pageview", "click", "change", "submit", "custom"} <= set(kinds)
