@@ -35,6 +35,9 @@ def _accept(dialect: intake.Dialect):
 def _cors(response: Response) -> Response:
     """Browser SDKs post from any site; no cookies are involved, so `*` is safe."""
     response.headers.update(CORS_HEADERS)
+    asked = request.headers.get("Access-Control-Request-Headers")
+    if asked:  # a preflight for headers beyond ours (a wrapper's own header): allow what was asked
+        response.headers["Access-Control-Allow-Headers"] = asked
     return response
 
 

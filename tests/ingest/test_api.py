@@ -176,6 +176,10 @@ def test_cors_preflight_and_headers(client):
     assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
     error = client.post("/v1/track", json=track())
     assert error.headers["Access-Control-Allow-Origin"] == "*"
+    custom = client.options("/v1/batch", headers={"Origin": "https://shop.example",
+                                                  "Access-Control-Request-Method": "POST",
+                                                  "Access-Control-Request-Headers": "content-type, x-retry-count"})
+    assert custom.headers["Access-Control-Allow-Headers"] == "content-type, x-retry-count"
 
 
 def test_sdk_bundles_are_served_with_long_cache_or_a_clear_404(client, tmp_path, monkeypatch):
