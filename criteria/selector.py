@@ -99,16 +99,14 @@ class _Parser:
         self.pos += 1
         return c
 
-    def name(self, what: str, ident: bool = True) -> str:
-        """An identifier (or, for ids, any name); escapes resolved."""
+    def name(self, what: str) -> str:
+        """An identifier, escapes resolved."""
         start, out = self.pos, []
-        c = self.peek()
-        if ident:
-            lead = 1 if c == "-" else 0
-            nxt = self.peek(lead)
-            if not (nxt == "\\" or nxt.isalpha() and nxt.isascii() or nxt == "_" or (lead and nxt == "-")
-                    or (nxt and ord(nxt) >= 0x80)):
-                self.fail(f"expected {what}")
+        lead = 1 if self.peek() == "-" else 0
+        nxt = self.peek(lead)
+        if not (nxt == "\\" or nxt.isalpha() and nxt.isascii() or nxt == "_" or (lead and nxt == "-")
+                or (nxt and ord(nxt) >= 0x80)):
+            self.fail(f"expected {what}")
         while True:
             c = self.peek()
             if c == "\\":
@@ -230,7 +228,7 @@ class _Parser:
             c = self.peek()
             if c == "#":
                 self.pos += 1
-                ids.append(self.name("an id after '#'", ident=False))
+                ids.append(self.name("an id after '#' (an identifier: escape a leading digit)"))
             elif c == ".":
                 self.pos += 1
                 classes.append(self.name("a class name after '.'"))

@@ -89,7 +89,8 @@ def _compound_sql(compound: Compound, node: ColumnElement) -> ColumnElement[bool
     parts: list[ColumnElement[bool]] = []
     if compound.tag is not None:
         parts.append(func.lower(node["tag"].astext) == compound.tag)
-    parts += [node["id"].astext == i for i in compound.ids]
+    # `#x` wants the string "x" (Python compares the raw value): a numeric id 5 is not `#\35 `.
+    parts += [and_(func.jsonb_typeof(node["id"]) == "string", node["id"].astext == i) for i in compound.ids]
     parts += [node["classes"].contains([c]) for c in compound.classes]
     parts += [_attribute_sql(t, node) for t in compound.attributes]
     # CASE inside _nth_sql guards the cast; AND order is not guaranteed in PostgreSQL.
@@ -111,7 +112,12 @@ def _complex_sql(cx: Complex, hierarchy: ColumnElement) -> ColumnElement[bool]:
             conditions.append(step(k - 1, nodes.c.pos))
         return exists(select(literal(1)).select_from(nodes).where(and_(*conditions)))
 
-    return step(len(cx.compounds) - 1, None)
+    # Every compound matches some node, so its ids and classes are in the hierarchy: a containment
+    # test says so cheaply first (and can use a GIN index on hierarchy, jsonb_path_ops).
+    required = [{"id": i} for c in cx.compounds for i in c.ids]
+    required += [{"classes": [k]} for c in cx.compounds for k in c.classes]
+    exact = step(len(cx.compounds) - 1, None)
+    return and_(hierarchy.contains(required), exact) if required else exact
 
 
 def compile_selector(selector: str, hierarchy: ColumnElement) -> ColumnElement[bool]:

@@ -63,11 +63,13 @@ MALFORMED = [
     {"kind": "click", "target": {"hierarchy": [{"tag": "a", "classes": "more", "nth": 2.0}]}},
     {"kind": "click", "properties": None, "page": None, "target": None},
     {"kind": "click", "target": {"hierarchy": [{"tag": "a", "classes": [None, 1, "more"]}, {"classes": [None]}]}},
+    {"kind": "click", "target": {"hierarchy": [{"tag": "a", "id": 5}, {"tag": "b", "id": "5"}]}},
 ]
 
 
 @pytest.mark.parametrize("selector", ["*", "a", "* > a", "a *", ".more", "a:nth-child(2)", "[class]",
-                                      "[class='1 more']", ".\\31 "])
+                                      "[class='1 more']", ".\\31 ",
+                                      "#\\35 ", "[id='5']", "b > a[id]"])
 def test_malformed_events_never_crash_and_both_evaluators_agree(engine, selector):
     criteria = Criteria(selector=selector)
     assert sql_verdicts(engine, criteria, MALFORMED) == [matches(criteria, e) for e in MALFORMED]

@@ -155,3 +155,23 @@ def test_agrees_with_soupsieve(root, chosen):
             assert matches_at(selector, hierarchy) == compiled.match(el), (selector, str(soup), hierarchy)
             chain = [el, *el.parents][:-1]
             assert matches(selector, hierarchy) == any(compiled.match(x) for x in chain), selector
+
+
+FIXED_DOM = BeautifulSoup(
+    '<div id="app" class="c1"><ul class="btn x-1"><li data-x="a" class="c2">'
+    '<a href="ab" id="1a" class="a:b Btn">x</a><span title="b a"></span></li><li></li></ul></div>',
+    "html.parser")
+
+
+@hsettings(max_examples=1500, deadline=None)
+@given(text=st.text(st.sampled_from(list("adiv.#[]=^$*:()>+~, '\"\\-1n2c|xa_")), max_size=14))
+def test_any_input_is_parsed_or_rejected_with_a_position(text):
+    """Fuzzed input: accepted only when soupsieve accepts it too (and then matches alike)."""
+    try:
+        parse_selector(text)
+    except SelectorError as exc:
+        assert 0 <= exc.position <= len(text)
+        return
+    compiled = sv.compile(text)  # raises if we accepted what a real engine rejects
+    for el in FIXED_DOM.find_all(True):
+        assert matches_at(text, hierarchy_of(el)) == compiled.match(el), text
