@@ -173,7 +173,7 @@ def main(argv: list[str]) -> int:
         return 2
     ensure_vhost()
     env = {**os.environ, "AMQP_URL": AMQP_URL, "FOOTFALL_WRITE_KEY": WRITE_KEY, "FOOTFALL_ENV_ID": ENV_ID,
-           "INGEST_RATE_LIMIT": str(10**12), "LOG_LEVEL": "WARNING"}
+           "INGEST_RATE_LIMIT": str(10**12)}  # logs at the production default (INFO)
     os.environ["AMQP_URL"] = AMQP_URL
     from footfall import bus
     from footfall.config import get_settings
