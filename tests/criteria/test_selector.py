@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import soupsieve as sv
 from bs4 import BeautifulSoup
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -172,6 +172,8 @@ def test_any_input_is_parsed_or_rejected_with_a_position(text):
     except SelectorError as exc:
         assert 0 <= exc.position <= len(text)
         return
+    # soupsieve reads an escaped `\*` as the universal selector; CSS says it is a type named "*".
+    assume("\\*" not in text)
     compiled = sv.compile(text)  # raises if we accepted what a real engine rejects
     for el in FIXED_DOM.find_all(True):
         assert matches_at(text, hierarchy_of(el)) == compiled.match(el), text
