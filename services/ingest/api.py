@@ -100,8 +100,8 @@ def _sdk_view(path: str, filename: str):
     def view():
         file = SDK_DIST / filename
         if not file.is_file():
-            raise ApiError(404, f"{path} is not built: build the browser SDK (sdk/js) to create "
-                                f"sdk/js/dist/{filename}", field="path")
+            raise ApiError(404, f"{path} is not built: run `make sdk-build` to create sdk/js/dist/{filename}",
+                           field="path")
         response = send_file(file, mimetype="text/javascript", max_age=SDK_MAX_AGE_S, conditional=True)
         response.cache_control.public = True
         return response
