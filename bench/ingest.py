@@ -131,7 +131,7 @@ def serve(target: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
             return process, url
         except requests.RequestException:  # not listening yet, or still importing
             time.sleep(0.2)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)  # the master and any workers it forked
     raise RuntimeError(f"{target} did not start")
 
 
