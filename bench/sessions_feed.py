@@ -32,6 +32,7 @@ SHAPES = {
                                                      "text": {"op": "equals", "value": "Buy now"}}}}],
     "user property plan = team": [
         {"type": "user_property", "property": "plan", "op": "equals", "value": "team"}],
+    "historical window (14 to 7 days ago)": [],
 }
 
 
@@ -39,8 +40,18 @@ def percentile(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
-def measure(client, filters: list, runs: int) -> tuple[float, float, int]:
-    query = {"limit": 50, **({"filter": json.dumps(filters)} if filters else {})}
+def window(name: str) -> tuple[datetime, datetime | None]:
+    """The shape's window: the past 7 days, or (historical) 14 to 7 days ago."""
+    now = datetime.now(UTC)
+    if name.startswith("historical"):
+        return now - timedelta(days=14), now - timedelta(days=7)
+    return now - timedelta(days=7), None
+
+
+def measure(client, name: str, filters: list, runs: int) -> tuple[float, float, int]:
+    start, end = window(name)
+    query = {"limit": 50, "from": start.isoformat(), **({"to": end.isoformat()} if end else {}),
+             **({"filter": json.dumps(filters)} if filters else {})}
     url = f"/internal/v1/envs/{ENV}/users"
     client.get(url, query_string=query)  # warm the connection pool and caches
     timings = []
@@ -52,9 +63,9 @@ def measure(client, filters: list, runs: int) -> tuple[float, float, int]:
     return statistics.median(timings), percentile(timings, 0.99), len(response.json["users"])
 
 
-def explain(engine, filters: list) -> str:
-    start = datetime.now(UTC) - timedelta(days=7)
-    query = feed.feed_query(ENV, start, None, parse_filters(json.dumps(filters)), None, 50)
+def explain(engine, name: str, filters: list) -> str:
+    start, end = window(name)
+    query = feed.feed_query(ENV, start, end, parse_filters(json.dumps(filters)), None, 50)
     compiled = query.compile(engine)
     params = {key: compiled._bind_processors.get(key, lambda v: v)(value)
               for key, value in compiled.params.items()}
@@ -63,7 +74,8 @@ def explain(engine, filters: list) -> str:
         plan = [row[0] for row in plan]
         ids = [r.user_id for r in conn.execute(query)]
         lateral = conn.execute(text("explain (analyze, buffers, costs off) " + feed.LATEST_SESSIONS.text),
-                               {"ids": ids[:50], "env": ENV, "start": start, "end": feed.FAR_FUTURE})
+                               {"ids": ids[:50], "env": ENV, "start": start,
+                                "end": end or feed.FAR_FUTURE})
         return "\n".join(plan) + "\n-- latest sessions of the page:\n" + "\n".join(lateral.scalars())
 
 
@@ -86,11 +98,11 @@ def main() -> None:
             "(select count(*) from events where env_id = :e)"), {"e": ENV}).one()
     print(f"environment: {counts[0]:,} users, {counts[1]:,} sessions, {counts[2]:,} events")
     for name, filters in SHAPES.items():
-        runs = args.runs if not filters else max(20, args.runs // 4)
-        p50, p99, n = measure(client, filters, runs)
+        runs = args.runs if name == "first page" else max(20, args.runs // 4)
+        p50, p99, n = measure(client, name, filters, runs)
         print(f"{name:34} p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   ({n} users/page, {runs} runs)")
         if args.explain:
-            print(explain(engine, filters), "\n")
+            print(explain(engine, name, filters), "\n")
 
 
 if __name__ == "__main__":

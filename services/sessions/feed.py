@@ -1,8 +1,7 @@
 """The feed's read queries: users by most recent activity (keyset), a user, sessions, events.
 
 A feed page is one index scan of `users_feed` (env, last_seen desc, user_id desc) with the filters
-as EXISTS predicates, then one LATERAL query for the page's latest sessions. With an upper bound
-on the window, activity is the latest session end inside it, aggregated from `sessions_user_start`.
+as per-user EXISTS probes, then one LATERAL query for the page's latest sessions in the window.
 """
 from __future__ import annotations
 
@@ -10,10 +9,10 @@ import base64
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import Connection, and_, func, literal, select, text, tuple_
+from sqlalchemy import Connection, literal, select, text, tuple_
 
 from footfall.web import ApiError
-from services.sessions.filters import Filter, any_event_predicate, user_predicate
+from services.sessions.filters import Filter, Seen, any_event_predicate, user_predicate
 from services.sessions.store import events, merges, sessions, users
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -71,23 +70,21 @@ def user_json(row) -> dict:
 
 def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list[Filter],
                after: list | None, limit: int):
-    """The SELECT of one feed page (limit + 1 rows, to know whether there is a next page)."""
-    if end is None:
-        activity = users.c.last_seen
-        query = select(users, activity.label("activity")).where(
-            users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start)
-    else:
-        window = (select(sessions.c.user_id, func.max(func.least(sessions.c.end, end)).label("activity"))
-                  .where(sessions.c.env_id == env_id, sessions.c.start <= end, sessions.c.end >= start)
-                  .group_by(sessions.c.user_id).subquery())
-        activity = window.c.activity
-        query = (select(users, activity.label("activity"))
-                 .join_from(users, window, and_(users.c.env_id == env_id,
-                                                users.c.user_id == window.c.user_id)))
+    """The SELECT of one feed page (limit + 1 rows, to know whether there is a next page).
+
+    Users come by most recent activity (last_seen), newest first. A window that ends in the past
+    adds a per-user probe for a session inside it: exact aggregation of the window's sessions
+    would cost a scan of all of them (seconds at a million sessions) for every page.
+    """
+    query = select(users).where(
+        users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start)
+    if end is not None:
+        query = query.where(user_predicate(Seen(type="seen", to=end, **{"from": start}), env_id, start, end))
     query = query.where(*[user_predicate(f, env_id, start, end) for f in filters])
     if after is not None:
-        query = query.where(tuple_(activity, users.c.user_id) < tuple_(literal(after[0]), literal(after[1])))
-    return query.order_by(activity.desc(), users.c.user_id.desc()).limit(limit + 1)
+        query = query.where(tuple_(users.c.last_seen, users.c.user_id)
+                            < tuple_(literal(after[0]), literal(after[1])))
+    return query.order_by(users.c.last_seen.desc(), users.c.user_id.desc()).limit(limit + 1)
 
 
 LATEST_SESSIONS = text("""
@@ -114,7 +111,7 @@ def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
     matched = _matched_sessions(conn, env_id, ids, filters, start, end)
     result = [{**user_json(r), "sessions": latest[r.user_id],
                "matched_session_ids": sorted(matched.get(r.user_id, ()))} for r in page]
-    next_cursor = encode_cursor(page[-1].activity.isoformat(), page[-1].user_id) if more else None
+    next_cursor = encode_cursor(page[-1].last_seen.isoformat(), page[-1].user_id) if more else None
     return {"users": result, "next_cursor": next_cursor}
 
 
