@@ -119,7 +119,8 @@ def _message(raw: dict, out: Normalized, envelope: Envelope, receipt: Receipt, f
         return
 
     kind = ext.kind or _DEFAULT_KIND[msg_type]
-    name = text(raw.get("event") if msg_type == "track" else raw.get("name"), "event" if msg_type == "track" else "name")
+    name_field = "event" if msg_type == "track" else "name"
+    name = text(raw.get(name_field), name_field)
     if msg_type == "track" and kind == "custom" and not name:
         raise FieldError("event", "is required for track")
     properties = flatten(raw.get("properties"), "properties")
