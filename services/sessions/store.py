@@ -223,6 +223,8 @@ def _copy_bodies(conn: Connection, bodies: Iterable[bytes]) -> None:
     """COPY raw JSON message bodies into a temp table (text format: backslashes doubled)."""
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute("create temp table stage_msgs (body jsonb) on commit drop")
+    # Bodies are read once: compressing them on the way in (TOAST's default) costs a third of COPY.
+    cursor.execute("alter table stage_msgs alter body set storage external")
     with cursor.copy("copy stage_msgs (body) from stdin") as copy:
         copy.write(b"".join(body.replace(b"\\", b"\\\\") + b"\n" for body in bodies))
 
