@@ -7,10 +7,6 @@ variables (DATABASE_URL, AMQP_URL, REDIS_URL) — e.g. one namespace per develop
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import time
-from urllib.parse import unquote, urlsplit
 
 os.environ.setdefault("DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/footfall_test")
 os.environ.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/footfall_test")
@@ -18,33 +14,17 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("REPLAY_TOKEN_SECRET", "test-replay-secret")
 os.environ.setdefault("DRAIN_FILE", f"/tmp/footfall-test-draining-{os.getpid()}")
 
-import pika
 import pytest
 import redis as redis_lib
 
 from footfall import bus, db
 from footfall.config import get_settings
-
-
-def _ensure_vhost(amqp_url: str) -> None:
-    """Create the test vhost when missing (rabbitmqctl is on this machine; CI runs here too)."""
-    vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
-    try:
-        pika.BlockingConnection(bus.connection_parameters(amqp_url)).close()
-        return
-    except pika.exceptions.ProbableAccessDeniedError:
-        pass
-    if not shutil.which("rabbitmqctl"):
-        raise RuntimeError(f"RabbitMQ vhost {vhost!r} is missing; create it with rabbitmqctl add_vhost")
-    subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=False, capture_output=True)
-    subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
-    time.sleep(0.5)
+from tests.support import ensure_vhost
 
 
 def pytest_configure(config):
     settings = get_settings()
-    _ensure_vhost(settings.amqp_url)
+    ensure_vhost(settings.amqp_url)
     db.ensure_database(settings)
 
 

@@ -1,8 +1,8 @@
 """The whole Footfall stack for end-to-end tests: every Procfile process, on test ports.
 
 The Procfile is the single list of processes (honcho runs it for `make run`, deploy/ turns it into
-Deployments); here each line runs as a subprocess in the test namespace (database, vhost, Redis db
-of tests/conftest.py), with every fixed port moved up by 10,000 so a `make run` on the same
+Deployments); here each line runs as a subprocess in a namespace of its own (the test database and
+vhost of tests/conftest.py with a `_stack` suffix), with every fixed port moved up by 10,000 so a `make run` on the same
 machine is never disturbed. Use the `stack` fixture (session-scoped, see tests/conftest.py):
 
     def test_something(stack):
@@ -23,11 +23,15 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import redis as redis_lib
 import requests
+from sqlalchemy.engine import make_url
 
 from footfall import db
-from footfall.config import get_settings
+from footfall.config import Settings, get_settings
+from tests.support import ensure_vhost
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT_SHIFT = 10_000
@@ -116,7 +120,7 @@ def _shift_ports(command: str) -> tuple[str, int | None]:
         pattern = rf"(127\.0\.0\.1:|-p |--port[ =]|:)({fixed})\b"
         if re.search(pattern, command):
             port = fixed + PORT_SHIFT
-            command = re.sub(pattern, lambda m: m.group(1) + str(port), command)
+            command = re.sub(pattern, lambda m, shifted=port: m.group(1) + str(shifted), command)
     return command, port
 
 
@@ -134,9 +138,24 @@ def _free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def build_stack() -> Stack:
-    """A Stack whose environment points every process at the test namespace and test ports."""
+def stack_settings() -> Settings:
+    """The test namespace with a `_stack` suffix: the stack's consumers must not drain the queues,
+    nor see the rows, that other tests of the same run read directly."""
     settings = get_settings()
+    database = make_url(settings.database_url)
+    amqp = urlsplit(settings.amqp_url)
+    redis = urlsplit(settings.redis_url)
+    redis_db = (int(redis.path.strip("/") or 0) + 8) % 16
+    return settings.with_(
+        database_url=database.set(database=f"{database.database}_stack").render_as_string(hide_password=False),
+        amqp_url=amqp._replace(path=f"{amqp.path.rstrip('/') or '/%2F'}_stack").geturl(),
+        redis_url=redis._replace(path=f"/{redis_db}").geturl(),
+    )
+
+
+def build_stack() -> Stack:
+    """A Stack whose environment points every process at the stack namespace and test ports."""
+    settings = stack_settings()
     env = dict(os.environ)
     env.update({
         "DATABASE_URL": settings.database_url, "AMQP_URL": settings.amqp_url,
@@ -167,11 +186,14 @@ def start_stack() -> Stack:
     busy = [p.port for p in stack.processes.values() if p.port and not _free(p.port)]
     if busy:
         raise RuntimeError(f"test ports already in use: {busy} (a previous stack still running?)")
-    settings = get_settings()
+    settings = stack_settings()
+    ensure_vhost(settings.amqp_url)
+    db.ensure_database(settings)
+    redis_lib.Redis.from_url(settings.redis_url).flushdb()  # write keys, rate limits of earlier runs
     for folder in sorted(ROOT.glob("services/*/migrations")) + sorted(ROOT.glob("gateway/migrations")):
         db.upgrade(folder.parent, settings)
     if (ROOT / "gateway" / "bootstrap.py").exists():
-        done = subprocess.run(shlex.split(".venv/bin/python -m gateway.bootstrap"), cwd=ROOT,
+        done = subprocess.run(shlex.split(".venv/bin/python -m gateway.bootstrap"), check=False, cwd=ROOT,
                               env=stack.env, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"gateway bootstrap failed:\n{done.stdout}\n{done.stderr}")

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import time
+from urllib.parse import unquote, urlsplit
 
+import pika
 import pytest
 from sqlalchemy import text
 
-from footfall import db
+from footfall import bus, db
 
 
 def migrate_fresh(service_dir: str, settings) -> None:
@@ -41,3 +45,19 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+def ensure_vhost(amqp_url: str) -> None:
+    """Create the test vhost when missing (rabbitmqctl is on this machine; CI runs here too)."""
+    vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
+    try:
+        pika.BlockingConnection(bus.connection_parameters(amqp_url)).close()
+        return
+    except pika.exceptions.ProbableAccessDeniedError:
+        pass
+    if not shutil.which("rabbitmqctl"):
+        raise RuntimeError(f"RabbitMQ vhost {vhost!r} is missing; create it with rabbitmqctl add_vhost")
+    subprocess.run(["rabbitmqctl", "add_vhost", vhost], check=False, capture_output=True)
+    subprocess.run(["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True)
+    time.sleep(0.5)

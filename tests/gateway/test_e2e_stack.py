@@ -53,7 +53,7 @@ def test_api_feed_through_real_services(stack, sent):
 
 def test_markup_from_real_ingest_runs_nothing_in_chromium(stack, sent, browser):  # noqa: F811
     page = open_page(browser, stack.url("gateway"))
-    sign_in(page, stack.admin_email, stack.admin_password)
+    sign_in(page, stack.admin_email, stack.admin_password, query=f"?env={stack.env_id}")
     card = page.locator(f"[data-testid=user-card][data-user-id='{sent['user_id']}']")
     card.wait_for()
     card.locator("[data-testid=session-open]").first.click()

@@ -167,7 +167,8 @@ def test_checkout_card_number_is_masked_in_replay_and_absent_from_events(browser
     context.close()
     assert backend.chunks
     sent = backend.everything_sent()
-    assert CARD not in sent and "4111" not in sent
+    # Not a bare "4111": random ids and millisecond timestamps contain it by chance.
+    assert CARD not in sent and CARD.replace(" ", "") not in sent and "4111 1111" not in sent
     assert any(m.get("event") == "Order Completed" for m in backend.messages)
 
 

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from footfall.messages import UserSnapshot
-from services.sessions import store
+from services.sessions import feed, store
 from services.sessions.app import create_app
+from services.sessions.filters import parse_filters
 from tests.sessions.conftest import ENV, T0, ev, store_now
 
 BASE = f"/internal/v1/envs/{ENV}"
@@ -199,3 +200,20 @@ def test_a_window_ending_now_is_open_ended(client, people, engine):
     assert ids(client, to=to_now)[0] == "frank"
     five_minutes_ago = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     assert "frank" not in ids(client, to=five_minutes_ago)
+
+
+@pytest.mark.parametrize("filters", [
+    did({"kind": "click"}),
+    did({"name": "Add to cart"}) + prop("identity", "is_not_set"),
+    did({"kind": "pageview"}, [{"property": "missing", "op": "is_not_set"}]),
+    [{"type": "seen", "from": T0.isoformat()}] + did({"criteria": {"path": "/pricing"}}),
+])
+def test_probe_and_semi_join_plans_answer_the_same(engine, people, filters):
+    parsed = parse_filters(json.dumps(filters))
+    start = T0 - timedelta(days=20)
+    with engine.connect() as conn:
+        answers = [[r.user_id for r in conn.execute(
+            feed.feed_query(ENV, start, end, parsed, None, 10, probe=probe))]
+            for end in (None, T0 + timedelta(minutes=25)) for probe in (True, False)]
+    assert answers[0] == answers[1] and answers[2] == answers[3]
+    assert answers[0]  # every case matches someone
