@@ -10,12 +10,17 @@ from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy import Connection, literal, select, text, tuple_
+from sqlalchemy.exc import OperationalError
 
 from footfall.web import ApiError
-from services.sessions.filters import Filter, Seen, any_event_predicate, user_predicate
+from services.sessions.filters import DidEvent, Filter, Seen, any_event_predicate, user_predicate
 from services.sessions.store import events, merges, sessions, users
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+# How long per-user probes may walk the feed before the planner's semi-join takes over (a filter
+# that almost nobody matches): probes answer common filters in ms, the semi-join rare ones in ~1 s.
+PROBE_BUDGET_MS = 250
+QUERY_CANCELED = "57014"
 
 
 def encode_cursor(*key) -> str:
@@ -69,7 +74,7 @@ def user_json(row) -> dict:
 
 
 def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list[Filter],
-               after: list | None, limit: int):
+               after: list | None, limit: int, probe: bool = True):
     """The SELECT of one feed page (limit + 1 rows, to know whether there is a next page).
 
     Users come by most recent activity (last_seen), newest first. A window that ends in the past
@@ -79,8 +84,9 @@ def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list
     query = select(users).where(
         users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start)
     if end is not None:
-        query = query.where(user_predicate(Seen(type="seen", to=end, **{"from": start}), env_id, start, end))
-    query = query.where(*[user_predicate(f, env_id, start, end) for f in filters])
+        seen = Seen(type="seen", to=end, **{"from": start})
+        query = query.where(user_predicate(seen, env_id, start, end, probe))
+    query = query.where(*[user_predicate(f, env_id, start, end, probe) for f in filters])
     if after is not None:
         query = query.where(tuple_(users.c.last_seen, users.c.user_id)
                             < tuple_(literal(after[0]), literal(after[1])))
@@ -100,7 +106,7 @@ LATEST_SESSIONS = text("""
 def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
          filters: list[Filter], cursor: str | None, limit: int) -> dict:
     """One page of the users feed, most recent activity first."""
-    rows = conn.execute(feed_query(env_id, start, end, filters, decode_cursor(cursor, 2), limit)).all()
+    rows = _page(conn, env_id, start, end, filters, decode_cursor(cursor, 2), limit)
     page, more = rows[:limit], len(rows) > limit
     ids = [r.user_id for r in page]
     latest: dict[str, list] = {i: [] for i in ids}
@@ -113,6 +119,23 @@ def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
                "matched_session_ids": sorted(matched.get(r.user_id, ()))} for r in page]
     next_cursor = encode_cursor(page[-1].last_seen.isoformat(), page[-1].user_id) if more else None
     return {"users": result, "next_cursor": next_cursor}
+
+
+def _page(conn: Connection, env_id: str, start: datetime, end: datetime | None,
+          filters: list[Filter], after: list | None, limit: int) -> list:
+    """The page's user rows: per-user probes first; past a budget, the planner's semi-join."""
+    if not any(isinstance(f, DidEvent) for f in filters):
+        return conn.execute(feed_query(env_id, start, end, filters, after, limit)).all()
+    try:
+        with conn.begin_nested():
+            conn.execute(text(f"set local statement_timeout = {PROBE_BUDGET_MS}"))
+            rows = conn.execute(feed_query(env_id, start, end, filters, after, limit)).all()
+        conn.execute(text("set local statement_timeout to default"))
+        return rows
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != QUERY_CANCELED:
+            raise
+    return conn.execute(feed_query(env_id, start, end, filters, after, limit, probe=False)).all()
 
 
 def _matched_sessions(conn: Connection, env_id: str, ids: list[str], filters: list[Filter],
