@@ -281,6 +281,17 @@ def test_migrations_run_as_a_job_with_the_same_hardening(rendered, render):
 
 
 @pytest.mark.parametrize("render", RENDERS)
+def test_replay_retention_runs_daily_with_the_same_hardening(rendered, render):
+    (cron,) = of_kind(rendered[render], "CronJob").values()
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["command"] == ["python", "-m", "services.replay.retention"]
+    assert (Path(__file__).resolve().parents[2] / "services/replay/retention.py").exists()
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+@pytest.mark.parametrize("render", RENDERS)
 def test_config_names_only_settings_the_processes_read(rendered, render):
     (config,) = of_kind(rendered[render], "ConfigMap").values()
     sources = "".join((Path(gunicorn_conf.__file__).parent / f).read_text() for f in ("config.py", "gunicorn_conf.py"))
