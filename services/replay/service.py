@@ -74,8 +74,8 @@ class Replays:
             body["events"] = [event for chunk in session["chunks"] for event in orjson.loads(
                 chunks.inflate(self.storage.get_chunk(env_id, session_id, chunk["seq"])))]
         else:
-            body["chunks"] = [{**chunk, "url": self.storage.chunk_url(env_id, session_id, chunk["seq"])}
-                              for chunk in session["chunks"]]
+            urls = self.storage.chunk_urls(env_id, session_id, [chunk["seq"] for chunk in session["chunks"]])
+            body["chunks"] = [{**chunk, "url": url} for chunk, url in zip(session["chunks"], urls, strict=True)]
         return body
 
     def delete_expired(self, now: datetime | None = None, batch: int = 500) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     delete,
     func,
+    literal,
     select,
     update,
 )
@@ -65,31 +66,40 @@ class ReplayIndex:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")  # same pool
 
     def record_chunk(self, env_id: str, session_id: str, device_id: str, seq: int, size: int,
                      summary: ChunkSummary, now: datetime) -> dict | None:
         """Index a stored chunk and fold it into its session: the session row as it now stands, or
-        None when (session, seq) was already known (nothing changes)."""
-        with self.engine.begin() as conn:
-            inserted = conn.scalar(insert(chunks).values(
-                env_id=env_id, session_id=session_id, seq=seq, bytes=size,
-                event_count=summary.event_count, start_at=summary.start, end_at=summary.end,
-                has_full_snapshot=summary.has_full_snapshot, created_at=now,
-            ).on_conflict_do_nothing().returning(chunks.c.seq))
-            if inserted is None:
-                return None
-            new = insert(sessions).values(
-                env_id=env_id, session_id=session_id, device_id=device_id, start_at=summary.start,
-                end_at=summary.end, chunk_count=1, bytes=size,
-                has_full_snapshot=summary.has_full_snapshot, created_at=now, updated_at=now)
-            return dict(conn.execute(new.on_conflict_do_update(index_elements=["env_id", "session_id"], set_={
-                "start_at": func.least(sessions.c.start_at, new.excluded.start_at),
-                "end_at": func.greatest(sessions.c.end_at, new.excluded.end_at),
-                "chunk_count": sessions.c.chunk_count + 1,
-                "bytes": sessions.c.bytes + new.excluded.bytes,
-                "has_full_snapshot": sessions.c.has_full_snapshot | new.excluded.has_full_snapshot,
-                "updated_at": new.excluded.updated_at,
-            }).returning(sessions)).mappings().one())
+        None when (session, seq) was already known (nothing changes).
+
+        One statement in autocommit, so one round trip: the chunk insert feeds the session upsert
+        through a CTE, and a repeated seq inserts nothing, so the session is left as it was.
+        """
+        new_chunk = insert(chunks).values(
+            env_id=env_id, session_id=session_id, seq=seq, bytes=size,
+            event_count=summary.event_count, start_at=summary.start, end_at=summary.end,
+            has_full_snapshot=summary.has_full_snapshot, created_at=now,
+        ).on_conflict_do_nothing().returning(
+            chunks.c.env_id, chunks.c.session_id, chunks.c.start_at, chunks.c.end_at, chunks.c.bytes,
+            chunks.c.has_full_snapshot, chunks.c.created_at).cte("new_chunk")
+        new = insert(sessions).from_select(
+            ["env_id", "session_id", "device_id", "start_at", "end_at", "chunk_count", "bytes",
+             "has_full_snapshot", "created_at", "updated_at"],
+            select(new_chunk.c.env_id, new_chunk.c.session_id, literal(device_id, String),
+                   new_chunk.c.start_at, new_chunk.c.end_at, literal(1, Integer), new_chunk.c.bytes,
+                   new_chunk.c.has_full_snapshot, new_chunk.c.created_at, new_chunk.c.created_at))
+        upsert = new.on_conflict_do_update(index_elements=["env_id", "session_id"], set_={
+            "start_at": func.least(sessions.c.start_at, new.excluded.start_at),
+            "end_at": func.greatest(sessions.c.end_at, new.excluded.end_at),
+            "chunk_count": sessions.c.chunk_count + 1,
+            "bytes": sessions.c.bytes + new.excluded.bytes,
+            "has_full_snapshot": sessions.c.has_full_snapshot | new.excluded.has_full_snapshot,
+            "updated_at": new.excluded.updated_at,
+        }).returning(sessions)
+        with self._autocommit.connect() as conn:
+            row = conn.execute(upsert).mappings().first()
+        return dict(row) if row else None
 
     def unannounced(self, env_id: str, session_id: str) -> dict | None:
         """The session when the bus has not yet heard of it (or of its full snapshot), else None."""
@@ -106,17 +116,24 @@ class ReplayIndex:
                          .values(announced_full_snapshot=has_full_snapshot))
 
     def session_with_chunks(self, env_id: str, session_id: str, not_before: datetime) -> dict | None:
-        """A session written since `not_before` (retention) with its chunks in seq order, or None."""
+        """A session written since `not_before` (retention) with its chunks in seq order, or None.
+
+        One query (the session's columns repeat on each chunk row), so a manifest is one round trip.
+        """
+        chunk_columns = (chunks.c.seq, chunks.c.bytes, chunks.c.event_count, chunks.c.start_at, chunks.c.end_at)
+        query = (select(sessions, *(column.label(f"chunk_{column.name}") for column in chunk_columns))
+                 .select_from(sessions.outerjoin(chunks, and_(chunks.c.env_id == sessions.c.env_id,
+                                                              chunks.c.session_id == sessions.c.session_id)))
+                 .where(_session(env_id, session_id), sessions.c.updated_at >= not_before)
+                 .order_by(chunks.c.seq))
         with self.engine.connect() as conn:
-            row = conn.execute(select(sessions).where(
-                _session(env_id, session_id), sessions.c.updated_at >= not_before)).mappings().first()
-            if row is None:
-                return None
-            found = conn.execute(select(chunks.c.seq, chunks.c.bytes, chunks.c.event_count,
-                                        chunks.c.start_at.label("start"), chunks.c.end_at.label("end"))
-                                 .where(chunks.c.env_id == env_id, chunks.c.session_id == session_id)
-                                 .order_by(chunks.c.seq)).mappings().all()
-        return {**row, "chunks": [dict(chunk) for chunk in found]}
+            rows = conn.execute(query).mappings().all()
+        if not rows:
+            return None
+        found = [{"seq": row["chunk_seq"], "bytes": row["chunk_bytes"], "event_count": row["chunk_event_count"],
+                  "start": row["chunk_start_at"], "end": row["chunk_end_at"]}
+                 for row in rows if row["chunk_seq"] is not None]
+        return {**{column.name: rows[0][column.name] for column in sessions.c}, "chunks": found}
 
     def expired(self, cutoff: datetime, limit: int = 500) -> list[tuple[str, str]]:
         """(env_id, session_id) of sessions last written before `cutoff`."""

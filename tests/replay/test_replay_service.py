@@ -1,10 +1,12 @@
 """The replay service over moto's S3 server: tokens, uploads, idempotence, playback order, the bus."""
 from datetime import timedelta
 
+import botocore.auth
 import requests
 
 from footfall import bus
 from footfall.messages import decode
+from services.replay.chunks import chunk_key
 from tests.replay.helpers import bearer, chunk_body, rrweb_events, token
 
 CHUNKS = "/replay/v1/chunks"
@@ -127,3 +129,15 @@ def test_a_chunk_whose_announcement_failed_is_announced_when_retried(
     retried = upload(client, secret, 0, rrweb_events(0, full_snapshot=True))
     assert retried.status_code == 200 and retried.json["duplicate"]
     assert bus.queue_depths(replay_settings)["sessions.facts"] == 1
+
+
+def test_manifest_urls_are_the_ones_botocore_presigns(replays, monkeypatch):
+    """chunk_urls calls botocore's signer directly (for speed): same URLs as generate_presigned_url."""
+    now = botocore.auth.get_current_datetime()
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
+    session_id = "odd é+%=~?& id"
+    expected = [replays.storage.client.generate_presigned_url(
+        "get_object", Params={"Bucket": replays.storage.bucket, "Key": chunk_key("env-a", session_id, seq)},
+        ExpiresIn=60) for seq in (0, 7)]
+    assert replays.storage.chunk_urls("env-a", session_id, [0, 7]) == expected
+    assert "X-Amz-Security-Token=" in expected[0], "the session token of the test credentials is signed in"
