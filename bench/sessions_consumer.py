@@ -1,7 +1,7 @@
 """Events consumer throughput from the queue, and freshness (publish → visible in the feed model).
 
-    .venv/bin/python -m bench.sessions_consumer [--users 2000] [--events-per-user 50]
-        [--freshness-seconds 20] [--database ff_bench_consumer]
+    .venv/bin/python -m bench.sessions_consumer [--users 4000] [--events-per-user 50]
+        [--freshness-seconds 20] [--database ff_bench_consumer] [--parallel 2]
 
 1. Throughput: publishes users × events-per-user events (messages of 100 events, as ingest sends
    one message per request), then starts the events consumer process and times, from its first
@@ -29,16 +29,18 @@ from footfall import bus, db
 from footfall.config import get_settings
 from footfall.messages import EventsCaptured, encode
 from services.sessions import store
+from services.sessions.consumer import EVENTS_PARALLEL
 from tests.support import migrate_fresh
 
 ENV = "bench-consumer"
 
 
-def start_consumer(settings) -> subprocess.Popen:
+def start_consumer(settings, parallel: int) -> subprocess.Popen:
     """The events consumer as its own process, as in production (Procfile)."""
     env = {**os.environ, "DATABASE_URL": settings.database_url, "AMQP_URL": settings.amqp_url,
            "LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "services.sessions.consumer", "events"], env=env)
+    return subprocess.Popen([sys.executable, "-m", "services.sessions.consumer", "events",
+                             f"--parallel={parallel}"], env=env)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -53,7 +55,12 @@ def stored(engine, event_id: str) -> bool:
                                 {"e": ENV, "i": event_id}))
 
 
-def throughput(settings, engine, users: int, per_user: int) -> float:
+def count_stored(engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(text("select count(*) from events where env_id = :e"), {"e": ENV})
+
+
+def throughput(settings, engine, users: int, per_user: int, parallel: int) -> float:
     messages = make_messages(ENV, users, per_user)
     bodies = [encode(m) for m in messages]
     first, last = messages[0].events[0].event_id, messages[-1].events[-1].event_id
@@ -61,31 +68,31 @@ def throughput(settings, engine, users: int, per_user: int) -> float:
     for i, body in enumerate(bodies):
         publisher.publish_raw("event.captured", body, f"bench-{i}")
     total = users * per_user
-    consumer = start_consumer(settings)
+    consumer = start_consumer(settings, parallel)
     while not stored(engine, first):  # from the first stored batch: excludes process start-up
         time.sleep(0.005)
     started = time.perf_counter()
+    before = count_stored(engine)
     while not stored(engine, last):  # one queue, one consumer: the last message comes last
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
     stop(consumer)
-    with engine.connect() as conn:
-        count = conn.scalar(text("select count(*) from events where env_id = :e"), {"e": ENV})
+    count = count_stored(engine)
     assert count == total, (count, total)
-    rate = (total - settings.batch_size * 100) / elapsed  # the first batch was before `started`
+    rate = (total - before) / elapsed  # what was stored before `started` is not counted
     print(f"throughput: {total:,} events ({len(bodies)} messages of 100) stored and sessionized by "
-          f"the consumer process at {rate:,.0f} events/s")
+          f"the consumer process ({parallel} consumers) at {rate:,.0f} events/s")
     return rate
 
 
-def freshness(settings, engine, rate: float, seconds: float) -> None:
+def freshness(settings, engine, rate: float, seconds: float, parallel: int) -> None:
     rng = random.Random(3)
     count = int(rate * seconds / 100)
     now = datetime.now(UTC)
     messages = [(str(1_000_000 + 10_000_000 + n * 100), encode(EventsCaptured(env_id=ENV, events=[
         make_event(rng, ENV, 10_000_000 + n * 100 + i, 0, now) for i in range(100)])))
         for n in range(count)]
-    consumer = start_consumer(settings)
+    consumer = start_consumer(settings, parallel)
     time.sleep(2)  # let it connect
     pending: dict[str, float] = {}
     latencies: list[float] = []
@@ -127,10 +134,12 @@ def freshness(settings, engine, rate: float, seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=2000)
+    parser.add_argument("--users", type=int, default=4000)
     parser.add_argument("--events-per-user", type=int, default=50)
     parser.add_argument("--freshness-seconds", type=float, default=20)
     parser.add_argument("--database", default="ff_bench_consumer")
+    parser.add_argument("--parallel", type=int, default=EVENTS_PARALLEL,
+                        help="events consumers in the consumer process")
     args = parser.parse_args()
     base = get_settings()
     settings = base.with_(database_url=base.database_url.rsplit("/", 1)[0] + "/" + args.database)
@@ -138,9 +147,9 @@ def main() -> None:
     migrate_fresh("services/sessions", settings)
     bus.purge_all(settings)
     engine = db.make_engine(store.SCHEMA, settings)
-    rate = throughput(settings, engine, args.users, args.events_per_user)
+    rate = throughput(settings, engine, args.users, args.events_per_user, args.parallel)
     if args.freshness_seconds:
-        freshness(settings, engine, rate / 2, args.freshness_seconds)
+        freshness(settings, engine, rate / 2, args.freshness_seconds, args.parallel)
     bus.purge_all(settings)
 
 

@@ -6,8 +6,11 @@ whole delivery batch in one transaction before the worker acks it.
 """
 from __future__ import annotations
 
+import argparse
 import logging
+import signal
 import sys
+import threading
 from collections import defaultdict
 from datetime import datetime
 from typing import Annotated
@@ -122,15 +125,40 @@ def _merge_order(item) -> tuple[datetime, str, str]:
 
 
 CONSUMERS = {"events": EventsConsumer, "facts": FactsConsumer}
+# Events consumers per process: while one batch holds its streams' locks, the next is parsed and
+# staged on another connection, so PostgreSQL works on both cores (bench/sessions_consumer.py).
+EVENTS_PARALLEL = 2
+
+
+def run_parallel(consumers: list[Consumer]) -> int:
+    """Run consumers in threads until SIGTERM/SIGINT; exit non-zero if one dies (to be restarted)."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    threads = [threading.Thread(target=c.run, name=f"{c.queue}-{i}") for i, c in enumerate(consumers)]
+    for thread in threads:
+        thread.start()
+    log.info("consuming %s with %d consumers", consumers[0].queue, len(consumers))
+    while not stopping.wait(1) and all(t.is_alive() for t in threads):
+        pass
+    for consumer in consumers:
+        consumer.stop()
+    for thread in threads:
+        thread.join()
+    return 0 if stopping.is_set() else 1
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in CONSUMERS:
-        print("usage: python -m services.sessions.consumer events|facts", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(prog="python -m services.sessions.consumer")
+    parser.add_argument("kind", choices=CONSUMERS)
+    parser.add_argument("--parallel", type=int, default=EVENTS_PARALLEL,
+                        help=f"events consumers in this process (default {EVENTS_PARALLEL})")
+    args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log_level)
-    CONSUMERS[argv[0]](settings).run_forever()
+    if args.kind == "events":
+        return run_parallel([EventsConsumer(settings) for _ in range(args.parallel)])
+    CONSUMERS[args.kind](settings).run_forever()
     return 0
 
 

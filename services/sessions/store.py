@@ -91,17 +91,15 @@ def _props_sql(row: str) -> str:
 # A client session never times out: all its events are one interval.
 NO_TIMEOUT = "interval '1000 years'"
 
-EVENT_STEPS = [
+# Two phases, so parallel consumers overlap their work: staging (parse, explode, within-batch
+# dedupe, owner lookup) needs only the shared merge lock; the rest holds the locks of the
+# streams it touches, so batches touching the same streams run it one at a time.
+STAGE_STEPS = [
     # Sorts and hashes of a 20k-event batch stay in memory.
     "set local work_mem = '64MB'",
-    # 1. Serialise with merges, and with other consumers touching the same anonymous users.
+    # 1. No merge re-attributes users while this batch reads the merge map and stores events.
     f"select pg_advisory_xact_lock_shared({MERGE_LOCK})",
-    f"""
-    select pg_advisory_xact_lock({MERGE_LOCK} + 1 + b) from (
-        select distinct abs(hashtext((e->>'env_id') || (e->>'user_id'))) % {BUCKETS} as b
-        from stage_msgs, jsonb_array_elements(body->'events') as e order by 1) s
-    """,
-    # 2. The events never stored, once each, with their owner (the merge map is path-compressed).
+    # 2. The batch's events, once each, with their owner (the merge map is path-compressed).
     f"""
     create temp table fresh on commit drop as
     select distinct on (x.env_id, x.event_id) x.*, coalesce(m.into_user_id, x.anon_user_id) as user_id,
@@ -122,10 +120,19 @@ EVENT_STEPS = [
     ) x
     join {_timeouts_sql()} on t.source = x.source
     left join merges m on m.env_id = x.env_id and m.from_user_id = x.anon_user_id
-    where not exists (select 1 from events v where v.env_id = x.env_id and v.event_id = x.event_id)
     order by x.env_id, x.event_id
     """,
-    # 3. Intervals to merge per stream: each stored session within one timeout of the new events
+]
+
+EVENT_STEPS = [
+    # 3. Serialise with other consumers touching the same anonymous users (locks in one order).
+    f"""
+    select pg_advisory_xact_lock({MERGE_LOCK} + 1 + b) from (
+        select distinct abs(hashtext(env_id || anon_user_id)) % {BUCKETS} as b from fresh order by 1) s
+    """,
+    # 4. Only the events never stored go on (an index probe each; nothing is written usually).
+    "delete from fresh f using events v where v.env_id = f.env_id and v.event_id = f.event_id",
+    # 5. Intervals to merge per stream: each stored session within one timeout of the new events
     #    (its events are not re-read: start, end and first event suffice), and each new event.
     f"""
     create temp table iv on commit drop as
@@ -146,7 +153,7 @@ EVENT_STEPS = [
     select env_id, skey, timeout, time, time, event_id, null, 1, anon_user_id, client_session_id
     from fresh
     """,
-    # 4. Merge: sorted by (start, first event), a gap above the timeout from the furthest end so far
+    # 6. Merge: sorted by (start, first event), a gap above the timeout from the furthest end so far
     #    starts a session, named by its first event (or by the client's id).
     """
     create temp table comp on commit drop as
@@ -175,7 +182,7 @@ EVENT_STEPS = [
     from fresh f join comp c on c.env_id = f.env_id and c.first_event_id = f.event_id and c.old_id is null
     on conflict do nothing
     """,
-    # 5. Stored sessions merged into another one: their events take its id.
+    # 7. Stored sessions merged into another one: their events take its id.
     """
     update events e set session_id = c.new_id from comp c
     where c.old_id is not null and c.old_id <> c.new_id
@@ -205,7 +212,7 @@ EVENT_STEPS = [
     where c.old_id is not null and c.old_id <> c.new_id
       and s.env_id = c.env_id and s.session_id = c.old_id
     """,
-    # 6. The feed rows of the owners.
+    # 8. The feed rows of the owners.
     "create temp table owners on commit drop as select distinct env_id, user_id from fresh",
 ]
 
@@ -235,7 +242,7 @@ def store_events(conn: Connection, bodies: list[bytes]) -> int:
     Runs inside the caller's transaction; the bodies must already be validated (consumer.decode).
     """
     _copy_bodies(conn, bodies)
-    for step in EVENT_STEPS:
+    for step in STAGE_STEPS + EVENT_STEPS:
         conn.execute(text(step))
     conn.execute(text(REFRESH_USERS))
     return conn.execute(text("select count(*) from fresh")).scalar_one()
