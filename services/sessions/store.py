@@ -63,7 +63,8 @@ users = Table(
 merges = Table(
     "merges", metadata,
     Column("env_id", Text, primary_key=True), Column("from_user_id", Text, primary_key=True),
-    Column("into_user_id", Text), Column("at", TZ),
+    Column("into_user_id", Text),  # the final survivor (path-compressed): one lookup per event
+    Column("at", TZ), Column("direct_into_user_id", Text),  # the chosen merge: earliest (at, into)
 )
 
 # Advisory locks: event batches share MERGE_LOCK and take one lock per bucket of streams they
@@ -258,39 +259,73 @@ def resolve(conn: Connection, env_id: str, user_id: str) -> str:
     return into or user_id
 
 
-def _refresh_user(conn: Connection, env_id: str, user_id: str) -> None:
+def _refresh_users(conn: Connection, env_id: str, user_ids: list[str]) -> None:
+    """Recompute feed rows from sessions; a user left with none drops out of the feed."""
     conn.execute(text("create temp table if not exists owners (env_id text, user_id text) on commit drop"))
-    conn.execute(text("insert into owners values (:e, :u)"), {"e": env_id, "u": user_id})
+    conn.execute(text("insert into owners select :e, unnest(cast(:u as text[]))"), {"e": env_id, "u": user_ids})
     conn.execute(text(REFRESH_USERS))
+    conn.execute(text("""
+        update users u set first_seen = null, last_seen = null, session_count = 0
+        where u.env_id = :e and u.user_id = any(:u)
+          and not exists (select 1 from sessions s where s.env_id = u.env_id and s.user_id = u.user_id)
+    """), {"e": env_id, "u": user_ids})
+    conn.execute(text("truncate owners"))
+
+
+# The users whose chain of chosen merges passes through :f (itself included).
+BEHIND = """
+    with recursive behind(user_id) as (
+        select cast(:f as text)
+        union
+        select m.from_user_id from merges m join behind b
+            on m.env_id = :e and m.direct_into_user_id = b.user_id
+    ) select user_id from behind
+"""
 
 
 def apply_merges(conn: Connection, env_id: str, items: list[UserMerge]) -> None:
-    """Re-attribute a merged-away user's events, sessions and feed row to the survivor.
+    """Re-attribute merged-away users' events, sessions and feed rows to their survivors.
 
-    Idempotent and order-independent: the merge map is kept path-compressed (every entry points at
-    the final survivor), so a chain A→B, B→C lands on C whatever order its links arrive in, and
-    events stored later find their owner with one lookup.
+    Idempotent and order-independent: per user, the merge with the earliest (at, into_user_id)
+    wins (identity may re-send a user's merge with another target when an identify arrives late),
+    whatever order they arrive in. The map keeps that chosen edge and the final survivor, so a
+    chain A→B, B→C lands on C in any order, and events stored later find their owner in one lookup.
+    A merge that would close a cycle is ignored.
     """
     conn.execute(text(f"select pg_advisory_xact_lock({MERGE_LOCK})"))
     for item in items:
-        source, root = item.from_user_id, resolve(conn, env_id, item.into_user_id)
-        if root == source:
-            log.warning("ignoring merge %s -> %s: it would close a cycle", source, item.into_user_id)
-            continue
-        existing = resolve(conn, env_id, source)
-        if existing != source:
-            if existing != root:
-                log.warning("user %s already merged into %s; ignoring merge into %s",
-                            source, existing, root)
-            continue
-        params = {"e": env_id, "f": source, "r": root, "at": item.at}
-        conn.execute(text("insert into merges values (:e, :f, :r, :at)"), params)
-        conn.execute(text("update merges set into_user_id = :r where env_id = :e and into_user_id = :f"),
-                     params)
-        conn.execute(text("update events set user_id = :r where env_id = :e and user_id = :f"), params)
-        conn.execute(text("update sessions set user_id = :r where env_id = :e and user_id = :f"), params)
-        conn.execute(text("delete from users where env_id = :e and user_id = :f"), params)
-        _refresh_user(conn, env_id, root)
+        _apply_merge(conn, env_id, item)
+
+
+def _apply_merge(conn: Connection, env_id: str, item: UserMerge) -> None:
+    source, target = item.from_user_id, item.into_user_id
+    params = {"e": env_id, "f": source, "i": target, "at": item.at}
+    current = conn.execute(text("select direct_into_user_id, at, into_user_id from merges "
+                                "where env_id = :e and from_user_id = :f"), params).first()
+    if current is not None and (current.at, current.direct_into_user_id) <= (item.at, target):
+        return  # a redelivery, or a later merge of this user: the earliest one stands
+    behind = list(conn.execute(text(BEHIND), params).scalars())
+    if target in behind:  # the target's chain leads back through the merged user
+        log.warning("ignoring merge %s -> %s: it would close a cycle", source, target)
+        return
+    root, old_root = resolve(conn, env_id, target), resolve(conn, env_id, source)
+    conn.execute(text("""
+        insert into merges (env_id, from_user_id, into_user_id, at, direct_into_user_id)
+        values (:e, :f, :r, :at, :i)
+        on conflict (env_id, from_user_id) do update set at = excluded.at,
+            direct_into_user_id = excluded.direct_into_user_id
+    """), {**params, "r": root})
+    if old_root == root:
+        return
+    moved = {**params, "old": old_root, "r": root, "behind": behind}
+    conn.execute(text("update merges set into_user_id = :r "
+                      "where env_id = :e and from_user_id = any(:behind)"), moved)
+    # Events and sessions belong to the survivor of their anonymous user.
+    for table in ("events", "sessions"):
+        conn.execute(text(f"update {table} set user_id = :r where env_id = :e and user_id = :old "
+                          "and anon_user_id = any(:behind)"), moved)
+    conn.execute(text("delete from users where env_id = :e and user_id = :f"), params)
+    _refresh_users(conn, env_id, [root] if old_root == source else [root, old_root])
 
 
 def apply_snapshots(conn: Connection, env_id: str, snapshots: list[UserSnapshot]) -> None:

@@ -99,3 +99,49 @@ def test_replays_mark_sessions_stored_before_or_after(engine):
     with engine.connect() as conn:
         flags = dict(conn.execute(select(sessions.c.session_id, sessions.c.has_replay)).all())
     assert flags.pop("before") and flags.pop("after") and list(flags.values()) == [False]
+
+
+def merge_state(engine) -> dict:
+    """Everything a merge decides: owners of events and sessions, feed rows, the merge map."""
+    with engine.connect() as conn:
+        return {
+            "events": sorted(conn.execute(select(events.c.event_id, events.c.user_id)).all()),
+            "sessions": sorted(conn.execute(select(sessions.c.session_id, sessions.c.user_id)).all()),
+            "users": sorted(conn.execute(select(users.c.user_id, users.c.first_seen, users.c.last_seen,
+                                                users.c.session_count)).all()),
+            "merges": sorted(conn.execute(select(store.merges.c.from_user_id, store.merges.c.into_user_id,
+                                                 store.merges.c.direct_into_user_id)).all()),
+        }
+
+
+def test_a_users_earliest_merge_wins_in_any_arrival_order(engine):
+    # a merged into X, then a late identify (earlier in event time) merges a into Y instead; a tie
+    # on `at` goes to the smaller into id; b follows a, X merges on into Z.
+    merges = [UserMerge(from_user_id="a", into_user_id="X", at=T0 + timedelta(minutes=2)),
+              UserMerge(from_user_id="a", into_user_id="Y", at=T0 + timedelta(minutes=1)),
+              UserMerge(from_user_id="a", into_user_id="Yb", at=T0 + timedelta(minutes=1)),
+              UserMerge(from_user_id="b", into_user_id="a", at=T0 + timedelta(minutes=3)),
+              UserMerge(from_user_id="X", into_user_id="Z", at=T0 + timedelta(minutes=4))]
+    evs = [ev(user, minutes) for user, minutes in
+           (("a", 0), ("a", 100), ("b", 5), ("X", 0), ("Y", 50), ("Yb", 60), ("Z", 7))]
+    late = [ev("a", 300), ev("b", 301)]
+    rng = random.Random(11)
+    orders = [merges, merges[::-1]] + [rng.sample(merges, len(merges)) for _ in range(6)]
+    states = []
+    for order in orders:
+        truncate_schema(engine, store.SCHEMA)
+        store_now(engine, evs)
+        for i, merge in enumerate(order):  # one batch each; the late events arrive mid-way
+            with engine.begin() as conn:
+                store.apply_merges(conn, ENV, [merge])
+            if i == 2:
+                store_now(engine, late)
+        states.append(merge_state(engine))
+    assert all(state == states[0] for state in states[1:])
+    final = states[0]
+    owners = {event_id: user for event_id, user in final["events"]}
+    by_user = {e.event_id: e.user_id for e in evs + late}
+    assert {by_user[e]: owners[e] for e in owners} == {
+        "a": "Y", "b": "Y", "X": "Z", "Y": "Y", "Yb": "Yb", "Z": "Z"}
+    assert {u for u, *_ in final["users"]} == {"Y", "Yb", "Z"}  # X's events moved back out of it
+    assert ("a", "Y", "Y") in final["merges"] and ("b", "Y", "a") in final["merges"]
