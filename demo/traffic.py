@@ -40,6 +40,34 @@ CAMPAIGNS = ("", "?utm_source=newsletter&utm_medium=email&utm_campaign=spring",
              "?utm_source=google&utm_medium=cpc&utm_campaign=trail-shoes", "")
 
 
+# A few defined events, so the first feed shows named, coloured events beside raw ones (the rest
+# stay raw, ready to be defined from the UI). Created once, through the definitions service.
+DEMO_DEFINITIONS = (
+    {"name": "Signed Up", "category": "Activation", "color": "#16a34a",
+     "criteria": {"kind": "custom", "name": "Signed Up"}},
+    {"name": "Add to Cart", "category": "Shopping", "color": "#2563eb",
+     "criteria": {"kind": "click", "selector": "#add-to-cart"}},
+    {"name": "Order Completed", "category": "Shopping", "color": "#7c3aed",
+     "criteria": {"kind": "custom", "name": "Order Completed"}},
+    {"name": "View Pricing", "category": "Marketing", "color": "#d97706",
+     "criteria": {"kind": "pageview", "path": "/pricing"}},
+)
+
+
+def ensure_demo_definitions() -> None:
+    """Create the demo definitions that the demo environment does not have yet (by name)."""
+    settings = get_settings()
+    url = f"{settings.definitions_url}/internal/v1/envs/{settings.env_id}/definitions"
+    try:
+        existing = requests.get(url, timeout=5).json()
+        names = {d["name"] for d in existing["definitions"]}
+        for definition in DEMO_DEFINITIONS:
+            if definition["name"] not in names:
+                requests.post(url, json=definition, timeout=5).raise_for_status()
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        log.warning("demo definitions not created: %r", exc)
+
+
 def demo_site_url() -> str:
     return os.environ.get("DEMO_SITE_URL", "http://127.0.0.1:8090").rstrip("/")
 
@@ -189,6 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.wait:
         wait_for_stack(args.site)
+    ensure_demo_definitions()
     rng = random.Random(args.seed)
     visitors = args.visitors
     with sync_playwright() as playwright:
