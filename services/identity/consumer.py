@@ -24,7 +24,7 @@ from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery
 from services.identity import store
 from services.identity.merge import Facts
-from services.identity.wire import SlimEventsCaptured
+from services.identity.wire import read_events
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ class IdentityConsumer(Consumer):
 
     def decode(self, routing_key: str, body: bytes) -> Message:
         """Events are read through the slim view (wire.py); commands in full."""
-        if routing_key == SlimEventsCaptured.routing_key:
-            return SlimEventsCaptured.model_validate_json(body)
+        if routing_key == "event.captured":
+            return read_events(body)
         return super().decode(routing_key, body)
 
     def handle(self, deliveries: list[Delivery]) -> None:
