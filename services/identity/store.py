@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import orjson
 from psycopg.types.json import set_json_loads
@@ -108,7 +109,8 @@ def make_identity_engine(settings: Settings | None = None) -> Engine:
 # milliseconds, where arrays of jsonb or timestamps cost far more to encode and to parse.
 
 _RESOLVE = text("""
-select user_id, owner_id, identity from users where env_id = :env and user_id = any(cast(:ids as text[]))
+select user_id, owner_id, identity, own_first_seen, own_first_event, own_last_seen, first_seen, first_event, last_seen
+from users where env_id = :env and user_id = any(cast(:ids as text[]))
 """)
 
 _INSERT_USERS = text("""
@@ -291,15 +293,32 @@ def _lock_key(env_id: str, user_id: str) -> int:
     return int(hash53(env_id, "lock", user_id))
 
 
-def _resolve(conn: Connection, env: str, ids: list[str]) -> dict[str, tuple[str, str | None]]:
-    return {user_id: (owner, identity) for user_id, owner, identity in conn.execute(_RESOLVE, {"env": env, "ids": ids})}
+class Resolved(NamedTuple):
+    """An id's owner and identity, and its seen-state: read under the owner's lock, it is current."""
+
+    owner: str
+    identity: str | None
+    own_first: tuple[datetime, str] | None = None  # (own_first_seen, own_first_event)
+    own_last_seen: datetime | None = None
+    first: tuple[datetime, str] | None = None  # the materialised (first_seen, first_event) of an owner
+    last_seen: datetime | None = None
 
 
-def _lock_owners(conn: Connection, facts: Facts, ids: list[str], rows: dict) -> dict[str, tuple[str, str | None]]:
-    """Lock the owners of `ids` (and every identified user named) until stable; id → (owner, identity)."""
+def _resolve(conn: Connection, env: str, ids: list[str]) -> dict[str, Resolved]:
+    return {
+        row.user_id: Resolved(row.owner_id, row.identity,
+                              None if row.own_first_seen is None else (row.own_first_seen, row.own_first_event),
+                              row.own_last_seen, None if row.first_seen is None else (row.first_seen, row.first_event),
+                              row.last_seen)
+        for row in conn.execute(_RESOLVE, {"env": env, "ids": ids})
+    }
+
+
+def _lock_owners(conn: Connection, facts: Facts, ids: list[str], rows: dict) -> dict[str, Resolved]:
+    """Lock the owners of `ids` (and every identified user named) until stable; id → its row."""
     locked: set[str] = set()
     while True:
-        needed = ({owner for owner, _ in rows.values()} | set(facts.identities)) - locked
+        needed = ({r.owner for r in rows.values()} | set(facts.identities)) - locked
         if not needed and len(rows) == len(ids):  # ids another batch inserted are not in `rows` yet
             return rows
         if needed:
@@ -324,10 +343,10 @@ def _apply(conn: Connection, facts: Facts, ids: list[str], outcome: Outcome) -> 
     rows = _resolve(conn, env, ids)
     missing = [{"user_id": i, "identity": facts.identities.get(i)} for i in ids if i not in rows]
     created = set(conn.scalars(_INSERT_USERS, {"env": env, "rows": _rows(missing)})) if missing else set()
-    rows.update({m["user_id"]: (m["user_id"], m["identity"]) for m in missing if m["user_id"] in created})
+    rows.update({m["user_id"]: Resolved(m["user_id"], m["identity"]) for m in missing if m["user_id"] in created})
     rows = _lock_owners(conn, facts, ids, rows)
-    owner = {user_id: o for user_id, (o, _) in rows.items()}
-    identified = {user_id for user_id, (_, identity) in rows.items() if identity is not None}
+    owner = {user_id: r.owner for user_id, r in rows.items()}
+    identified = {user_id for user_id, r in rows.items() if r.identity is not None}
     dirty: set[str] = set()  # owners that lost or gained a member: recomputed from their members
     bumped: set[str] = set()  # owners whose version rose already
 
@@ -348,9 +367,8 @@ def _apply(conn: Connection, facts: Facts, ids: list[str], outcome: Outcome) -> 
     if facts.claims:
         outcome.merges = _link(conn, facts, owner, identified, dirty)
 
-    if facts.seen:
-        bumped |= {user_id for user_id, up in conn.execute(_SEEN, {"env": env, "rows": _rows(
-            _seen_rows(facts, owner, dirty))}) if up}
+    if seen_rows := _seen_rows(facts, owner, dirty, rows):
+        bumped |= {user_id for user_id, up in conn.execute(_SEEN, {"env": env, "rows": _rows(seen_rows)}) if up}
 
     if dirty:
         bumped |= set(conn.scalars(_RECOMPUTE, {"env": env, "owners": sorted(dirty)}))
@@ -372,22 +390,42 @@ def _apply(conn: Connection, facts: Facts, ids: list[str], outcome: Outcome) -> 
         _insert_warnings(conn, env, [bounds_warning(u, keys, now) for u, keys in dropped.items()])
 
 
-def _seen_rows(facts: Facts, owner: dict[str, str], dirty: set[str]) -> list[dict]:
-    """Per id: its own new seen-facts and, for a stable owner, the join of its members' new facts."""
+def _earlier(seen: Seen | None, stored: tuple[datetime, str] | None) -> bool:
+    return seen is not None and (stored is None or (seen.first_seen, seen.first_event) < stored)
+
+
+def _later(seen: Seen | None, stored: datetime | None) -> bool:
+    return seen is not None and (stored is None or seen.last_seen > stored)
+
+
+def _seen_rows(facts: Facts, owner: dict[str, str], dirty: set[str], state: dict[str, Resolved]) -> list[dict]:
+    """Per id: its own new seen-facts and, for a stable owner, the join of its members' new facts.
+
+    Only what beats the state read under the lock is sent (a known device's event usually moves
+    last seen alone, so its initial properties stay home); _SEEN compares again in SQL all the same.
+    Owners outside the batch's ids have no state read here and are sent whole.
+    """
     joined: dict[str, Seen] = {}
     for user_id, seen in facts.seen.items():
         o = owner[user_id]
         if o not in dirty:  # dirty owners are recomputed from all their members instead
             joined[o] = seen.join(joined[o]) if o in joined else seen
+    unknown = Resolved("", None)
     rows = []
     for user_id in sorted(set(facts.seen) | set(joined)):
-        own, mine = facts.seen.get(user_id), joined.get(user_id)
+        own, mine, stored = facts.seen.get(user_id), joined.get(user_id), state.get(user_id, unknown)
+        own_first, first = _earlier(own, stored.own_first), _earlier(mine, stored.first)
+        own_later, later = _later(own, stored.own_last_seen), _later(mine, stored.last_seen)
+        if not (own_first or first or own_later or later):
+            continue
         rows.append({
             "user_id": user_id,
-            "own_first_seen": own and own.first_seen, "own_first_event": own and own.first_event,
-            "own_initial": own and own.initial, "own_last_seen": own and own.last_seen,
-            "first_seen": mine and mine.first_seen, "first_event": mine and mine.first_event,
-            "initial": mine and mine.initial, "last_seen": mine and mine.last_seen,
+            "own_first_seen": own.first_seen if own_first else None,
+            "own_first_event": own.first_event if own_first else None,
+            "own_initial": own.initial if own_first else None,
+            "own_last_seen": own.last_seen if own_later else None,
+            "first_seen": mine.first_seen if first else None, "first_event": mine.first_event if first else None,
+            "initial": mine.initial if first else None, "last_seen": mine.last_seen if later else None,
         })
     return rows
 
