@@ -2,6 +2,9 @@
 
 Starts moto's S3 server and the replay service under gunicorn (the Procfile's settings) on free
 ports, then measures uploads (target ≥ 200/s, p99 ≤ 100 ms) and manifests (p99 ≤ 50 ms).
+Each round also times raw boto3 puts of the same chunk straight to the same S3 server at the same
+concurrency: moto is pure Python on the same cores, so uploads/s ÷ raw puts/s is the honest figure
+of our own overhead. CPU per request of the service (all gunicorn processes) and of moto is shown.
 Run: `.venv/bin/python bench/replay.py [--uploads 1000] [--rounds 3]`. Uses DATABASE_URL/AMQP_URL
 (the replay schema is migrated; a fresh bucket is used). Figures are medians over rounds.
 """
@@ -23,8 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import boto3
 import orjson
 import requests
+from botocore.config import Config
 
 from footfall import db
 from footfall.config import get_settings
@@ -70,6 +75,19 @@ def make_chunk() -> bytes:
 def percentile(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def cpu_seconds(group: int) -> float:
+    """User + system CPU seconds of every live process in a process group (gunicorn's master and workers)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[2]) == group:  # fields: state, ppid, pgrp, … utime (11), stime (12)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def timed_calls(calls, concurrency: int) -> tuple[list[float], float, int]:
@@ -119,7 +137,12 @@ def main() -> int:
     try:
         wait_http(f"http://127.0.0.1:{s3_port}/moto-api/")
         wait_http(f"{base}/healthz")
-        return run_rounds(base, args, settings.replay_token_secret)
+        s3 = boto3.client("s3", endpoint_url=env["S3_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="bench", aws_secret_access_key="bench",
+                          config=Config(s3={"addressing_style": "path"},
+                                        max_pool_connections=args.concurrency))
+        groups = {"service": processes[1].pid, "moto": processes[0].pid}
+        return run_rounds(base, args, settings.replay_token_secret, s3, env["S3_BUCKET"], groups)
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
@@ -128,12 +151,13 @@ def main() -> int:
         print(f"(service logs: {logs.name})")
 
 
-def run_rounds(base: str, args, secret: str) -> int:
+def run_rounds(base: str, args, secret: str, s3, bucket: str, groups: dict[str, int]) -> int:
     chunk = make_chunk()
     expires = datetime.now(timezone.utc) + timedelta(hours=1)
     print(f"chunk: {len(chunk) / 1024:.0f} KB gzip; {args.uploads} uploads × {args.rounds} rounds, "
           f"concurrency {args.concurrency}; machine shared with other work, so figures are noisy")
     upload_rates, upload_p50s, upload_p99s, manifest_p50s, manifest_p99s = [], [], [], [], []
+    raw_rates, raw_p99s, ratios = [], [], []
     for round_no in range(args.rounds):
         env_id = f"bench{round_no}-{uuid.uuid4().hex[:6]}"
         sessions = [f"s{i}" for i in range(args.uploads // CHUNKS_PER_SESSION)]
@@ -152,10 +176,24 @@ def run_rounds(base: str, args, secret: str) -> int:
         if round_no == 0:  # warm-up: connections, bucket creation, imports in every worker
             timed_calls(calls[:50], args.concurrency)
             calls = calls[50:]
+        cpu_before = {name: cpu_seconds(group) for name, group in groups.items()}
         latencies, wall, failures = timed_calls(calls, args.concurrency)
+        cpu = {name: (cpu_seconds(group) - cpu_before[name]) * 1000 / len(calls) for name, group in groups.items()}
         upload_rates.append(len(calls) / wall)
         upload_p50s.append(statistics.median(latencies))
         upload_p99s.append(percentile(latencies, 99))
+
+        def raw_put(n, round_no=round_no):
+            def call(_http):
+                s3.put_object(Bucket=bucket, Key=f"bench-raw/{round_no}/{n:08d}.json.gz", Body=chunk,
+                              ContentType="application/json", ContentEncoding="gzip")
+                return True
+            return call
+
+        raw_latencies, raw_wall, _ = timed_calls([raw_put(n) for n in range(len(calls))], args.concurrency)
+        raw_rates.append(len(calls) / raw_wall)
+        raw_p99s.append(percentile(raw_latencies, 99))
+        ratios.append(upload_rates[-1] / raw_rates[-1])
 
         def manifest(session_id, env_id=env_id):
             def call(http):
@@ -168,7 +206,10 @@ def run_rounds(base: str, args, secret: str) -> int:
         manifest_p50s.append(statistics.median(m_latencies))
         manifest_p99s.append(percentile(m_latencies, 99))
         print(f"round {round_no + 1}: uploads {upload_rates[-1]:.0f}/s p50 {upload_p50s[-1]:.1f} ms "
-              f"p99 {upload_p99s[-1]:.1f} ms failures {failures} | manifests ({CHUNKS_PER_SESSION} chunks) "
+              f"p99 {upload_p99s[-1]:.1f} ms failures {failures} (CPU per upload: service "
+              f"{cpu['service']:.1f} ms, moto {cpu['moto']:.1f} ms) | raw S3 puts {raw_rates[-1]:.0f}/s "
+              f"p50 {statistics.median(raw_latencies):.1f} ms p99 {raw_p99s[-1]:.1f} ms | "
+              f"uploads/raw {ratios[-1]:.2f} | manifests ({CHUNKS_PER_SESSION} chunks) "
               f"{args.manifests / m_wall:.0f}/s p50 {manifest_p50s[-1]:.1f} ms p99 {manifest_p99s[-1]:.1f} ms "
               f"failures {m_failures}")
     rate, p99, m_p99 = (statistics.median(upload_rates), statistics.median(upload_p99s),
@@ -176,6 +217,9 @@ def run_rounds(base: str, args, secret: str) -> int:
     print(f"median of rounds: uploads {rate:.0f}/s (target ≥ 200), p50 {statistics.median(upload_p50s):.1f} ms, "
           f"p99 {p99:.1f} ms (target ≤ 100); manifest p50 {statistics.median(manifest_p50s):.1f} ms, "
           f"p99 {m_p99:.1f} ms (target ≤ 50)")
+    print(f"raw S3 puts to the same moto server: {statistics.median(raw_rates):.0f}/s, "
+          f"p99 {statistics.median(raw_p99s):.1f} ms; uploads/raw puts {statistics.median(ratios):.2f} "
+          f"(1.00 = the service adds nothing to the S3 put)")
     met = rate >= 200 and p99 <= 100 and m_p99 <= 50
     print("targets met" if met else "targets NOT met")
     return 0 if met else 1

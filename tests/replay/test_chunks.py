@@ -50,3 +50,36 @@ def test_keys_of_a_session_share_its_prefix_and_sort_by_seq(seqs):
     assert all(key.startswith(chunks.session_prefix("env", "sess")) for key in keys)
     assert [keys[i] for i in sorted(range(len(seqs)), key=lambda i: seqs[i])] == sorted(keys)
     assert not chunks.chunk_key("env", "sess-2", 0).startswith(chunks.session_prefix("env", "sess"))
+
+
+JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10, 2**40), st.floats(-1, 2e12, allow_nan=False),
+                        st.text(max_size=3))
+EVENTS = st.lists(st.one_of(
+    st.fixed_dictionaries({"type": st.integers(0, 6), "timestamp": st.integers(0, 2**42)}),
+    st.fixed_dictionaries({"type": JSON_VALUES, "timestamp": JSON_VALUES}),
+    st.dictionaries(st.sampled_from(["type", "timestamp", "data"]), JSON_VALUES),
+    JSON_VALUES, st.lists(JSON_VALUES, max_size=2),
+), min_size=1, max_size=8)
+
+
+@given(EVENTS)
+def test_the_column_wise_summary_agrees_with_checking_event_by_event(events):
+    """summarize checks whole columns at once; it must accept, refuse and say exactly what the per-event rule does."""
+    try:
+        for index, event in enumerate(events):
+            chunks.check_event(index, event)
+    except chunks.BadChunk as exc:
+        with pytest.raises(chunks.BadChunk) as refused:
+            chunks.summarize(events)
+        assert str(refused.value) == str(exc)
+        return
+    try:
+        summary = chunks.summarize(events)
+    except chunks.BadChunk as exc:
+        assert "out of range" in str(exc)
+        return
+    timestamps = [event["timestamp"] for event in events]
+    assert summary.start == datetime.fromtimestamp(min(timestamps) / 1000, timezone.utc)
+    assert summary.end == datetime.fromtimestamp(max(timestamps) / 1000, timezone.utc)
+    assert summary.has_full_snapshot == any(event["type"] == chunks.FULL_SNAPSHOT for event in events)
+    assert summary.event_count == len(events)
