@@ -6,70 +6,71 @@ unknown user) passes through with its message, so the caller sees what to fix.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.exceptions import HTTPError as Unreachable
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import TimeoutError as NoAnswer
 
 from footfall.web import ApiError
 
 log = logging.getLogger("footfall.gateway")
 
 # Connect fast-fails a dead service; reads allow a slow feed page but never hang a worker thread.
-TIMEOUT = (0.5, 8.0)
+TIMEOUT = urllib3.Timeout(connect=0.5, read=8.0)
+JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
 class Upstream:
-    """One internal service; one requests.Session per thread (Session is not thread-safe)."""
+    """One internal service over a thread-safe keep-alive pool. urllib3 directly, not requests:
+    the feed answers in a few milliseconds, and requests' per-call overhead (~0.5 ms) showed in
+    the gateway-to-sessions ratio."""
 
     def __init__(self, name: str, base_url: str):
         self.name, self.base_url = name, base_url.rstrip("/")
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-            session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=4))
-            session.headers["Accept"] = "application/json"
-        return session
+        self._pool = urllib3.PoolManager(num_pools=2, maxsize=16, retries=False, timeout=TIMEOUT)
 
     def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
                 allow_404: bool = False) -> Any:
         """The decoded JSON answer; None for a 404 when allow_404; ApiError otherwise."""
         body = None if json is None else orjson.dumps(json)
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         try:
-            response = self._session().request(method, self.base_url + path, params=params, data=body,
-                                               headers=headers, timeout=TIMEOUT)
-        except requests.Timeout:
+            response = self._pool.request(method, url, body=body, headers=JSON_HEADERS)
+        except NewConnectionError:  # caught first: urllib3 files a refused connection under timeouts
+            raise self._unavailable() from None
+        except NoAnswer:
             raise ApiError(503, f"the {self.name} service did not answer in time", service=self.name,
                            headers={"Retry-After": "5"}) from None
-        except requests.ConnectionError:
-            raise ApiError(503, f"the {self.name} service is unavailable", service=self.name,
-                           headers={"Retry-After": "5"}) from None
-        if response.status_code == 404 and allow_404:
+        except Unreachable:  # reset, DNS, protocol: nothing usable answered
+            raise self._unavailable() from None
+        if response.status == 404 and allow_404:
             return None
-        if response.status_code >= 500:
-            log.warning("upstream error", extra={"service": self.name, "status": response.status_code,
+        if response.status >= 500:
+            log.warning("upstream error", extra={"service": self.name, "status": response.status,
                                                  "path": path})
-            raise ApiError(502, f"the {self.name} service failed ({response.status_code})",
+            raise ApiError(502, f"the {self.name} service failed ({response.status})",
                            service=self.name)
         try:
-            data = orjson.loads(response.content) if response.content else None
+            data = orjson.loads(response.data) if response.data else None
         except orjson.JSONDecodeError:
             raise ApiError(502, f"the {self.name} service answered something other than JSON",
                            service=self.name) from None
-        if response.status_code >= 400:
+        if response.status >= 400:
             error = (data or {}).get("error", {}) if isinstance(data, dict) else {}
             message = error.get("message") if isinstance(error, dict) else str(error)
             details = {k: v for k, v in error.items() if k not in ("code", "message")} \
                 if isinstance(error, dict) else {}
-            raise ApiError(response.status_code, message or f"{self.name} refused the request",
+            raise ApiError(response.status, message or f"{self.name} refused the request",
                            service=self.name, **details)
         return data
+
+    def _unavailable(self) -> ApiError:
+        return ApiError(503, f"the {self.name} service is unavailable", service=self.name,
+                        headers={"Retry-After": "5"})
 
     def get(self, path: str, params: dict | None = None, **kw) -> Any:
         return self.request("GET", path, params=params, **kw)
@@ -82,7 +83,10 @@ class Upstream:
 
     def ping(self) -> None:
         """Readiness: the service answers its /healthz."""
-        self._session().get(self.base_url + "/healthz", timeout=(0.5, 1.0)).raise_for_status()
+        response = self._pool.request("GET", self.base_url + "/healthz",
+                                      timeout=urllib3.Timeout(connect=0.5, read=1.0))
+        if response.status != 200:
+            raise ConnectionError(f"{self.name} /healthz answered {response.status}")
 
 
 class Services:
