@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 
@@ -37,18 +38,26 @@ from services.identity.properties import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Seen:
     """What events said about one user id: the earliest event (and its initial properties), the latest time."""
 
     first_seen: datetime
     first_event: str  # tie-break between events at the same instant
-    initial: dict[str, Scalar]
+    source: Event  # the earliest event: its initial properties are built when read, which most never are
     last_seen: datetime
+
+    @cached_property
+    def initial(self) -> dict[str, Scalar]:
+        return initial_properties(self.source)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Seen) and (self.first_seen, self.first_event, self.last_seen, self.initial) == (
+            other.first_seen, other.first_event, other.last_seen, other.initial)
 
     def join(self, other: Seen) -> Seen:
         first = self if (self.first_seen, self.first_event) <= (other.first_seen, other.first_event) else other
-        return Seen(first.first_seen, first.first_event, first.initial, max(self.last_seen, other.last_seen))
+        return Seen(first.first_seen, first.first_event, first.source, max(self.last_seen, other.last_seen))
 
 
 @dataclass(frozen=True, order=True)
@@ -157,9 +166,9 @@ class Facts:
         current = self.seen.get(owner)
         if current is None or (event.time, event.event_id) < (current.first_seen, current.first_event):
             last = event.time if current is None else max(current.last_seen, event.time)
-            self.seen[owner] = Seen(event.time, event.event_id, initial_properties(event), last)
-        elif event.time > current.last_seen:  # the join, without building initial properties in vain
-            self.seen[owner] = Seen(current.first_seen, current.first_event, current.initial, event.time)
+            self.seen[owner] = Seen(event.time, event.event_id, event, last)
+        elif event.time > current.last_seen:  # the join, without a comparison of first events known to lose
+            self.seen[owner] = Seen(current.first_seen, current.first_event, current.source, event.time)
 
     def add_identify(self, command: IdentifyCommand) -> None:
         subject = command.user_id or (anonymous_user_id(command.device_id) if command.device_id else None)

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from footfall.ids import anonymous_user_id, identified_user_id
 from footfall.messages import encode
 from services.identity.merge import Facts, derive_users, facts_from
-from services.identity.wire import SlimEventsCaptured
+from services.identity.wire import SlimEventsCaptured, read_events
 from tests.identity.factories import (
     ENV,
     alias,
@@ -154,3 +154,4 @@ def test_the_consumer_s_slim_view_of_events_gives_the_same_facts():
                      event("e2", "d2", 3))
     slim = SlimEventsCaptured.model_validate_json(encode(message))
     assert facts_from(slim) == facts_from(message)
+    assert facts_from(read_events(encode(message))) == facts_from(message)  # wire.py's hand-checked path
