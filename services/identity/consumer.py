@@ -22,7 +22,7 @@ from footfall.config import Settings
 from footfall.messages import Message, UsersMerged, UsersUpdated, encode
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery
-from services.identity import store
+from services.identity import batch_apply, store
 from services.identity.merge import Facts
 from services.identity.wire import read_events
 
@@ -33,7 +33,7 @@ class OutboxNotFlushed(ConnectionError):
     """The broker refused the outbox: transient, so the worker retries the batch in place."""
 
 
-def outgoing(env_id: str, outcome: store.Outcome) -> list[Message]:
+def outgoing(env_id: str, outcome: batch_apply.Outcome) -> list[Message]:
     """One UsersMerged and one UsersUpdated per batch and environment, when there is news."""
     messages: list[Message] = []
     if outcome.merges:
@@ -70,7 +70,7 @@ class IdentityConsumer(Consumer):
             by_env.setdefault(env_id, Facts(env_id)).add_message(delivery.message)
         with self.engine.begin() as conn:
             for env_id in sorted(by_env):
-                for message in outgoing(env_id, store.apply(conn, by_env[env_id])):
+                for message in outgoing(env_id, batch_apply.apply(conn, by_env[env_id])):
                     store.enqueue(conn, message.routing_key, message.message_id, encode(message))
         self.flush()
 

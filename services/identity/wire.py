@@ -67,7 +67,7 @@ class Part(dict):
 class WireEvent:
     """The fields of one event identity uses; nested parts are wrapped only when read."""
 
-    __slots__ = ("event_id", "device_id", "user_id", "identity", "time", "_raw")
+    __slots__ = ("_raw", "device_id", "event_id", "identity", "time", "user_id")
 
     def __init__(self, raw: dict, time: datetime):
         self.event_id, self.device_id, self.user_id = raw["event_id"], raw["device_id"], raw["user_id"]
@@ -87,7 +87,7 @@ class WireEventsCaptured:
     """An `event.captured` message as the fast path read it (duck-compatible with EventsCaptured)."""
 
     routing_key: ClassVar[str] = "event.captured"
-    __slots__ = ("message_id", "env_id", "events")
+    __slots__ = ("env_id", "events", "message_id")
 
     def __init__(self, message_id: str, env_id: str, events: list[WireEvent]):
         self.message_id, self.env_id, self.events = message_id, env_id, events
