@@ -5,6 +5,7 @@ database waits; 2 workers × 8 threads suits a 2-core pod (engineering.md §4). 
 are opened lazily inside each thread, after the fork, never at import.
 """
 import os
+import shutil
 import tempfile
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -16,6 +17,11 @@ timeout = 30
 graceful_timeout = 20  # below Kubernetes' 30 s grace period
 # The worker heartbeat file must live on tmpfs, or a slow disk can stall workers (gunicorn docs).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+# Several workers serve /metrics in turn: prometheus-client's multiprocess mode makes each answer
+# count every worker. Set here, in the master, before any worker imports prometheus_client.
+_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="footfall-metrics-")
 accesslog = None  # footfall.web logs one structured line per request instead
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
@@ -31,3 +37,8 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
