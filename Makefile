@@ -14,7 +14,7 @@ CHECKS :=
 # Every Procfile process but the demo ones, for FOOTFALL_DEMO=0.
 NON_DEMO_PROCESSES = $(shell grep -oE '^[a-z0-9-]+' Procfile | grep -v '^demo')
 
-.PHONY: setup infra migrate assets run test bench redrive clean
+.PHONY: setup infra migrate assets run test redrive clean
 .DEFAULT_GOAL := run
 
 $(VENV)/.installed: pyproject.toml
