@@ -1,13 +1,14 @@
 """Replay chunks in S3 through boto3: any endpoint (AWS, MinIO, the moto server of `make run`)."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import threading
-from urllib.parse import quote, urlsplit
+from datetime import datetime, timezone
+from urllib.parse import SplitResult, quote, urlsplit
 
 import boto3
-from botocore.auth import S3SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -39,6 +40,13 @@ def make_client(session: boto3.session.Session, settings: Settings):
     return session.client("s3", endpoint_url=settings.s3_endpoint_url, config=config)
 
 
+def _host_header(endpoint: SplitResult) -> str:
+    """The Host header SigV4 signs: lowercase host, with the port unless it is the scheme's default."""
+    default_port = {"http": 80, "https": 443}.get(endpoint.scheme)
+    host = f"[{endpoint.hostname}]" if ":" in (endpoint.hostname or "") else endpoint.hostname
+    return host if endpoint.port in (None, default_port) else f"{host}:{endpoint.port}"
+
+
 class ChunkStorage:
     """One session's chunks under one key prefix; the bucket is created (with its lifecycle) on first use."""
 
@@ -48,7 +56,10 @@ class ChunkStorage:
         self.session = make_session(self.settings)
         self.client = make_client(self.session, self.settings)
         # Path-style addressing on a configured endpoint: an object's URL is a plain join.
-        self._bucket_url = f"{self.client.meta.endpoint_url.rstrip('/')}/{self.bucket}/"
+        endpoint = urlsplit(self.client.meta.endpoint_url)
+        self._origin = f"{endpoint.scheme}://{endpoint.netloc}"
+        self._host = _host_header(endpoint)
+        self._bucket_path = f"{endpoint.path.rstrip('/')}/{self.bucket}/"
         self._ready = False
         self._lock = threading.Lock()
 
@@ -95,20 +106,34 @@ class ChunkStorage:
     def get_chunk(self, env_id: str, session_id: str, seq: int) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=chunk_key(env_id, session_id, seq))["Body"].read()
 
-    def chunk_urls(self, env_id: str, session_id: str, seqs: list[int]) -> list[str]:
+    def chunk_urls(self, env_id: str, session_id: str, seqs: list[int], now: datetime | None = None) -> list[str]:
         """Pre-signed GET URLs valid for 60 seconds, signed locally (no S3 round trip).
 
-        botocore's own signer, called directly: `client.generate_presigned_url` resolves the
-        endpoint rules again for every URL (~0.36 ms each, 7 ms for a 20-chunk manifest; this
-        is ~0.06 ms). The URLs are the same, security token included.
+        AWS Signature V4 query signing, done once per manifest rather than per URL: the scope and
+        signing key are shared, only the canonical request differs. botocore's presigner spent
+        ~0.36 ms per URL re-resolving the endpoint and re-deriving all of it (7 ms of a 20-chunk
+        manifest, most of its CPU); this is ~0.02 ms. A test holds the URLs equal to botocore's.
         """
         credentials = self.session.get_credentials().get_frozen_credentials()
+        amz_date, region = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ"), self.client.meta.region_name
+        scope = f"{amz_date[:8]}/{region}/s3/aws4_request"
+        signing_key = f"AWS4{credentials.secret_key}".encode()
+        for part in (amz_date[:8], region, "s3", "aws4_request"):
+            signing_key = hmac.digest(signing_key, part.encode(), "sha256")
+        params = {"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": f"{credentials.access_key}/{scope}",
+                  "X-Amz-Date": amz_date, "X-Amz-Expires": str(PRESIGNED_URL_SECONDS),
+                  "X-Amz-SignedHeaders": "host"}
+        if credentials.token:
+            params["X-Amz-Security-Token"] = credentials.token
+        query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in params.items())
+        canonical_query = "&".join(sorted(query.split("&")))
         urls = []
         for seq in seqs:
-            request = AWSRequest(method="GET", url=self._bucket_url + quote(chunk_key(env_id, session_id, seq), safe="/~"))
-            S3SigV4QueryAuth(credentials, "s3", self.client.meta.region_name,
-                             expires=PRESIGNED_URL_SECONDS).add_auth(request)
-            urls.append(request.prepare().url)
+            path = self._bucket_path + quote(chunk_key(env_id, session_id, seq), safe="/~")
+            canonical = f"GET\n{path}\n{canonical_query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
+            to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+            signature = hmac.digest(signing_key, to_sign.encode(), "sha256").hex()
+            urls.append(f"{self._origin}{path}?{query}&X-Amz-Signature={signature}")
         return urls
 
     def delete_session(self, env_id: str, session_id: str) -> int:

@@ -3,10 +3,13 @@ from datetime import timedelta
 
 import botocore.auth
 import requests
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from footfall import bus
 from footfall.messages import decode
-from services.replay.chunks import chunk_key
+from services.replay import chunks
 from tests.replay.helpers import bearer, chunk_body, rrweb_events, token
 
 CHUNKS = "/replay/v1/chunks"
@@ -131,13 +134,15 @@ def test_a_chunk_whose_announcement_failed_is_announced_when_retried(
     assert bus.queue_depths(replay_settings)["sessions.facts"] == 1
 
 
-def test_manifest_urls_are_the_ones_botocore_presigns(replays, monkeypatch):
-    """chunk_urls calls botocore's signer directly (for speed): same URLs as generate_presigned_url."""
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(env_id=st.text(min_size=1, max_size=20), session_id=st.text(min_size=1, max_size=40),
+       seqs=st.lists(st.integers(0, chunks.MAX_SEQ), min_size=1, max_size=3))
+def test_manifest_urls_are_the_ones_botocore_presigns(replays, monkeypatch, env_id, session_id, seqs):
+    """chunk_urls signs a manifest's URLs itself (for speed); they must equal botocore's, byte for byte."""
     now = botocore.auth.get_current_datetime()
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
-    session_id = "odd é+%=~?& id"
     expected = [replays.storage.client.generate_presigned_url(
-        "get_object", Params={"Bucket": replays.storage.bucket, "Key": chunk_key("env-a", session_id, seq)},
-        ExpiresIn=60) for seq in (0, 7)]
-    assert replays.storage.chunk_urls("env-a", session_id, [0, 7]) == expected
+        "get_object", Params={"Bucket": replays.storage.bucket, "Key": chunks.chunk_key(env_id, session_id, seq)},
+        ExpiresIn=60) for seq in seqs]
+    assert replays.storage.chunk_urls(env_id, session_id, seqs, now=now) == expected
     assert "X-Amz-Security-Token=" in expected[0], "the session token of the test credentials is signed in"
