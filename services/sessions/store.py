@@ -108,15 +108,15 @@ STAGE_STEPS = [
                 else chr(30) || x.client_session_id end as skey,
            case when x.client_session_id is null then t.timeout else {NO_TIMEOUT} end as timeout
     from (
-        select e->>'env_id' as env_id, e->>'event_id' as event_id, e->>'kind' as kind,
+        select e->>'env_id' collate "C" as env_id, e->>'event_id' collate "C" as event_id, e->>'kind' as kind,
                e->>'name' as name, e#>>'{{page,path}}' as page_path,
                e#>>'{{page,domain}}' as page_domain, e#>>'{{target,text}}' as target_text,
                coalesce(e#>'{{target,hierarchy}}', '[]') as hierarchy,
                coalesce(e->'properties', '{{}}') as properties,
                (e->>'time')::timestamptz as time, (e->>'received_at')::timestamptz as received_at,
-               e->>'user_id' as anon_user_id, e->>'device_id' as device_id,
+               e->>'user_id' collate "C" as anon_user_id, e->>'device_id' as device_id,
                e->>'identity' as identity, e->>'source' as source,
-               nullif(e->>'session_id', '') as client_session_id, e as data
+               nullif(e->>'session_id', '') collate "C" as client_session_id, e as data
         from stage_msgs, jsonb_array_elements(body->'events') as e
     ) x
     join {_timeouts_sql()} on t.source = x.source
@@ -275,7 +275,7 @@ def _refresh_users(conn: Connection, env_id: str, user_ids: list[str]) -> None:
 # The users whose chain of chosen merges passes through :f (itself included).
 BEHIND = """
     with recursive behind(user_id) as (
-        select cast(:f as text)
+        select cast(:f as text) collate "C"
         union
         select m.from_user_id from merges m join behind b
             on m.env_id = :e and m.direct_into_user_id = b.user_id
