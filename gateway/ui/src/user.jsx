@@ -33,7 +33,7 @@ export function SessionRow({ session, selected, matched, onSelect, onPlay }) {
       </button>
       <span class="icons has-tip" tabIndex={0} data-testid="session-icons">
         <span class={`platform-icon p-${platform}`} data-platform={platform}><Icon /></span>
-        {session.source === "web" || !session.source ? <span class="browser-icon"><BrowserIcon browser={session.browser} /></span> : null}
+        {platform === "web" || platform === "mobile_web" ? <span class="browser-icon" data-testid="browser-icon"><BrowserIcon browser={session.browser} /></span> : null}
         <span class="tip" role="tooltip" data-testid="session-tip">{details.map((d) => <span>{d}</span>)}</span>
       </span>
       {matched && <span class="match-badge">matches filter</span>}

@@ -1,0 +1,417 @@
+"""The Users & Sessions UI in Debian's Chromium against the REAL stack (tests/stack.py).
+
+Data goes through the real ingest by the real Segment client (a replay through the real recording
+path: gateway admission, then the replay service's chunk upload), and every UI feature is driven
+in the browser: newest-first feed, timeline presets and custom range, Add Filter (user property
+with operators, did raw / defined event, event property), a session's events (raw translucent,
+properties on click), inline definition labelled retroactively in another user's session, the
+About and All-sessions modals, the play icon, the trial badge and live updates.
+
+The stack's namespace outlives a run, so every identity carries this run's TAG and the feed is
+narrowed to it with the UI's own identity filter.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+import pytest
+import requests
+from playwright.sync_api import expect
+from sqlalchemy import create_engine, text
+
+from tests.gateway.browser import browser, open_page, sign_in  # noqa: F401 (fixture)
+from tests.stack import stack_settings
+from tests.support import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+NEEDED = [ROOT / "services" / name / "app.py" for name in ("ingest", "identity", "sessions", "definitions", "replay")]
+pytestmark = [
+    pytest.mark.browser, pytest.mark.slow,
+    pytest.mark.skipif(not all(p.exists() for p in NEEDED), reason="not every service exists yet"),
+]
+
+TAG = uuid.uuid4().hex[:8]
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+ALICE, BOB, CAROL, DAVE = (f"{who}-{TAG}@e2e.example" for who in ("alice", "bob", "carol", "dave"))
+EXPORTED = f"Exported Report {TAG}"  # a raw event both alice and bob did: defined inline, labelled for both
+REPLAY_TEXT = f"Replay of alice {TAG}"
+CHROME_UA = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+             "Chrome/120.0.0.0 Safari/537.36")
+WAIT_MS = 30_000
+expect.set_options(timeout=WAIT_MS)
+
+# Alice: two sessions two hours apart (client session ids, so the replay can name one); Bob one;
+# Carol only 20 days ago.
+A1_START, A2_START = NOW - timedelta(hours=3), NOW - timedelta(minutes=60)
+BOB_START = NOW - timedelta(hours=2)
+CAROL_AT = NOW - timedelta(days=20)
+A1, A2 = f"a1-{TAG}", f"a2-{TAG}"
+
+
+def _context(url: str, session_id: str | None = None) -> dict:
+    """A browser's context in the Segment shape; `context.footfall` says web (the Python library
+    alone would mean server) and, when given, the client session id the replay is keyed on."""
+    footfall = {"source": "web", **({"session_id": session_id} if session_id else {})}
+    return {"userAgent": CHROME_UA, "page": {"url": url, "path": url.split("example", 1)[1]}, "footfall": footfall}
+
+
+def _recording(start: datetime) -> list[dict]:
+    """A minimal rrweb recording: meta, a full snapshot (type 2) with a heading, one mouse move."""
+    t = int(start.timestamp() * 1000)
+    document = {"type": 0, "id": 1, "childNodes": [
+        {"type": 2, "tagName": "html", "attributes": {}, "id": 2, "childNodes": [
+            {"type": 2, "tagName": "head", "attributes": {}, "id": 3, "childNodes": []},
+            {"type": 2, "tagName": "body", "attributes": {}, "id": 4, "childNodes": [
+                {"type": 2, "tagName": "h1", "attributes": {}, "id": 5, "childNodes": [
+                    {"type": 3, "textContent": REPLAY_TEXT, "id": 6}]}]}]}]}
+    return [
+        {"type": 4, "data": {"href": "http://shop.example/welcome", "width": 800, "height": 500}, "timestamp": t},
+        {"type": 2, "data": {"node": document, "initialOffset": {"left": 0, "top": 0}}, "timestamp": t + 10},
+        {"type": 3, "data": {"source": 1, "positions": [{"x": 10, "y": 10, "id": 5, "timeOffset": 0}]},
+         "timestamp": t + 2000},
+    ]
+
+
+def _segment(stack):
+    import segment.analytics as analytics
+
+    return analytics.Client(write_key=stack.write_key, host=stack.url("ingest"), sync_mode=True)
+
+
+class Api:
+    """The gateway's public API with the stack's Bearer token."""
+
+    def __init__(self, stack):
+        self.base = f"{stack.url('gateway')}/api/v1/environments/{stack.env_id}"
+        self.headers = {"Authorization": f"Bearer {stack.api_token}"}
+
+    def get(self, path: str, **params):
+        response = requests.get(self.base + path, headers=self.headers, params=params, timeout=10)
+        return response.json() if response.status_code == 200 else None
+
+    def post(self, path: str, body: dict) -> dict:
+        response = requests.post(self.base + path, headers=self.headers, json=body, timeout=10)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    def tagged_users(self, days: int = 30) -> dict[str, dict]:
+        condition = [{"type": "user_property", "property": "identity", "op": "contains", "value": TAG}]
+        feed = self.get("/users", filter=json.dumps(condition), limit=50,
+                        **{"from": (datetime.now(timezone.utc) - timedelta(days=days)).isoformat()})
+        return {u["identity"]: u for u in (feed or {}).get("users", [])}
+
+
+def _restart_trial(stack) -> None:
+    """A fresh replay trial for the stack's environment: the namespace outlives the 14-day trial."""
+    engine = create_engine(stack_settings().database_url)
+    with engine.begin() as conn:
+        conn.execute(text("delete from gateway.replay_plans where env_id = :e"), {"e": stack.env_id})
+    engine.dispose()
+
+
+def _record_replay(stack, session_id: str, device_id: str, start: datetime) -> None:
+    """The SDK's recording path: admission at the gateway, then one gzip chunk to the replay service."""
+    admitted = requests.post(f"{stack.url('gateway')}/replay/v1/start", timeout=10, json={
+        "write_key": stack.write_key, "session_id": session_id, "device_id": device_id})
+    assert admitted.status_code == 200, admitted.text
+    grant = admitted.json()
+    uploaded = requests.post(grant["upload_url"], params={"seq": 0}, timeout=10,
+                             data=gzip.compress(orjson.dumps(_recording(start))),
+                             headers={"Authorization": f"Bearer {grant['token']}",
+                                      "Content-Type": "application/json"})
+    assert uploaded.status_code in (200, 201), uploaded.text
+
+
+@pytest.fixture(scope="module")
+def sent(stack):
+    """Alice, Bob and Carol through the real ingest; alice's second session recorded. Waits until the
+    gateway's feed shows all of it, so the browser tests only wait for rendering."""
+    client = _segment(stack)
+    for who, anon, traits, at in (
+        (ALICE, f"anon-alice-{TAG}", {"plan": "pro", "company": f"Acme {TAG}", "favourite_colour": "teal"}, A1_START),
+        (BOB, f"anon-bob-{TAG}", {"plan": "free"}, BOB_START),
+        (CAROL, f"anon-carol-{TAG}", {"plan": "free"}, CAROL_AT),
+    ):
+        client.identify(who, traits, anonymous_id=anon, timestamp=at)
+    alice = {"user_id": ALICE, "anonymous_id": f"anon-alice-{TAG}"}
+    client.page(name="Pricing", properties={"path": "/pricing"}, timestamp=A1_START, **alice,
+                context=_context("http://shop.example/pricing", A1))
+    client.track(event=EXPORTED, properties={"format": "csv"}, timestamp=A1_START + timedelta(minutes=2),
+                 **alice, context=_context("http://shop.example/pricing", A1))
+    client.page(name="Welcome", properties={"path": "/welcome"}, timestamp=A2_START, **alice,
+                context=_context("http://shop.example/welcome", A2))
+    client.track(event="Signed Up", properties={"plan": "pro"}, timestamp=A2_START + timedelta(minutes=1),
+                 **alice, context=_context("http://shop.example/welcome", A2))
+    bob = {"user_id": BOB, "anonymous_id": f"anon-bob-{TAG}"}
+    client.page(name="Docs", properties={"path": "/docs"}, timestamp=BOB_START, **bob,
+                context=_context("http://shop.example/docs"))
+    client.track(event="Opened Docs", properties={"section": "api"}, timestamp=BOB_START + timedelta(minutes=1),
+                 **bob, context=_context("http://shop.example/docs"))
+    client.track(event=EXPORTED, properties={"format": "pdf"}, timestamp=BOB_START + timedelta(minutes=2),
+                 **bob, context=_context("http://shop.example/docs"))
+    client.track(event="Signed Up", properties={"plan": "free"}, timestamp=BOB_START + timedelta(minutes=3),
+                 **bob, context=_context("http://shop.example/docs"))
+    client.page(name="Home", properties={"path": "/"}, timestamp=CAROL_AT, user_id=CAROL,
+                anonymous_id=f"anon-carol-{TAG}", context=_context("http://shop.example/"))
+    client.flush()
+    _restart_trial(stack)
+    _record_replay(stack, A2, f"anon-alice-{TAG}", A2_START)
+    api = Api(stack)
+
+    def landed():
+        users = api.tagged_users()
+        a, b, c = users.get(ALICE), users.get(BOB), users.get(CAROL)
+        if not (a and b and c and a.get("session_count") == 2 and b["sessions"] and c["sessions"]):
+            return None
+        if a["properties"].get("company") != f"Acme {TAG}" or b["properties"].get("plan") != "free":
+            return None
+        replayed = {s["session_id"]: s["replay"]["playable"] for s in a["sessions"]}
+        events = [(api.get(f"/sessions/{s['session_id']}/events") or {}).get("events", [])
+                  for s in a["sessions"] + b["sessions"]]
+        return users if replayed.get(A2) and sum(len(e) for e in events) == 8 else None
+
+    return wait_until(landed, timeout=90, interval=1, message="alice, bob and carol in the feed")
+
+
+@pytest.fixture
+def page(browser, stack, sent):  # noqa: F811
+    page = open_page(browser, stack.url("gateway"))
+    page.set_default_timeout(WAIT_MS)
+    yield page
+    page.context.close()
+
+
+def _sign_in(page, stack, poll_ms: int | None = None) -> None:
+    query = f"?env={stack.env_id}" + (f"&poll_ms={poll_ms}" if poll_ms else "")
+    sign_in(page, stack.admin_email, stack.admin_password, query=query)
+
+
+def _add_property_filter(page, prop: str, op: str, value: str | None = None) -> None:
+    page.click("[data-testid=add-filter]")
+    page.click("[data-testid=filter-type-user_property]")
+    page.fill("[data-testid=filter-property]", prop)
+    page.select_option("[data-testid=filter-op]", op)
+    if value is not None:
+        page.fill("[data-testid=filter-value]", value)
+    page.click("[data-testid=filter-apply]")
+
+
+def _add_event_filter(page, ref: str, name: str = "", where: tuple[str, str, str] | None = None) -> None:
+    page.click("[data-testid=add-filter]")
+    page.click(f"[data-testid=filter-type-{'event_property' if where else 'did_event'}]")
+    page.select_option("[data-testid=filter-event]", ref)
+    if name:
+        page.fill("[data-testid=filter-event-name]", name)
+    if where:
+        page.fill("[data-testid=filter-property]", where[0])
+        page.select_option("[data-testid=filter-op]", where[1])
+        page.fill("[data-testid=filter-value]", where[2])
+    page.click("[data-testid=filter-apply]")
+
+
+def _only_this_run(page, stack) -> None:
+    """Sign in and narrow the feed to this run's users with the UI's identity filter."""
+    _sign_in(page, stack)
+    _add_property_filter(page, "identity", "contains", TAG)
+
+
+def _names(page):
+    return page.locator("[data-testid=user-name]")
+
+
+def _card(page, identity: str):
+    return page.locator("[data-testid=user-card]").filter(has=page.locator(f"h2:text-is('{identity}')"))
+
+
+def _remove_last_chip(page) -> None:
+    chips = page.locator("[data-testid=filter-chip]")
+    count = chips.count()
+    chips.last.locator("button").click()
+    expect(chips).to_have_count(count - 1)
+
+
+def _choose_timeline(page, preset: str) -> None:
+    page.click("[data-testid=timeline-button]")
+    page.click(f"[data-testid=timeline-{preset}]")
+
+
+def test_feed_newest_first_with_session_icons_and_trial_badge(page, stack, sent):
+    _only_this_run(page, stack)
+    expect(_names(page)).to_have_text([ALICE, BOB])  # carol was active 20 days ago: not in the default 7
+    alice = _card(page, ALICE)
+    expect(alice.locator("[data-testid=session-row]")).to_have_count(2)
+    assert [r.get_attribute("data-session-id") for r in alice.locator("[data-testid=session-row]").all()] == [A2, A1]
+    assert alice.locator("[data-platform]").first.get_attribute("data-platform") == "web"
+    expect(alice.locator("[data-testid=browser-icon]")).to_have_count(2)
+    alice.locator("[data-testid=session-icons]").first.hover()
+    assert "Browser: Chrome" in alice.locator("[data-testid=session-tip]").first.inner_text()
+    assert "plan" in alice.locator("[data-testid=user-summary]").inner_text()
+
+    # The trial started afresh with alice's recording (the fixture reset it): its admission counted.
+    status = Api(stack).get("/replay/status")
+    assert status["plan"] == "trial" and status["sessions_left"] == status["trial_session_limit"] - 1
+    badge = page.locator("[data-testid=trial-badge]")
+    expect(badge).to_contain_text(f"Replay trial: {status['trial_days']} days")
+    assert re.sub(r"\D", "", badge.inner_text().split("·")[1]) == str(status["sessions_left"])
+    assert page.errors == []
+
+
+def test_timeline_presets_and_custom_range(page, stack, sent):
+    _only_this_run(page, stack)
+    expect(_names(page)).to_have_text([ALICE, BOB])
+    _choose_timeline(page, "30d")
+    expect(_names(page)).to_have_text([ALICE, BOB, CAROL])
+    _choose_timeline(page, "7d")
+    expect(_names(page)).to_have_text([ALICE, BOB])
+    _choose_timeline(page, "90d")
+    expect(_names(page)).to_have_text([ALICE, BOB, CAROL])
+    # Today / yesterday in the browser's (= this machine's) time zone.
+    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    last_seen = {ALICE: A2_START + timedelta(minutes=1), BOB: BOB_START + timedelta(minutes=3)}
+    for preset, start, end in (("today", midnight, None), ("yesterday", midnight - timedelta(days=1), midnight)):
+        _choose_timeline(page, preset)
+        seen = {ALICE: [A1_START, A2_START + timedelta(minutes=1)], BOB: [BOB_START, BOB_START + timedelta(minutes=3)]}
+        expected = [who for who in sorted(last_seen, key=last_seen.get, reverse=True)
+                    if any(t >= start and (end is None or t < end) for t in seen[who])]
+        if expected:
+            expect(_names(page)).to_have_text(expected)
+        else:
+            expect(page.locator("[data-testid=feed-empty]")).to_be_visible()
+    # A custom range around Carol's day only.
+    day = CAROL_AT.astimezone()
+    page.click("[data-testid=timeline-button]")
+    page.click("[data-testid=timeline-custom]")
+    page.fill(".custom-range input[name=from]", (day - timedelta(days=1)).strftime("%Y-%m-%d"))
+    page.fill(".custom-range input[name=to]", (day + timedelta(days=1)).strftime("%Y-%m-%d"))
+    page.click(".custom-range button[type=submit]")
+    expect(page.locator("[data-testid=timeline-button]")).to_contain_text((day - timedelta(days=1)).strftime("%Y-%m-%d"))
+    expect(_names(page)).to_have_text([CAROL])
+    assert page.errors == []
+
+
+def test_add_filter_user_property_did_event_and_event_property(page, stack, sent):
+    api = Api(stack)
+    docs = next(e for s in sent[BOB]["sessions"]
+                for e in api.get(f"/sessions/{s['session_id']}/events")["events"] if e["name"] == "Opened Docs")
+    suggestion = api.get("/definitions/suggest", event_id=docs["event_id"])
+    defined = api.post("/definitions", {"name": f"Read the docs {TAG}", "color": "#0984e3",
+                                        "category": "e2e", "criteria": suggestion["criteria"]})
+    _only_this_run(page, stack)
+    names = _names(page)
+    expect(names).to_have_text([ALICE, BOB])
+
+    _add_property_filter(page, "plan", "equals", "pro")
+    expect(names).to_have_text([ALICE])
+    assert "plan equals “pro”" in page.locator("[data-testid=filter-chip]").last.inner_text()
+    _remove_last_chip(page)
+    _add_property_filter(page, "plan", "not_equals", "pro")
+    expect(names).to_have_text([BOB])
+    _remove_last_chip(page)
+    _add_property_filter(page, "identity", "starts_with", "alice-")
+    expect(names).to_have_text([ALICE])
+    _remove_last_chip(page)
+
+    _add_event_filter(page, "kind:custom", name="Opened Docs")  # a raw event by kind and name
+    expect(names).to_have_text([BOB])
+    _remove_last_chip(page)
+    _add_event_filter(page, f"def:{defined['id']}")  # a defined event
+    expect(page.locator("[data-testid=filter-chip]").last).to_contain_text(f"Read the docs {TAG}")
+    expect(names).to_have_text([BOB])
+    _remove_last_chip(page)
+    _add_event_filter(page, "kind:custom", name="Signed Up", where=("plan", "equals", "pro"))
+    expect(names).to_have_text([ALICE])
+    _remove_last_chip(page)
+    _add_event_filter(page, "kind:pageview", where=("path", "equals", "/docs"))
+    expect(names).to_have_text([BOB])
+    assert page.errors == []
+
+
+def test_session_events_properties_and_define_inline_retroactively(page, stack, sent):
+    _only_this_run(page, stack)
+    alice = _card(page, ALICE)
+    alice.locator(f"[data-testid=session-row][data-session-id='{A1}'] [data-testid=session-open]").click()
+    events = alice.locator("[data-testid=event]")
+    expect(events).to_have_count(2)
+    assert [e.get_attribute("data-defined") for e in events.all()] == ["false", "false"]
+    assert float(alice.locator(".event.raw .event-button").first.evaluate("e => getComputedStyle(e).opacity")) < 1
+
+    events.filter(has_text=EXPORTED).locator("button").click()
+    panel = alice.locator("[data-testid=event-panel]")
+    expect(panel.locator("[data-testid=event-properties]")).to_contain_text("csv")
+    expect(panel.locator("[data-testid=event-properties]")).to_contain_text("/pricing")
+    name = panel.locator("[data-testid=define-name]")
+    expect(name).to_have_value(EXPORTED)  # pre-filled from the suggestion
+    name.fill(f"Exported {TAG}")
+    panel.locator("[aria-label='colour #00a3a3']").click()
+    panel.locator("[data-testid=define-submit]").click()
+
+    labelled = alice.locator("[data-testid=event][data-defined=true]")
+    expect(labelled).to_have_count(1)
+    expect(labelled.locator(".event-name")).to_have_text(f"Exported {TAG}")
+    assert labelled.locator(".marker").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(0, 163, 163)"
+    # Retroactive and everywhere: Bob's earlier session labels his own export the same way.
+    bob = _card(page, BOB)
+    bob.locator("[data-testid=session-open]").first.click()
+    bob_events = bob.locator("[data-testid=event]")
+    expect(bob_events).to_have_count(4)
+    bob_export = bob_events.nth(2)  # by time: Docs, Opened Docs, the export, Signed Up
+    expect(bob_export.locator(".event-name")).to_have_text(f"Exported {TAG}")
+    assert bob_export.get_attribute("data-defined") == "true"
+    assert bob_export.locator(".marker").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(0, 163, 163)"
+    assert page.errors == []
+
+
+def test_about_this_user_shows_custom_traits(page, stack, sent):
+    _only_this_run(page, stack)
+    _card(page, ALICE).locator("[data-testid=see-more]").click()
+    about = page.locator("[data-testid=about-modal]")
+    expect(about.locator("dl")).to_be_visible()
+    for text in (ALICE, f"Acme {TAG}", "favourite_colour", "teal", "pro"):
+        expect(about).to_contain_text(text)
+    page.keyboard.press("Escape")
+    expect(about).to_have_count(0)
+
+
+def test_all_sessions_modal_highlights_filtered_sessions(page, stack, sent):
+    _only_this_run(page, stack)
+    _add_event_filter(page, "kind:custom", name="Signed Up")
+    names = _names(page)
+    expect(names).to_have_text([ALICE, BOB])
+    alice = _card(page, ALICE)
+    expect(alice.locator("[data-testid=session-row][data-matched=true]")).to_have_count(1)
+    alice.locator("[data-testid=see-all-sessions]").click()
+    rows = page.locator("[data-testid=sessions-modal] [data-testid=session-row]")
+    expect(rows).to_have_count(2)
+    assert {r.get_attribute("data-session-id"): r.get_attribute("data-matched") for r in rows.all()} == \
+        {A1: "false", A2: "true"}
+    expect(page.locator("[data-testid=sessions-modal]")).to_contain_text("1 of 2 sessions")
+
+
+def test_play_icon_opens_the_recorded_replay(page, stack, sent):
+    _only_this_run(page, stack)
+    alice = _card(page, ALICE)
+    expect(alice.locator(f"[data-session-id='{A1}'] [data-testid=play-replay]")).to_have_count(0)  # not recorded
+    alice.locator(f"[data-session-id='{A2}'] [data-testid=play-replay]").click()
+    player = page.locator("[data-testid=replay-player] iframe")
+    player.wait_for(state="attached")
+    frame = player.element_handle().content_frame()
+    frame.wait_for_selector(f"text={REPLAY_TEXT}")
+    assert "allow-scripts" not in (player.get_attribute("sandbox") or "allow-scripts")
+    assert page.errors == []
+
+
+def test_new_activity_appears_without_reload(page, stack, sent):
+    _sign_in(page, stack, poll_ms=500)
+    _add_property_filter(page, "identity", "contains", TAG)
+    expect(_names(page)).to_have_text([ALICE, BOB])
+    client = _segment(stack)
+    client.track(DAVE, "Opened App", {"via": "e2e"}, anonymous_id=f"anon-dave-{TAG}",
+                 context=_context("http://shop.example/app"))
+    client.flush()
+    expect(_names(page)).to_have_text([DAVE, ALICE, BOB])
