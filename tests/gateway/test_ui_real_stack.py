@@ -283,7 +283,7 @@ def test_timeline_presets_and_custom_range(page, stack, sent):
             expect(_names(page)).to_have_text(expected)
         else:
             expect(page.locator("[data-testid=feed-empty]")).to_be_visible()
-    # A custom range around Carol's day only.
+    # A custom range around Carol's day only; then the same days as an Add Filter time condition.
     day = CAROL_AT.astimezone()
     page.click("[data-testid=timeline-button]")
     page.click("[data-testid=timeline-custom]")
@@ -291,6 +291,15 @@ def test_timeline_presets_and_custom_range(page, stack, sent):
     page.fill(".custom-range input[name=to]", (day + timedelta(days=1)).strftime("%Y-%m-%d"))
     page.click(".custom-range button[type=submit]")
     expect(page.locator("[data-testid=timeline-button]")).to_contain_text((day - timedelta(days=1)).strftime("%Y-%m-%d"))
+    expect(_names(page)).to_have_text([CAROL])
+    _choose_timeline(page, "90d")
+    expect(_names(page)).to_have_text([ALICE, BOB, CAROL])
+    page.click("[data-testid=add-filter]")
+    page.click("[data-testid=filter-type-seen]")
+    page.fill("[data-testid=filter-from]", (day - timedelta(days=1)).strftime("%Y-%m-%d"))
+    page.fill("[data-testid=filter-to]", (day + timedelta(days=1)).strftime("%Y-%m-%d"))
+    page.click("[data-testid=filter-apply]")
+    expect(page.locator("[data-testid=filter-chip]").last).to_contain_text("Seen")
     expect(_names(page)).to_have_text([CAROL])
     assert page.errors == []
 
@@ -329,6 +338,11 @@ def test_add_filter_user_property_did_event_and_event_property(page, stack, sent
     _remove_last_chip(page)
     _add_event_filter(page, "kind:pageview", where=("path", "equals", "/docs"))
     expect(names).to_have_text([BOB])
+    _add_property_filter(page, "plan", "is_set")  # an operator without a value
+    expect(page.locator("[data-testid=filter-chip]").last).to_have_text("plan is set")
+    expect(names).to_have_text([BOB])
+    _add_property_filter(page, "plan", "equals", "pro")  # ANDed with Bob's conditions: nobody
+    expect(page.locator("[data-testid=feed-empty]")).to_contain_text("No user matches these filters")
     assert page.errors == []
 
 
@@ -390,7 +404,10 @@ def test_all_sessions_modal_highlights_filtered_sessions(page, stack, sent):
     expect(rows).to_have_count(2)
     assert {r.get_attribute("data-session-id"): r.get_attribute("data-matched") for r in rows.all()} == \
         {A1: "false", A2: "true"}
-    expect(page.locator("[data-testid=sessions-modal]")).to_contain_text("1 of 2 sessions")
+    modal = page.locator("[data-testid=sessions-modal]")
+    expect(modal).to_contain_text("1 of 2 sessions")
+    modal.locator(f"[data-session-id='{A2}'] [data-testid=session-open]").click()
+    expect(modal.locator("[data-testid=event] .event-name")).to_have_text([re.compile("/welcome"), "Signed Up"])
 
 
 def test_play_icon_opens_the_recorded_replay(page, stack, sent):
