@@ -43,8 +43,8 @@ EXPORTED = f"Exported Report {TAG}"  # a raw event both alice and bob did: defin
 REPLAY_TEXT = f"Replay of alice {TAG}"
 CHROME_UA = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
              "Chrome/120.0.0.0 Safari/537.36")
-WAIT_MS = 30_000
-expect.set_options(timeout=WAIT_MS)
+WAIT_MS = 30_000  # generous: the machine is shared, and the consumers work behind the browser
+expect.set_options(timeout=WAIT_MS)  # process-wide; this is the only module that uses expect()
 
 # Alice: two sessions two hours apart (client session ids, so the replay can name one); Bob one;
 # Carol only 20 days ago.
@@ -369,6 +369,7 @@ def test_session_events_properties_and_define_inline_retroactively(page, stack, 
     expect(labelled).to_have_count(1)
     expect(labelled.locator(".event-name")).to_have_text(f"Exported {TAG}")
     assert labelled.locator(".marker").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(0, 163, 163)"
+    assert float(labelled.locator(".event-button").evaluate("e => getComputedStyle(e).opacity")) == 1
     # Retroactive and everywhere: Bob's earlier session labels his own export the same way.
     bob = _card(page, BOB)
     bob.locator("[data-testid=session-open]").first.click()
@@ -378,6 +379,15 @@ def test_session_events_properties_and_define_inline_retroactively(page, stack, 
     expect(bob_export.locator(".event-name")).to_have_text(f"Exported {TAG}")
     assert bob_export.get_attribute("data-defined") == "true"
     assert bob_export.locator(".marker").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(0, 163, 163)"
+    # The new definition is offered by Add Filter at once, and finds both users (not Carol).
+    _choose_timeline(page, "30d")
+    expect(_names(page)).to_have_text([ALICE, BOB, CAROL])
+    page.click("[data-testid=add-filter]")
+    page.click("[data-testid=filter-type-did_event]")
+    page.select_option("[data-testid=filter-event]", label=f"Exported {TAG}")
+    page.click("[data-testid=filter-apply]")
+    expect(page.locator("[data-testid=filter-chip]").last).to_have_text(f"Did Exported {TAG}")
+    expect(_names(page)).to_have_text([ALICE, BOB])
     assert page.errors == []
 
 
