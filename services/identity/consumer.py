@@ -49,7 +49,10 @@ class IdentityConsumer(Consumer):
     """Consumes `identity.inbox` (event.captured, identity.command)."""
 
     queue = "identity.inbox"
-    analyze_every = 15.0  # seconds between checks for tables whose statistics went stale
+    # Seconds between checks for tables whose statistics went stale (one ~1 ms query): before every
+    # batch, since a batch planned on statistics of a table that had just grown from empty (the
+    # previous batch filled it) took 13 s instead of 0.2 s.
+    analyze_every = 0.0
 
     def __init__(self, settings: Settings | None = None, publisher: Publisher | None = None):
         super().__init__(settings)
