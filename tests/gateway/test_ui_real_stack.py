@@ -433,6 +433,33 @@ def test_play_icon_opens_the_recorded_replay(page, stack, sent):
     assert page.errors == []
 
 
+def test_load_more_pages_through_the_feed(page, stack, sent):
+    """More users than one page (25): Load more appends the next page, newest first throughout."""
+    crowd = uuid.uuid4().hex[:8]  # not TAG: the other tests' feed stays alice, bob (and carol)
+    people = [f"crowd{k:02d}-{crowd}@e2e.example" for k in range(27)]
+    client = _segment(stack)
+    for k, who in enumerate(people):
+        client.page(who, name="Home", anonymous_id=f"anon-{who}", timestamp=NOW - timedelta(minutes=10 + k),
+                    context=_context("http://shop.example/"))
+    client.flush()
+    condition = [{"type": "user_property", "property": "identity", "op": "contains", "value": crowd}]
+    api = Api(stack)
+    wait_until(lambda: len((api.get("/users", filter=json.dumps(condition), limit=50) or {}).get("users", [])) == 27,
+               timeout=60, interval=1, message="the crowd in the feed")
+    _sign_in(page, stack, poll_ms=300)
+    _add_property_filter(page, "identity", "contains", crowd)
+    expect(_names(page)).to_have_text(people[:25])
+    page.click("[data-testid=load-more]")
+    expect(_names(page)).to_have_text(people)
+    expect(page.locator("[data-testid=load-more]")).to_have_count(0)
+    # The live refresh of the first page keeps the list whole: no Load more back, nothing twice.
+    for _ in range(2):
+        with page.expect_response(lambda r: "/users?" in r.url and "cursor" not in r.url):
+            pass
+    expect(page.locator("[data-testid=load-more]")).to_have_count(0)
+    expect(_names(page)).to_have_text(people)
+
+
 def test_new_activity_appears_without_reload(page, stack, sent):
     _sign_in(page, stack, poll_ms=500)
     _add_property_filter(page, "identity", "contains", TAG)

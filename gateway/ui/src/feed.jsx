@@ -81,7 +81,7 @@ function mergeFirstPage(current, fresh) {
 }
 
 function useFeed(api, timeline, filters) {
-  const [state, setState] = useState({ users: [], next: null, loading: true, error: null });
+  const [state, setState] = useState({ users: [], next: null, paged: false, loading: true, error: null });
   const generation = useRef(0);
   const load = useCallback(async (cursor, { quiet = false } = {}) => {
     const gen = generation.current;
@@ -89,9 +89,11 @@ function useFeed(api, timeline, filters) {
     try {
       const page = await api.feed({ ...windowOf(timeline), filter: filters.length ? filters : undefined, cursor, limit: PAGE_SIZE });
       if (gen !== generation.current) return;
+      // Once more pages are loaded, a live refresh of the first page keeps their cursor (null: no more).
       setState((s) => ({
         users: cursor ? [...s.users, ...page.users] : quiet ? mergeFirstPage(s.users, page.users) : page.users,
-        next: cursor || !quiet ? page.next_cursor : s.next ?? page.next_cursor,
+        next: quiet && s.paged ? s.next : page.next_cursor,
+        paged: cursor ? true : quiet && s.paged,
         loading: false, error: null,
       }));
     } catch (err) {
