@@ -464,8 +464,16 @@ def test_new_activity_appears_without_reload(page, stack, sent):
     _sign_in(page, stack, poll_ms=500)
     _add_property_filter(page, "identity", "contains", TAG)
     expect(_names(page)).to_have_text([ALICE, BOB])
+    alice = _card(page, ALICE)
+    alice.locator(f"[data-session-id='{A2}'] [data-testid=session-open]").click()
+    expect(alice.locator("[data-testid=event]")).to_have_count(2)
     client = _segment(stack)
+    client.track(ALICE, "Invited Teammate", anonymous_id=f"anon-alice-{TAG}",
+                 context=_context("http://shop.example/welcome", A2))
     client.track(DAVE, "Opened App", {"via": "e2e"}, anonymous_id=f"anon-dave-{TAG}",
                  context=_context("http://shop.example/app"))
     client.flush()
-    expect(_names(page)).to_have_text([DAVE, ALICE, BOB])
+    expect(_names(page)).to_have_text([DAVE, ALICE, BOB])  # a new user, on top
+    # The open session grows too.
+    expect(alice.locator("[data-testid=event] .event-name").last).to_have_text("Invited Teammate")
+    assert page.errors == []

@@ -51,7 +51,7 @@ export function SessionEvents({ api, session, labelsVersion, onDefined }) {
       .then((d) => live && setState({ events: d.events, error: null }))
       .catch((err) => live && setState({ events: null, error: err.message }));
     return () => { live = false; };
-  }, [api, session.session_id, labelsVersion]);
+  }, [api, session.session_id, session.event_count, labelsVersion]);
   if (state.error) return <div class="events error-state" role="alert">Could not load events: {state.error}</div>;
   if (!state.events) return <div class="events loading-state"><span class="spinner" /> Loading events…</div>;
   if (state.events.length === 0) return <div class="events empty-state">This session has no events.</div>;
@@ -96,7 +96,8 @@ export function UserCard({ user, api, filters, labelsVersion, onDefined }) {
   const matched = new Set(user.matched_session_ids || []);
   const [selected, setSelected] = useState(null);
   const [modal, setModal] = useState(null);
-  const current = selected || null;
+  // The live feed's copy of the picked session, so its events reload when new ones arrive.
+  const current = selected ? sessions.find((s) => s.session_id === selected.session_id) || selected : null;
   return (
     <article class="card user-card" data-testid="user-card" data-user-id={user.user_id}>
       <div class="user-head">
