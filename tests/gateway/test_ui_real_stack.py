@@ -49,7 +49,10 @@ expect.set_options(timeout=WAIT_MS)  # process-wide; this is the only module tha
 # Alice: two sessions two hours apart (client session ids, so the replay can name one); Bob one;
 # Carol only 20 days ago.
 A1_START, A2_START = NOW - timedelta(hours=3), NOW - timedelta(minutes=60)
-BOB_START = NOW - timedelta(hours=2)
+BOB_START = NOW - timedelta(hours=2)  # on the web; earlier on his phone's browser, and in the iOS app
+BOB_PHONE, BOB_APP = NOW - timedelta(hours=2, minutes=40), NOW - timedelta(hours=3, minutes=20)
+IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+             "Version/17.1 Mobile/15E148 Safari/604.1")
 CAROL_AT = NOW - timedelta(days=20)
 A1, A2 = f"a1-{TAG}", f"a2-{TAG}"
 
@@ -157,6 +160,11 @@ def sent(stack):
                  **bob, context=_context("http://shop.example/docs"))
     client.track(event="Signed Up", properties={"plan": "free"}, timestamp=BOB_START + timedelta(minutes=3),
                  **bob, context=_context("http://shop.example/docs"))
+    client.page(BOB, name="Pricing", anonymous_id=f"anon-bob-phone-{TAG}", timestamp=BOB_PHONE,
+                context={**_context("http://shop.example/pricing"), "userAgent": IPHONE_UA})
+    client.screen(BOB, name="Dashboard", anonymous_id=f"anon-bob-app-{TAG}", timestamp=BOB_APP,
+                  context={"footfall": {"source": "ios"}, "os": {"name": "iOS", "version": "17.1"},
+                           "device": {"model": "iPhone15,2"}})
     client.page(name="Home", properties={"path": "/"}, timestamp=CAROL_AT, user_id=CAROL,
                 anonymous_id=f"anon-carol-{TAG}", context=_context("http://shop.example/"))
     client.flush()
@@ -167,14 +175,14 @@ def sent(stack):
     def landed():
         users = api.tagged_users()
         a, b, c = users.get(ALICE), users.get(BOB), users.get(CAROL)
-        if not (a and b and c and a.get("session_count") == 2 and b["sessions"] and c["sessions"]):
+        if not (a and b and c and a.get("session_count") == 2 and b.get("session_count") == 3 and c["sessions"]):
             return None
         if a["properties"].get("company") != f"Acme {TAG}" or b["properties"].get("plan") != "free":
             return None
         replayed = {s["session_id"]: s["replay"]["playable"] for s in a["sessions"]}
         events = [(api.get(f"/sessions/{s['session_id']}/events") or {}).get("events", [])
                   for s in a["sessions"] + b["sessions"]]
-        return users if replayed.get(A2) and sum(len(e) for e in events) == 8 else None
+        return users if replayed.get(A2) and sum(len(e) for e in events) == 10 else None
 
     return wait_until(landed, timeout=90, interval=1, message="alice, bob and carol in the feed")
 
@@ -252,6 +260,14 @@ def test_feed_newest_first_with_session_icons_and_trial_badge(page, stack, sent)
     alice.locator("[data-testid=session-icons]").first.hover()
     assert "Browser: Chrome" in alice.locator("[data-testid=session-tip]").first.inner_text()
     assert "plan" in alice.locator("[data-testid=user-summary]").inner_text()
+    # Bob's devices: web, then mobile web, then the iOS app (no browser icon, no replay there).
+    bob = _card(page, BOB)
+    expect(bob.locator("[data-platform]")).to_have_count(3)
+    assert [p.get_attribute("data-platform") for p in bob.locator("[data-platform]").all()] == ["web", "mobile_web", "ios"]
+    assert bob.locator("[data-testid=session-row]").nth(2).locator("[data-testid=browser-icon]").count() == 0
+    bob.locator("[data-testid=session-icons]").nth(1).hover()
+    expect(bob.locator("[data-testid=session-tip]").nth(1)).to_contain_text("Mobile Safari")
+    assert "native mobile" in bob.locator("[data-testid=session-row] .play.disabled").nth(2).get_attribute("title")
 
     # The trial started afresh with alice's recording (the fixture reset it): its admission counted.
     status = Api(stack).get("/replay/status")
@@ -276,7 +292,7 @@ def test_timeline_presets_and_custom_range(page, stack, sent):
     last_seen = {ALICE: A2_START + timedelta(minutes=1), BOB: BOB_START + timedelta(minutes=3)}
     for preset, start, end in (("today", midnight, None), ("yesterday", midnight - timedelta(days=1), midnight)):
         _choose_timeline(page, preset)
-        seen = {ALICE: [A1_START, A2_START + timedelta(minutes=1)], BOB: [BOB_START, BOB_START + timedelta(minutes=3)]}
+        seen = {ALICE: [A1_START, A2_START + timedelta(minutes=1)], BOB: [BOB_APP, BOB_START + timedelta(minutes=3)]}
         expected = [who for who in sorted(last_seen, key=last_seen.get, reverse=True)
                     if any(t >= start and (end is None or t < end) for t in seen[who])]
         if expected:
