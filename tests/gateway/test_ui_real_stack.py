@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import signal
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -493,3 +495,22 @@ def test_new_activity_appears_without_reload(page, stack, sent):
     # The open session grows too.
     expect(alice.locator("[data-testid=event] .event-name").last).to_have_text("Invited Teammate")
     assert page.errors == []
+
+
+def test_error_state_while_sessions_is_down_then_retry(page, stack, sent):
+    """The sessions service stops: the feed says so (no blank page); once it is back, Retry recovers."""
+    _only_this_run(page, stack)
+    expect(_card(page, ALICE)).to_be_visible()
+    sessions_api = stack.processes["sessions-api"]
+    # SIGKILL, an outage: a graceful stop would still answer on the gateway's keep-alive connections.
+    os.killpg(sessions_api.popen.pid, signal.SIGKILL)
+    try:
+        sessions_api.popen.wait(15)
+        _choose_timeline(page, "30d")
+        expect(page.locator("[data-testid=feed-error]")).to_contain_text("unavailable")
+    finally:
+        if sessions_api.popen.poll() is not None:
+            stack.start("sessions-api")
+    page.locator("[data-testid=feed-error] button").click()
+    expect(page.locator("[data-testid=feed-error]")).to_have_count(0)
+    expect(_names(page).filter(has_text=CAROL)).to_have_count(1)
