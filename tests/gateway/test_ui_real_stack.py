@@ -239,6 +239,13 @@ def _card(page, identity: str):
     return page.locator("[data-testid=user-card]").filter(has=page.locator(f"h2:text-is('{identity}')"))
 
 
+def _feed_settled(page) -> None:
+    """Users, or the empty state — not the error banner (whose text says why)."""
+    expect(page.locator("[data-testid=user-card], [data-testid=feed-empty], [data-testid=feed-error]").first).to_be_visible()
+    expect(page.locator("[data-testid=feed-error]")).to_have_count(0)
+    expect(page.locator("[data-testid=feed-empty]")).to_have_count(0)
+
+
 def _remove_last_chip(page) -> None:
     chips = page.locator("[data-testid=filter-chip]")
     count = chips.count()
@@ -466,6 +473,7 @@ def test_load_more_pages_through_the_feed(page, stack, sent):
                timeout=60, interval=1, message="the crowd in the feed")
     _sign_in(page, stack, poll_ms=300)
     _add_property_filter(page, "identity", "contains", crowd)
+    _feed_settled(page)
     expect(_names(page)).to_have_text(people[:25])
     page.click("[data-testid=load-more]")
     expect(_names(page)).to_have_text(people)

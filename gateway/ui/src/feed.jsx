@@ -104,7 +104,13 @@ function useFeed(api, timeline, filters) {
   useEffect(() => {
     generation.current += 1;
     load(null);
-    const timer = setInterval(() => document.visibilityState !== "hidden" && load(null, { quiet: true }), POLL_MS);
+    // One refresh at a time: a slow gateway must not pile requests up behind each other.
+    let polling = false;
+    const timer = setInterval(() => {
+      if (polling || document.visibilityState === "hidden") return;
+      polling = true;
+      load(null, { quiet: true }).finally(() => { polling = false; });
+    }, POLL_MS);
     return () => clearInterval(timer);
   }, [load]);
   return { ...state, reload: () => load(null), more: () => load(state.next) };
