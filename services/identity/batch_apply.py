@@ -6,7 +6,7 @@ Owners (surviving users) carry a materialised state recomputed from their member
 member changed, so a relink (an earlier claim arriving late) is just a recompute of both users.
 
 Concurrency: every change to an id, or to who owns it, is made holding a transaction-scoped
-advisory lock on its owner; owners are resolved, locked (in key order), then resolved again until
+advisory lock on its owner (on its stripe: at most LOCK_STRIPES locks per batch); owners are resolved, locked (in key order), then resolved again until
 stable, so a merge racing with new events (or two devices claiming one new identity) serialise on
 the identified user and each recompute sees every committed member.
 """
@@ -195,8 +195,16 @@ class Outcome:
     snapshots: list[UserSnapshot] = field(default_factory=list)
 
 
+# Owner locks are striped: a batch of 20,000 events names ~6,000 owners (and identifies more), and
+# one advisory lock each overflowed PostgreSQL's shared lock table (max_locks_per_transaction × max
+# connections, ~6,400 here: "out of shared memory", retried forever). Owners sharing a stripe just
+# serialise; the stripes sit in a block of keys of their own, apart from other users of the database.
+LOCK_STRIPES = 1024
+_LOCK_BASE = int(hash53("identity", "owner locks")) & ~(LOCK_STRIPES - 1)
+
+
 def _lock_key(env_id: str, user_id: str) -> int:
-    return int(hash53(env_id, "lock", user_id))
+    return _LOCK_BASE + int(hash53(env_id, "lock", user_id)) % LOCK_STRIPES
 
 
 class Resolved(NamedTuple):
@@ -228,7 +236,7 @@ def _lock_owners(conn: Connection, facts: Facts, ids: list[str], rows: dict) -> 
         if not needed and len(rows) == len(ids):  # ids another batch inserted are not in `rows` yet
             return rows
         if needed:
-            conn.execute(_LOCK, {"keys": [_lock_key(facts.env_id, owner) for owner in needed]})
+            conn.execute(_LOCK, {"keys": sorted({_lock_key(facts.env_id, owner) for owner in needed})})
             locked |= needed
         rows = _resolve(conn, facts.env_id, ids)
 

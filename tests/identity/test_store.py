@@ -1,6 +1,6 @@
 """The store against the real PostgreSQL: it keeps exactly the users the pure model implies."""
 from hypothesis import HealthCheck, given, settings
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from footfall.ids import anonymous_user_id, identified_user_id
 from services.identity import store
@@ -112,3 +112,11 @@ def test_nul_characters_from_clients_never_break_a_batch(engine):
     assert db_users(engine, ENV)[D1][3]["name"] == "a\ufffdb"
     with engine.connect() as conn:
         assert len(store.list_warnings(conn, ENV, 10)) == 3
+
+
+def test_a_batch_naming_more_users_than_the_shared_lock_table_holds_commits(engine):
+    # 10,000 identifies name ~20,000 users; a lock each overflowed max_locks_per_transaction.
+    outcome = apply_batch(engine, [commands(*(identify(f"c{n}", f"d{n}", f"person-{n}", 0) for n in range(10_000)))])
+    assert len(outcome.merges) == 10_000
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(store.users)) == 20_000
