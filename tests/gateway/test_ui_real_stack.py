@@ -67,14 +67,20 @@ def _context(url: str, session_id: str | None = None) -> dict:
 
 
 def _recording(start: datetime) -> list[dict]:
-    """A minimal rrweb recording: meta, a full snapshot (type 2) with a heading, one mouse move."""
+    """A minimal rrweb recording: meta, a full snapshot (type 2) with a heading, an image whose
+    onerror and a script would set window.__pwned, one mouse move."""
     t = int(start.timestamp() * 1000)
     document = {"type": 0, "id": 1, "childNodes": [
         {"type": 2, "tagName": "html", "attributes": {}, "id": 2, "childNodes": [
             {"type": 2, "tagName": "head", "attributes": {}, "id": 3, "childNodes": []},
             {"type": 2, "tagName": "body", "attributes": {}, "id": 4, "childNodes": [
                 {"type": 2, "tagName": "h1", "attributes": {}, "id": 5, "childNodes": [
-                    {"type": 3, "textContent": REPLAY_TEXT, "id": 6}]}]}]}]}
+                    {"type": 3, "textContent": REPLAY_TEXT, "id": 6}]},
+                # Recorded markup that would run if replayed carelessly.
+                {"type": 2, "tagName": "img", "attributes": {"src": "x", "onerror": "window.top.__pwned = 'img'"},
+                 "childNodes": [], "id": 7},
+                {"type": 2, "tagName": "script", "attributes": {}, "id": 8, "childNodes": [
+                    {"type": 3, "textContent": "window.top.__pwned = 'script'", "id": 9}]}]}]}]}
     return [
         {"type": 4, "data": {"href": "http://shop.example/welcome", "width": 800, "height": 500}, "timestamp": t},
         {"type": 2, "data": {"node": document, "initialOffset": {"left": 0, "top": 0}}, "timestamp": t + 10},
@@ -229,6 +235,7 @@ def _only_this_run(page, stack) -> None:
     """Sign in and narrow the feed to this run's users with the UI's identity filter."""
     _sign_in(page, stack)
     _add_property_filter(page, "identity", "contains", TAG)
+    _feed_settled(page)
 
 
 def _names(page):
@@ -455,7 +462,12 @@ def test_play_icon_opens_the_recorded_replay(page, stack, sent):
     frame = player.element_handle().content_frame()
     frame.wait_for_selector(f"text={REPLAY_TEXT}")
     assert "allow-scripts" not in (player.get_attribute("sandbox") or "allow-scripts")
-    assert page.errors == []
+    # The image has failed to load (its onerror had its chance) and nothing ran.
+    frame.wait_for_function("() => [...document.images].length > 0 && [...document.images].every(i => i.complete)")
+    assert page.evaluate("() => window.__pwned") is None
+    # Expected console noise: Chromium refusing the recorded handler, and the image's 404.
+    blocked = "because the document's frame is sandboxed and the 'allow-scripts' permission is not set"
+    assert [e for e in page.errors if blocked not in e and "NOT FOUND" not in e] == [], page.errors
 
 
 def test_load_more_pages_through_the_feed(page, stack, sent):
