@@ -18,7 +18,7 @@ import os
 import re
 import signal
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -39,7 +39,7 @@ pytestmark = [
 ]
 
 TAG = uuid.uuid4().hex[:8]
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 ALICE, BOB, CAROL, DAVE = (f"{who}-{TAG}@e2e.example" for who in ("alice", "bob", "carol", "dave"))
 EXPORTED = f"Exported Report {TAG}"  # a raw event both alice and bob did: defined inline, labelled for both
 REPLAY_TEXT = f"Replay of alice {TAG}"
@@ -90,7 +90,7 @@ def _recording(start: datetime) -> list[dict]:
 
 
 def _segment(stack):
-    import segment.analytics as analytics
+    from segment import analytics
 
     return analytics.Client(write_key=stack.write_key, host=stack.url("ingest"), sync_mode=True)
 
@@ -114,7 +114,7 @@ class Api:
     def tagged_users(self, days: int = 30) -> dict[str, dict]:
         condition = [{"type": "user_property", "property": "identity", "op": "contains", "value": TAG}]
         feed = self.get("/users", filter=json.dumps(condition), limit=50,
-                        **{"from": (datetime.now(timezone.utc) - timedelta(days=days)).isoformat()})
+                        **{"from": (datetime.now(UTC) - timedelta(days=days)).isoformat()})
         return {u["identity"]: u for u in (feed or {}).get("users", [])}
 
 
@@ -428,8 +428,8 @@ def test_about_this_user_shows_custom_traits(page, stack, sent):
     _card(page, ALICE).locator("[data-testid=see-more]").click()
     about = page.locator("[data-testid=about-modal]")
     expect(about.locator("dl")).to_be_visible()
-    for text in (ALICE, f"Acme {TAG}", "favourite_colour", "teal", "pro"):
-        expect(about).to_contain_text(text)
+    for shown in (ALICE, f"Acme {TAG}", "favourite_colour", "teal", "pro"):
+        expect(about).to_contain_text(shown)
     page.keyboard.press("Escape")
     expect(about).to_have_count(0)
 
