@@ -17,13 +17,17 @@ timeout = 30
 graceful_timeout = 20  # below Kubernetes' 30 s grace period
 # The worker heartbeat file must live on tmpfs, or a slow disk can stall workers (gunicorn docs).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
-# Several workers serve /metrics in turn: prometheus-client's multiprocess mode makes each answer
-# count every worker. Set here, in the master, before any worker imports prometheus_client.
-_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
-if _OWN_METRICS_DIR:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="footfall-metrics-")
 accesslog = None  # footfall.web logs one structured line per request instead
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def on_starting(server):
+    """Several workers serve /metrics in turn: prometheus-client's multiprocess mode makes each
+    answer count every worker. Set in the master, so forked workers inherit it before they import
+    prometheus_client (the app is not preloaded)."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="footfall-metrics-")
+        server.footfall_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def post_fork(server, worker):
@@ -40,5 +44,5 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    if _OWN_METRICS_DIR:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    if getattr(server, "footfall_metrics_dir", None):
+        shutil.rmtree(server.footfall_metrics_dir, ignore_errors=True)

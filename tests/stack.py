@@ -29,9 +29,9 @@ import redis as redis_lib
 import requests
 from sqlalchemy.engine import make_url
 
-from footfall import db
+from footfall import bus, db
 from footfall.config import Settings, get_settings
-from tests.support import ensure_vhost
+from tests.support import ensure_vhost, migrate_fresh
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT_SHIFT = 10_000
@@ -181,7 +181,8 @@ def build_stack() -> Stack:
 
 
 def start_stack() -> Stack:
-    """Migrate, bootstrap the gateway (when it has a bootstrap), start every non-dev process."""
+    """A fresh stack: empty schemas, queues and Redis db, migrated and bootstrapped, then every
+    non-dev process started. Nothing of an earlier run leaks into this one."""
     stack = build_stack()
     busy = [p.port for p in stack.processes.values() if p.port and not _free(p.port)]
     if busy:
@@ -189,9 +190,10 @@ def start_stack() -> Stack:
     settings = stack_settings()
     ensure_vhost(settings.amqp_url)
     db.ensure_database(settings)
-    redis_lib.Redis.from_url(settings.redis_url).flushdb()  # write keys, rate limits of earlier runs
+    redis_lib.Redis.from_url(settings.redis_url).flushdb()
+    bus.purge_all(settings)
     for folder in sorted(ROOT.glob("services/*/migrations")) + sorted(ROOT.glob("gateway/migrations")):
-        db.upgrade(folder.parent, settings)
+        migrate_fresh(str(folder.parent), settings)
     if (ROOT / "gateway" / "bootstrap.py").exists():
         done = subprocess.run(shlex.split(".venv/bin/python -m gateway.bootstrap"), check=False, cwd=ROOT,
                               env=stack.env, capture_output=True, text=True)
