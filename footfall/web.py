@@ -47,6 +47,13 @@ class ApiError(Exception):
         self.status, self.message, self.headers, self.details = status, message, headers or {}, details
 
 
+def found(value: Any, message: str, **details: Any) -> Any:
+    """`value`, or a 404 saying what was not found: for lookups that answer None when nothing is."""
+    if value is None:
+        raise ApiError(404, message, **details)
+    return value
+
+
 class OrjsonProvider(JSONProvider):
     """Flask JSON through orjson: several times faster on the hot paths (engineering.md §4)."""
 

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import orjson
 from flask import Blueprint, current_app, request
 
-from footfall.web import ApiError, operation
+from footfall.web import ApiError, found, operation
 from gateway import compose
 from gateway.auth import require_env_access
 
@@ -120,10 +120,8 @@ def users_feed(env_id: str):
 @operation("About this user: every property", responses={200: USER_SCHEMA, 404: "no such user"},
            tags=TAGS)
 def user_detail(env_id: str, user_id: str):
-    user = services().sessions.get(_internal(env_id, f"/users/{_seg(user_id)}"), allow_404=True)
-    if user is None:
-        raise ApiError(404, f"no user {user_id!r} in this environment")
-    return user
+    return found(services().sessions.get(_internal(env_id, f"/users/{_seg(user_id)}"), allow_404=True),
+                 f"no user {user_id!r} in this environment")
 
 
 @bp.get("/users/<user_id>/sessions")
@@ -135,10 +133,9 @@ def user_detail(env_id: str, user_id: str):
                "next_cursor": {"type": ["string", "null"]}}}}, tags=TAGS)
 def user_sessions(env_id: str, user_id: str):
     params = _params(filter=_filter_param(env_id), cursor=request.args.get("cursor"), limit=_limit())
-    answer = services().sessions.get(_internal(env_id, f"/users/{_seg(user_id)}/sessions"), params,
-                                     allow_404=True)
-    if answer is None:
-        raise ApiError(404, f"no user {user_id!r} in this environment")
+    answer = found(services().sessions.get(_internal(env_id, f"/users/{_seg(user_id)}/sessions"),
+                                           params, allow_404=True),
+                   f"no user {user_id!r} in this environment")
     compose.with_replay(answer.get("sessions", []), datetime.now(timezone.utc), _trial(env_id))
     for session in answer.get("sessions", []):
         session.setdefault("matched", False)
@@ -161,18 +158,15 @@ def _labelled(env_id: str, events: list[dict]) -> list[dict]:
                "events": {"type": "array", "items": EVENT_SCHEMA}}}, 404: "no such session"},
            tags=TAGS)
 def session_events(env_id: str, session_id: str):
-    answer = services().sessions.get(_internal(env_id, f"/sessions/{_seg(session_id)}/events"),
-                                     allow_404=True)
-    if answer is None:
-        raise ApiError(404, f"no session {session_id!r} in this environment")
+    answer = found(services().sessions.get(_internal(env_id, f"/sessions/{_seg(session_id)}/events"),
+                                           allow_404=True),
+                   f"no session {session_id!r} in this environment")
     return {"events": _labelled(env_id, answer.get("events", []))}
 
 
 def _event(env_id: str, event_id: str) -> dict:
-    event = services().sessions.get(_internal(env_id, f"/events/{_seg(event_id)}"), allow_404=True)
-    if event is None:
-        raise ApiError(404, f"no event {event_id!r} in this environment")
-    return event
+    return found(services().sessions.get(_internal(env_id, f"/events/{_seg(event_id)}"), allow_404=True),
+                 f"no event {event_id!r} in this environment")
 
 
 @bp.get("/events/<event_id>")
@@ -207,11 +201,9 @@ def definitions_create(env_id: str):
 @require_env_access
 @operation("One event definition", tags=["definitions"], responses={200: "OK", 404: "no such definition"})
 def definitions_get(env_id: str, definition_id: str):
-    found = services().definitions.get(_internal(env_id, f"/definitions/{_seg(definition_id)}"),
-                                       allow_404=True)
-    if found is None:
-        raise ApiError(404, f"no definition {definition_id!r}")
-    return found
+    return found(services().definitions.get(_internal(env_id, f"/definitions/{_seg(definition_id)}"),
+                                            allow_404=True),
+                 f"no definition {definition_id!r}")
 
 
 @bp.put("/definitions/<definition_id>")

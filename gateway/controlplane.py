@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from footfall.web import ApiError, operation
+from footfall.web import ApiError, found, operation
 from gateway import accounts, environments
 from gateway.auth import SESSION_COOKIE, current_principal, require_account, require_env_access
 
@@ -97,10 +97,7 @@ def create_env():
 @require_env_access
 @operation("One environment with its write key", tags=TAGS, responses={200: "OK", 404: "no such environment"})
 def get_env(env_id: str):
-    found = environments.get_environment(env_id, _settings())
-    if found is None:
-        raise ApiError(404, f"no environment {env_id!r}")
-    return found
+    return found(environments.get_environment(env_id, _settings()), f"no environment {env_id!r}")
 
 
 @envs_bp.post("/<env_id>/write-key/rotate")

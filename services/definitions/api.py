@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from footfall.bus import BrokerUnavailable
 from footfall.messages import DefinitionChanged
-from footfall.web import ApiError, operation
+from footfall.web import ApiError, found, operation
 from services.definitions import store
 from services.definitions.labeler import Label, LabelDefinition, Labeler
 from services.definitions.model import (
@@ -139,10 +139,8 @@ def create_definition(env_id: str):
 @operation("One definition", responses={200: Definition, 404: "unknown definition"})
 def get_definition(env_id: str, definition_id: str):
     with _engine().connect() as conn:
-        row = store.get(conn, env_id, definition_id)
-    if row is None:
-        raise ApiError(404, "no such definition", definition_id=definition_id)
-    return row
+        return found(store.get(conn, env_id, definition_id), "no such definition",
+                     definition_id=definition_id)
 
 
 @bp.put("/<definition_id>")

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from footfall.ids import identified_user_id
 from footfall.messages import Scalar
-from footfall.web import ApiError, operation
+from footfall.web import ApiError, found, operation
 from services.identity import store
 
 bp = Blueprint("identity", __name__, url_prefix="/internal/v1/envs/<env_id>")
@@ -71,10 +71,8 @@ def _engine() -> Engine:
 
 
 def _owner(conn: Connection, env_id: str, user_id: str) -> str:
-    owner = store.owner_of(conn, env_id, user_id)
-    if owner is None:
-        raise ApiError(404, f"no user {user_id!r} in environment {env_id!r}", field="user_id")
-    return owner
+    return found(store.owner_of(conn, env_id, user_id),
+                 f"no user {user_id!r} in environment {env_id!r}", field="user_id")
 
 
 def _user(conn: Connection, env_id: str, user_id: str) -> dict:

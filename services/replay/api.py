@@ -8,7 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from footfall.bus import BrokerUnavailable
 from footfall.replay_token import InvalidRecordingToken, RecordingGrant, verify_recording_token
-from footfall.web import ApiError, operation
+from footfall.web import ApiError, found, operation
 from services.replay import chunks
 from services.replay.service import Replays
 
@@ -78,7 +78,5 @@ def upload_chunk():
            query={"inline": {"type": "string", "enum": ["0", "1"]}},
            responses={200: "the manifest", 404: "no replay, or past retention"}, tags=["internal"])
 def manifest(env_id: str, session_id: str):
-    found = _replays().manifest(env_id, session_id, inline=request.args.get("inline") == "1")
-    if found is None:
-        raise ApiError(404, "no replay for this session", session_id=session_id)
-    return found
+    return found(_replays().manifest(env_id, session_id, inline=request.args.get("inline") == "1"),
+                 "no replay for this session", session_id=session_id)

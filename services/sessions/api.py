@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, current_app, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from footfall.web import ApiError, operation
+from footfall.web import ApiError, found, operation
 from services.sessions import feed
 from services.sessions.filters import parse_filters
 
@@ -67,10 +67,7 @@ def list_users(env_id: str):
            tags=["feed"])
 def get_user(env_id: str, user_id: str):
     with _engine().connect() as conn:
-        found = feed.user(conn, env_id, user_id)
-    if found is None:
-        raise ApiError(404, "unknown user", user_id=user_id)
-    return found
+        return found(feed.user(conn, env_id, user_id), "unknown user", user_id=user_id)
 
 
 @bp.get("/users/<user_id>/sessions")
@@ -88,17 +85,13 @@ def get_user_sessions(env_id: str, user_id: str):
            tags=["feed"])
 def get_session_events(env_id: str, session_id: str):
     with _engine().connect() as conn:
-        found = feed.session_events(conn, env_id, session_id)
-    if found is None:
-        raise ApiError(404, "unknown session", session_id=session_id)
-    return {"events": found}
+        events = found(feed.session_events(conn, env_id, session_id), "unknown session",
+                       session_id=session_id)
+    return {"events": events}
 
 
 @bp.get("/events/<event_id>")
 @operation("One event", responses={200: JSON_OBJECT, 404: "unknown event"}, tags=["feed"])
 def get_event(env_id: str, event_id: str):
     with _engine().connect() as conn:
-        found = feed.event(conn, env_id, event_id)
-    if found is None:
-        raise ApiError(404, "unknown event", event_id=event_id)
-    return found
+        return found(feed.event(conn, env_id, event_id), "unknown event", event_id=event_id)
