@@ -42,7 +42,7 @@ def make_client(session: boto3.session.Session, settings: Settings):
     # botocore sends PutObject with 'Expect: 100-continue' and waits for the interim answer before
     # the body: a round trip per chunk (about a quarter of an upload's time against the local S3)
     # that only pays off for bodies worth not sending twice; chunks are ~200 KB.
-    client.meta.events.unregister("before-call.s3.PutObject", add_expect_header)
+    client.meta.events.unregister("before-call.s3", add_expect_header)
     return client
 
 

@@ -146,3 +146,14 @@ def test_manifest_urls_are_the_ones_botocore_presigns(replays, monkeypatch, env_
         ExpiresIn=60) for seq in seqs]
     assert replays.storage.chunk_urls(env_id, session_id, seqs, now=now) == expected
     assert "X-Amz-Security-Token=" in expected[0], "the session token of the test credentials is signed in"
+
+
+def test_a_chunk_is_put_without_waiting_for_100_continue(replays):
+    """botocore's default 'Expect: 100-continue' costs every chunk a round trip before its body."""
+    sent = []
+    replays.storage.client.meta.events.register(
+        "before-send.s3.PutObject", lambda request, **_: sent.append(dict(request.headers)))
+    body = chunk_body(rrweb_events(0))
+    replays.storage.put_chunk("env-expect", "sess-expect", 0, body)
+    assert len(sent) == 1 and "Expect" not in sent[0]
+    assert replays.storage.get_chunk("env-expect", "sess-expect", 0) == body
