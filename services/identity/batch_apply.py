@@ -5,36 +5,28 @@ LEAST/GREATEST/compare-by-event-time upserts, a few statements per batch whateve
 Owners (surviving users) carry a materialised state recomputed from their members whenever a
 member changed, so a relink (an earlier claim arriving late) is just a recompute of both users.
 
-Concurrency: every change to an id, or to who owns it, is made holding a transaction-scoped
-advisory lock on its owner (on its stripe: at most LOCK_STRIPES locks per batch); owners are resolved, locked (in key order), then resolved again until
-stable, so a merge racing with new events (or two devices claiming one new identity) serialise on
-the identified user and each recompute sees every committed member.
+Concurrency (owners.py): every change to an id, or to who owns it, is made holding an advisory
+lock on its owner, and the state the batch compares against is read under those locks.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple
 
-import orjson
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
-from footfall.ids import hash53, identified_user_id
+from footfall.ids import identified_user_id
 from footfall.messages import UserMerge, UserSnapshot
 from services.identity.merge import Facts, Seen, Warning, bounds_warning
+from services.identity.owners import Resolved, json_rows, lock_owners, owners_of
 from services.identity.store import devices, load_users
 
 # --- Statements -------------------------------------------------------------------------------------
 # Bulk rows travel as one JSON array read with jsonb_to_recordset: PostgreSQL parses it in
 # milliseconds, where arrays of jsonb or timestamps cost far more to encode and to parse. Lists
 # of ids too: psycopg's text[] dumper runs a regex per element (~4 µs per event of a batch).
-
-_RESOLVE = text("""
-select user_id, owner_id, identity, own_first_seen, own_first_event, own_last_seen, first_seen, first_event, last_seen
-from users where env_id = :env and user_id = any(array(select jsonb_array_elements_text(cast(:ids as jsonb))))
-""")
 
 _INSERT_USERS = text("""
 insert into users (env_id, user_id, identity, owner_id)
@@ -45,11 +37,6 @@ on conflict (env_id, user_id) do nothing
 returning user_id
 """)
 
-# Locks taken in key order (the sorted subquery) so two batches never wait on each other in a cycle.
-_LOCK = text("""
-select count(pg_advisory_xact_lock(k)) from (select unnest(cast(:keys as bigint[])) as k order by 1) s
-""")
-
 _SET_IDENTITY = text("""
 update users set identity = v.identity, owner_id = users.user_id, merged_at = null
 from jsonb_to_recordset(cast(:rows as jsonb)) as v(user_id text, identity text)
@@ -58,42 +45,45 @@ where users.env_id = :env and users.user_id = v.user_id
 
 # One statement joins a batch's seen-facts into the ids' own columns and, for owners whose members
 # did not change, into the materialised columns too (an incremental join: the same result as a
-# recompute, at one row write per id). Flags come from the row as it was (`cur`), so RETURNING
-# can tell which owners' visible state changed and had their version raised.
-_SEEN = text("""
+# recompute, at one row write per id). Every SET expression reads the row as it was, so the flags
+# are written inline rather than read from a second scan of the table; RETURNING gives the new
+# version, which the caller compares with the one it read under the lock to tell whose rose.
+_OWN_EARLIER = ("v.own_first_seen is not null and (u.own_first_seen is null"
+                " or (v.own_first_seen, v.own_first_event) < (u.own_first_seen, u.own_first_event))")
+_OWN_LATER = "v.own_last_seen > coalesce(u.own_last_seen, '-infinity')"
+_EARLIER = "v.first_seen is not null and (u.first_seen is null or (v.first_seen, v.first_event) < (u.first_seen, u.first_event))"
+_LATER_SEEN = "v.last_seen > coalesce(u.last_seen, '-infinity')"
+_SEEN = text(f"""
 update users u set
-    own_first_seen = case when f.own_earlier then f.own_first_seen else u.own_first_seen end,
-    own_first_event = case when f.own_earlier then f.own_first_event else u.own_first_event end,
-    own_initial = case when f.own_earlier then f.own_initial else u.own_initial end,
-    own_last_seen = greatest(u.own_last_seen, f.own_last_seen),
-    first_seen = case when f.earlier then f.first_seen else u.first_seen end,
-    first_event = case when f.earlier then f.first_event else u.first_event end,
-    initial = case when f.earlier then f.initial else u.initial end,
-    last_seen = greatest(u.last_seen, f.last_seen),
-    version = u.version + case when f.earlier or f.later then 1 else 0 end,
-    updated_at = case when f.earlier or f.later then now() else u.updated_at end
-from (
-    select v.*,
-           v.own_first_seen is not null and (cur.own_first_seen is null
-               or (v.own_first_seen, v.own_first_event) < (cur.own_first_seen, cur.own_first_event)) as own_earlier,
-           v.own_last_seen > coalesce(cur.own_last_seen, '-infinity') as own_later,
-           v.first_seen is not null and (cur.first_seen is null
-               or (v.first_seen, v.first_event) < (cur.first_seen, cur.first_event)) as earlier,
-           v.last_seen > coalesce(cur.last_seen, '-infinity') as later
-    from jsonb_to_recordset(cast(:rows as jsonb)) as v(
-        user_id text, own_first_seen timestamptz, own_first_event text, own_initial jsonb,
-        own_last_seen timestamptz, first_seen timestamptz, first_event text, initial jsonb,
-        last_seen timestamptz)
-    join users cur on cur.env_id = :env and cur.user_id = v.user_id
-) f
-where u.env_id = :env and u.user_id = f.user_id and (f.own_earlier or f.own_later or f.earlier or f.later)
-returning u.user_id, f.earlier or f.later as bumped
+    own_first_seen = case when {_OWN_EARLIER} then v.own_first_seen else u.own_first_seen end,
+    own_first_event = case when {_OWN_EARLIER} then v.own_first_event else u.own_first_event end,
+    own_initial = case when {_OWN_EARLIER} then v.own_initial else u.own_initial end,
+    own_last_seen = greatest(u.own_last_seen, v.own_last_seen),
+    first_seen = case when {_EARLIER} then v.first_seen else u.first_seen end,
+    first_event = case when {_EARLIER} then v.first_event else u.first_event end,
+    initial = case when {_EARLIER} then v.initial else u.initial end,
+    last_seen = greatest(u.last_seen, v.last_seen),
+    version = u.version + case when {_EARLIER} or {_LATER_SEEN} then 1 else 0 end,
+    updated_at = case when {_EARLIER} or {_LATER_SEEN} then now() else u.updated_at end
+from jsonb_to_recordset(cast(:rows as jsonb)) as v(
+    user_id text, own_first_seen timestamptz, own_first_event text, own_initial jsonb,
+    own_last_seen timestamptz, first_seen timestamptz, first_event text, initial jsonb,
+    last_seen timestamptz)
+where u.env_id = :env and u.user_id = v.user_id
+  and (({_OWN_EARLIER}) or {_OWN_LATER} or ({_EARLIER}) or {_LATER_SEEN})
+returning u.user_id, u.version
 """)
 
+# Rows that cannot win are left out before the upsert (the left join): ON CONFLICT DO UPDATE
+# locks every conflicting row, a WAL-logged write, even when its WHERE then refuses the update,
+# and nearly every device of a batch is known. Values only ever move one way, so a row read as
+# winning no longer is harmless (the upsert compares again), and one read as losing stays lost.
 _DEVICES = text("""
 insert into devices as d (env_id, user_id, device_id, first_seen)
 select :env, v.user_id, v.device_id, v.first_seen
 from jsonb_to_recordset(cast(:rows as jsonb)) as v(user_id text, device_id text, first_seen timestamptz)
+left join devices cur on cur.env_id = :env and cur.user_id = v.user_id and cur.device_id = v.device_id
+where cur.first_seen is null or v.first_seen < cur.first_seen
 order by v.user_id, v.device_id
 on conflict (env_id, user_id, device_id) do update set first_seen = excluded.first_seen
     where excluded.first_seen < d.first_seen
@@ -130,6 +120,8 @@ insert into user_properties as p (env_id, user_id, key, value, set_at, set_by, f
 select :env, v.user_id, v.key, v.value, v.set_at, v.set_by, v.first_set_at
 from jsonb_to_recordset(cast(:rows as jsonb))
     as v(user_id text, key text, value jsonb, set_at timestamptz, set_by text, first_set_at timestamptz)
+left join user_properties cur on cur.env_id = :env and cur.user_id = v.user_id and cur.key = v.key
+where cur.key is null or {_LATER.replace("p.", "cur.")} or v.first_set_at < cur.first_set_at
 order by v.user_id, v.key
 on conflict (env_id, user_id, key) do update set
     value = case when {_LATER.replace("v.", "excluded.")} then excluded.value else p.value end,
@@ -180,10 +172,6 @@ on conflict (env_id, key) do nothing
 """)
 
 
-def _rows(items: list) -> str:
-    return orjson.dumps(items).decode()
-
-
 # --- Applying facts ---------------------------------------------------------------------------------
 
 
@@ -193,52 +181,6 @@ class Outcome:
 
     merges: list[UserMerge] = field(default_factory=list)
     snapshots: list[UserSnapshot] = field(default_factory=list)
-
-
-# Owner locks are striped: a batch of 20,000 events names ~6,000 owners (and identifies more), and
-# one advisory lock each overflowed PostgreSQL's shared lock table (max_locks_per_transaction × max
-# connections, ~6,400 here: "out of shared memory", retried forever). Owners sharing a stripe just
-# serialise; the stripes sit in a block of keys of their own, apart from other users of the database.
-LOCK_STRIPES = 1024
-_LOCK_BASE = int(hash53("identity", "owner locks")) & ~(LOCK_STRIPES - 1)
-
-
-def _lock_key(env_id: str, user_id: str) -> int:
-    return _LOCK_BASE + int(hash53(env_id, "lock", user_id)) % LOCK_STRIPES
-
-
-class Resolved(NamedTuple):
-    """An id's owner and identity, and its seen-state: read under the owner's lock, it is current."""
-
-    owner: str
-    identity: str | None
-    own_first: tuple[datetime, str] | None = None  # (own_first_seen, own_first_event)
-    own_last_seen: datetime | None = None
-    first: tuple[datetime, str] | None = None  # the materialised (first_seen, first_event) of an owner
-    last_seen: datetime | None = None
-
-
-def _resolve(conn: Connection, env: str, ids: list[str]) -> dict[str, Resolved]:
-    return {
-        row.user_id: Resolved(row.owner_id, row.identity,
-                              None if row.own_first_seen is None else (row.own_first_seen, row.own_first_event),
-                              row.own_last_seen, None if row.first_seen is None else (row.first_seen, row.first_event),
-                              row.last_seen)
-        for row in conn.execute(_RESOLVE, {"env": env, "ids": _rows(ids)}).all()  # one fetchall, not a fetch per row
-    }
-
-
-def _lock_owners(conn: Connection, facts: Facts, ids: list[str], rows: dict) -> dict[str, Resolved]:
-    """Lock the owners of `ids` (and every identified user named) until stable; id → its row."""
-    locked: set[str] = set()
-    while True:
-        needed = ({r.owner for r in rows.values()} | set(facts.identities)) - locked
-        if not needed and len(rows) == len(ids):  # ids another batch inserted are not in `rows` yet
-            return rows
-        if needed:
-            conn.execute(_LOCK, {"keys": sorted({_lock_key(facts.env_id, owner) for owner in needed})})
-            locked |= needed
-        rows = _resolve(conn, facts.env_id, ids)
 
 
 def apply(conn: Connection, facts: Facts) -> Outcome:
@@ -254,11 +196,11 @@ def apply(conn: Connection, facts: Facts) -> Outcome:
 
 def _apply(conn: Connection, facts: Facts, ids: list[str], outcome: Outcome) -> None:
     env = facts.env_id
-    rows = _resolve(conn, env, ids)
+    rows = owners_of(conn, env, ids)
     missing = [{"user_id": i, "identity": facts.identities.get(i)} for i in ids if i not in rows]
-    created = set(conn.scalars(_INSERT_USERS, {"env": env, "rows": _rows(missing)}).all()) if missing else set()
+    created = set(conn.scalars(_INSERT_USERS, {"env": env, "rows": json_rows(missing)}).all()) if missing else set()
     rows.update({m["user_id"]: Resolved(m["user_id"], m["identity"]) for m in missing if m["user_id"] in created})
-    rows = _lock_owners(conn, facts, ids, rows)
+    rows = lock_owners(conn, facts, ids, rows)
     owner = {user_id: r.owner for user_id, r in rows.items()}
     identified = {user_id for user_id, r in rows.items() if r.identity is not None}
     dirty: set[str] = set()  # owners that lost or gained a member: recomputed from their members
@@ -267,7 +209,7 @@ def _apply(conn: Connection, facts: Facts, ids: list[str], outcome: Outcome) -> 
     # An id first seen anonymously and later learnt to be an identified user owns itself.
     late = sorted(i for i in facts.identities if i not in identified)
     if late:
-        conn.execute(_SET_IDENTITY, {"env": env, "rows": _rows(
+        conn.execute(_SET_IDENTITY, {"env": env, "rows": json_rows(
             [{"user_id": i, "identity": facts.identities[i]} for i in late])})
         for user_id in late:
             dirty |= {owner[user_id], user_id}
@@ -275,27 +217,28 @@ def _apply(conn: Connection, facts: Facts, ids: list[str], outcome: Outcome) -> 
             identified.add(user_id)
 
     if facts.devices:
-        conn.execute(_DEVICES, {"env": env, "rows": _rows([
+        conn.execute(_DEVICES, {"env": env, "rows": json_rows([
             {"user_id": u, "device_id": d, "first_seen": first} for (u, d), first in facts.devices.items()])})
 
     if facts.claims:
         outcome.merges = _link(conn, facts, owner, identified, dirty)
 
     if seen_rows := _seen_rows(facts, owner, dirty, rows):
-        bumped |= {user_id for user_id, up in conn.execute(_SEEN, {"env": env, "rows": _rows(seen_rows)}).all() if up}
+        bumped |= {user_id for user_id, version in conn.execute(_SEEN, {"env": env, "rows": json_rows(seen_rows)}).all()
+                   if user_id in rows and version > rows[user_id].version}
 
     if dirty:
-        bumped |= set(conn.scalars(_RECOMPUTE, {"env": env, "owners": _rows(sorted(dirty))}))
+        bumped |= set(conn.scalars(_RECOMPUTE, {"env": env, "owners": json_rows(sorted(dirty))}))
 
     others = {owner[i] for i in created} | dirty
     if facts.properties:
-        others |= {owner[i] for i in conn.scalars(_PROPERTIES, {"env": env, "rows": _rows([
+        others |= {owner[i] for i in conn.scalars(_PROPERTIES, {"env": env, "rows": json_rows([
             {"user_id": u, "key": k, "value": w.value, "set_at": w.set_at, "set_by": w.set_by,
              "first_set_at": w.first_set} for (u, k), w in facts.properties.items()])})}
     # Owners whose properties or members changed but whose seen-state did not still get a version.
     rest = sorted(others - bumped)
     if rest:
-        conn.execute(_BUMP, {"env": env, "owners": _rows(rest)})
+        conn.execute(_BUMP, {"env": env, "owners": json_rows(rest)})
     changed = sorted(bumped | others)
     if changed:
         snapshots, dropped = load_users(conn, env, changed)
@@ -316,8 +259,9 @@ def _seen_rows(facts: Facts, owner: dict[str, str], dirty: set[str], state: dict
     """Per id: its own new seen-facts and, for a stable owner, the join of its members' new facts.
 
     Only what beats the state read under the lock is sent (a known device's event usually moves
-    last seen alone, so its initial properties stay home); _SEEN compares again in SQL all the same.
-    Owners outside the batch's ids have no state read here and are sent whole.
+    last seen alone, so its initial properties stay home), and keys with nothing to send are left
+    out (read as NULL: half the JSON for PostgreSQL to parse); _SEEN compares again in SQL all the
+    same. The state covers every id and owner of the batch (owners.lock_owners reads both).
     """
     joined: dict[str, Seen] = {}
     for user_id, seen in facts.seen.items():
@@ -328,26 +272,24 @@ def _seen_rows(facts: Facts, owner: dict[str, str], dirty: set[str], state: dict
     rows = []
     for user_id in sorted(set(facts.seen) | set(joined)):
         own, mine, stored = facts.seen.get(user_id), joined.get(user_id), state.get(user_id, unknown)
-        own_first, first = _earlier(own, stored.own_first), _earlier(mine, stored.first)
-        own_later, later = _later(own, stored.own_last_seen), _later(mine, stored.last_seen)
-        if not (own_first or first or own_later or later):
-            continue
-        rows.append({
-            "user_id": user_id,
-            "own_first_seen": own.first_seen if own_first else None,
-            "own_first_event": own.first_event if own_first else None,
-            "own_initial": own.initial if own_first else None,
-            "own_last_seen": own.last_seen if own_later else None,
-            "first_seen": mine.first_seen if first else None, "first_event": mine.first_event if first else None,
-            "initial": mine.initial if first else None, "last_seen": mine.last_seen if later else None,
-        })
+        row: dict = {"user_id": user_id}
+        if _earlier(own, stored.own_first):
+            row.update(own_first_seen=own.first_seen, own_first_event=own.first_event, own_initial=own.initial)
+        if _later(own, stored.own_last_seen):
+            row["own_last_seen"] = own.last_seen
+        if _earlier(mine, stored.first):
+            row.update(first_seen=mine.first_seen, first_event=mine.first_event, initial=mine.initial)
+        if _later(mine, stored.last_seen):
+            row["last_seen"] = mine.last_seen
+        if len(row) > 1:
+            rows.append(row)
     return rows
 
 
 def _link(conn, facts: Facts, owner: dict, identified: set, dirty: set) -> list[UserMerge]:
     """Record claims; move every id whose winning claim changed to its identity's user."""
     env = facts.env_id
-    won = conn.execute(_LINKS, {"env": env, "rows": _rows([
+    won = conn.execute(_LINKS, {"env": env, "rows": json_rows([
         {"user_id": u, "identity": c.identity, "claimed_at": c.claimed_at, "claim_id": c.claim_id}
         for u, c in facts.claims.items()])}).all()
     moves = []
@@ -359,8 +301,8 @@ def _link(conn, facts: Facts, owner: dict, identified: set, dirty: set) -> list[
                       "identity": identity, "at": claimed_at})
     if not moves:
         return []
-    conn.execute(_MOVE, {"env": env, "rows": _rows(moves)})
-    conn.execute(_MERGE_LOG, {"env": env, "rows": _rows(moves)})
+    conn.execute(_MOVE, {"env": env, "rows": json_rows(moves)})
+    conn.execute(_MERGE_LOG, {"env": env, "rows": json_rows(moves)})
     device_ids = defaultdict(list)
     for user_id, device_id in conn.execute(
         select(devices.c.user_id, devices.c.device_id)
@@ -382,6 +324,6 @@ def _link(conn, facts: Facts, owner: dict, identified: set, dirty: set) -> list[
 
 def _insert_warnings(conn: Connection, env: str, items: list[Warning]) -> None:
     if items:
-        conn.execute(_WARNINGS, {"env": env, "rows": _rows([
+        conn.execute(_WARNINGS, {"env": env, "rows": json_rows([
             {"key": w.key, "kind": w.kind, "message": w.message, "subject": w.subject,
              "details": w.details, "occurred_at": w.occurred_at} for w in items])})

@@ -6,11 +6,12 @@ Publishing goes through a transactional outbox rather than "commit, then publish
 latter, a crash between the commit and the publish loses the message for good: the redelivered
 batch joins facts the tables already hold, changes nothing, and so has nothing to announce. Here
 `UsersMerged` / `UsersUpdated` are written in the same transaction as the state they describe,
-then published and deleted right after the commit; rows left by a crash go out with the next
-batch. A failed publish raises a transient error, so the worker retries the (idempotent) batch in
-place until the broker answers, and acks nothing before. Delivery stays at-least-once: a crash
-after publishing but before deleting repeats a message, which consumers absorb (merges are
-idempotent; snapshots carry a per-user version and consumers keep the highest).
+then published (from memory: a batch's snapshots weigh megabytes, not read back) and deleted
+right after the commit; rows left by a crash go out with the next batch. A failed publish raises
+a transient error, so the worker retries the (idempotent) batch in place until the broker
+answers, and acks nothing before. Delivery stays at-least-once: a crash after publishing but
+before deleting repeats a message, which consumers absorb (merges are idempotent; snapshots carry
+a per-user version and consumers keep the highest).
 """
 from __future__ import annotations
 
@@ -72,11 +73,13 @@ class IdentityConsumer(Consumer):
         for delivery in deliveries:
             env_id = delivery.message.env_id
             by_env.setdefault(env_id, Facts(env_id)).add_message(delivery.message)
+        enqueued: dict[int, bytes] = {}
         with self.engine.begin() as conn:
             for env_id in sorted(by_env):
                 for message in outgoing(env_id, batch_apply.apply(conn, by_env[env_id])):
-                    store.enqueue(conn, message.routing_key, message.message_id, encode(message))
-        self.flush()
+                    body = encode(message)
+                    enqueued[store.enqueue(conn, message.routing_key, message.message_id, body)] = body
+        self.flush(enqueued)
 
     def _analyze_when_due(self) -> None:
         if time.monotonic() >= self._next_analyze:
@@ -84,10 +87,10 @@ class IdentityConsumer(Consumer):
             if analyzed := store.analyze_if_stale(self.engine):
                 log.info("analyzed %s", ", ".join(analyzed))
 
-    def flush(self) -> int:
-        """Publish what the outbox holds (this batch's messages and any a crash left behind)."""
+    def flush(self, held: dict[int, bytes] | None = None) -> int:
+        """Publish what the outbox holds: this batch's messages (`held`, by row id) and any a crash left."""
         try:
-            return store.flush_outbox(self.engine, self.publisher.publish_raw)
+            return store.flush_outbox(self.engine, self.publisher.publish_raw, held=held)
         except BrokerUnavailable as exc:
             raise OutboxNotFlushed(str(exc)) from exc
 

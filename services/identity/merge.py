@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from footfall.ids import anonymous_user_id, identified_user_id
@@ -38,22 +37,34 @@ from services.identity.properties import (
 )
 
 
-@dataclass(frozen=True, eq=False)
 class Seen:
-    """What events said about one user id: the earliest event (and its initial properties), the latest time."""
+    """What events said about one user id: the earliest event (and its initial properties), the latest time.
 
-    first_seen: datetime
-    first_event: str  # tie-break between events at the same instant
-    source: Event  # the earliest event: its initial properties are built when read, which most never are
-    last_seen: datetime
+    Immutable by convention: a plain class with slots rather than a frozen dataclass, whose
+    __init__ (object.__setattr__ per field) cost half a microsecond per event of a batch.
+    """
 
-    @cached_property
+    __slots__ = ("_initial", "first_event", "first_seen", "last_seen", "source")
+
+    def __init__(self, first_seen: datetime, first_event: str, source: Event, last_seen: datetime):
+        self.first_seen = first_seen
+        self.first_event = first_event  # tie-break between events at the same instant
+        self.source = source  # the earliest event: its initial properties are built when read, which most never are
+        self.last_seen = last_seen
+        self._initial: dict[str, Scalar] | None = None
+
+    @property
     def initial(self) -> dict[str, Scalar]:
-        return initial_properties(self.source)
+        if self._initial is None:
+            self._initial = initial_properties(self.source)
+        return self._initial
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Seen) and (self.first_seen, self.first_event, self.last_seen, self.initial) == (
             other.first_seen, other.first_event, other.last_seen, other.initial)
+
+    def __repr__(self) -> str:
+        return f"Seen({self.first_seen!r}, {self.first_event!r}, last_seen={self.last_seen!r})"
 
     def join(self, other: Seen) -> Seen:
         first = self if (self.first_seen, self.first_event) <= (other.first_seen, other.first_event) else other
@@ -153,9 +164,13 @@ class Facts:
 
     def add_event(self, event: Event) -> None:
         """An event: its user id was seen; one carrying an identity also claims that identity."""
-        owner = event.user_id
+        owner, time = event.user_id, event.time
         self.mentioned.add(owner)
-        self._device(owner, event.device_id, event.time)
+        if event.device_id:  # _device, inlined: this runs once per event of every batch
+            key = (owner, event.device_id)
+            first = self.devices.get(key)
+            if first is None or time < first:
+                self.devices[key] = time
         if event.identity is not None and self._check_identity(
             event.identity, event.time, f"event-identity:{event.user_id}:{event.identity}", event.user_id
         ):
@@ -164,11 +179,11 @@ class Facts:
             self._claim(event.user_id, event.identity, event.time, event.event_id)
             self._device(owner, event.device_id, event.time)
         current = self.seen.get(owner)
-        if current is None or (event.time, event.event_id) < (current.first_seen, current.first_event):
-            last = event.time if current is None else max(current.last_seen, event.time)
-            self.seen[owner] = Seen(event.time, event.event_id, event, last)
-        elif event.time > current.last_seen:  # the join, without a comparison of first events known to lose
-            self.seen[owner] = Seen(current.first_seen, current.first_event, current.source, event.time)
+        if current is None or (time, event.event_id) < (current.first_seen, current.first_event):
+            last = time if current is None else max(current.last_seen, time)
+            self.seen[owner] = Seen(time, event.event_id, event, last)
+        elif time > current.last_seen:  # the join, without a comparison of first events known to lose
+            self.seen[owner] = Seen(current.first_seen, current.first_event, current.source, time)
 
     def add_identify(self, command: IdentifyCommand) -> None:
         subject = command.user_id or (anonymous_user_id(command.device_id) if command.device_id else None)

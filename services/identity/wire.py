@@ -2,18 +2,29 @@
 
 Validating every field of every event (targets, hierarchies, properties) cost more than the whole
 database work of a batch; identity needs ids, time and the fields of the initial properties.
-`read_events` parses with orjson and checks exactly those fields by hand (about a tenth of
-pydantic's cost); any message it is not sure of goes through the slim pydantic models instead,
-which accept and refuse what they always did. Both views are duck-compatible with `Event`.
+`read_events` decodes with one typed msgspec pass that checks exactly those fields (and the
+string fields of the parts) and skips the rest unbuilt, about a third of the cost of building
+the whole document with orjson and checking it by hand; any message it is not sure of goes
+through the slim pydantic models instead, which accept and refuse what they always did. Both
+views are duck-compatible with `Event`.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import ClassVar, Literal
 
-import orjson
+import msgspec
 
-from footfall.messages import SCHEMA_VERSION, Campaign, Geo, Message, Model, UnknownMessage
+from footfall.messages import (
+    SCHEMA_VERSION,
+    Campaign,
+    Device,
+    Geo,
+    Message,
+    Model,
+    Page,
+    UnknownMessage,
+)
 
 
 class SlimPage(Model):
@@ -46,41 +57,49 @@ class SlimEventsCaptured(Message):
     events: list[SlimEvent]
 
 
-# --- The hand-checked fast path ------------------------------------------------------------------
-
-# The nested fields identity reads (initial properties), each str or null; device_type a literal.
-_PARTS = {
-    "page": ("url", "domain", "path", "referrer"),
-    "device": ("browser", "os", "device_type"),
-    "geo": tuple(Geo.model_fields),
-    "campaign": tuple(Campaign.model_fields),
-}
-_DEVICE_TYPES = frozenset({"Desktop", "Mobile", "Tablet", "Other", None})
+# --- The typed fast path ---------------------------------------------------------------------------
 
 
-class Part(dict):
-    """A nested object of an event (page, device, …) read by attribute, absent keys as None."""
+def _part(model: type[Model]) -> type[msgspec.Struct]:
+    """A msgspec twin of a nested part of the contract (page, device, …): its fields, all optional."""
+    fields = [(name, field.annotation, None) for name, field in model.model_fields.items()]
+    return msgspec.defstruct(f"Wire{model.__name__}", fields, gc=False)
 
-    __getattr__ = dict.get
+
+_WirePage, _WireDevice, _WireGeo, _WireCampaign = (_part(model) for model in (Page, Device, Geo, Campaign))
+
+
+class _WireEvent(msgspec.Struct, gc=False):
+    event_id: str
+    device_id: str
+    user_id: str
+    time: str  # parsed by _aware_time (the rule the fast path always had), not by msgspec's own
+    identity: str | None = None
+    page: _WirePage | None = None
+    device: _WireDevice | None = None
+    geo: _WireGeo | None = None
+    campaign: _WireCampaign | None = None
+
+
+class _WireMessage(msgspec.Struct, gc=False):
+    message_id: str
+    env_id: str
+    events: list[_WireEvent]
+    schema_version: int = SCHEMA_VERSION
+    sent_at: str | msgspec.UnsetType = msgspec.UNSET  # absent is fine; null is not (pydantic decides)
+
+
+_DECODER = msgspec.json.Decoder(_WireMessage)
 
 
 class WireEvent:
-    """The fields of one event identity uses; nested parts are wrapped only when read."""
+    """The fields of one event identity uses, its time parsed; nested parts as msgspec decoded them."""
 
-    __slots__ = ("_raw", "device_id", "event_id", "identity", "time", "user_id")
+    __slots__ = ("campaign", "device", "device_id", "event_id", "geo", "identity", "page", "time", "user_id")
 
-    def __init__(self, raw: dict, time: datetime):
-        self.event_id, self.device_id, self.user_id = raw["event_id"], raw["device_id"], raw["user_id"]
-        self.identity, self.time, self._raw = raw.get("identity"), time, raw
-
-    def _part(self, name: str) -> Part | None:
-        fields = self._raw.get(name)
-        return None if fields is None else Part(fields)
-
-    page = property(lambda self: self._part("page"))
-    device = property(lambda self: self._part("device"))
-    geo = property(lambda self: self._part("geo"))
-    campaign = property(lambda self: self._part("campaign"))
+    def __init__(self, raw: _WireEvent, time: datetime):
+        self.event_id, self.device_id, self.user_id, self.identity = raw.event_id, raw.device_id, raw.user_id, raw.identity
+        self.time, self.page, self.device, self.geo, self.campaign = time, raw.page, raw.device, raw.geo, raw.campaign
 
 
 class WireEventsCaptured:
@@ -93,9 +112,9 @@ class WireEventsCaptured:
         self.message_id, self.env_id, self.events = message_id, env_id, events
 
 
-def _aware_time(value) -> datetime | None:
+def _aware_time(value: str) -> datetime | None:
     """An ISO 8601 date-time with an offset (as our producers write it), else None."""
-    if type(value) is not str or len(value) < 20 or value[10] != "T":
+    if len(value) < 20 or value[10] != "T":
         return None
     try:
         parsed = datetime.fromisoformat(value)
@@ -104,51 +123,28 @@ def _aware_time(value) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def _fast(document) -> WireEventsCaptured | None:
+def _fast(body: bytes) -> WireEventsCaptured | None:
     """The message when every field identity reads is plainly valid; None when unsure."""
-    if type(document) is not dict:
+    try:
+        document = _DECODER.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):  # not JSON, or a field of another type
         return None
-    message_id, env_id, raw_events = document.get("message_id"), document.get("env_id"), document.get("events")
-    version = document.get("schema_version", SCHEMA_VERSION)
-    if (type(message_id) is not str or type(env_id) is not str or type(raw_events) is not list
-            or type(version) is not int or ("sent_at" in document and _aware_time(document["sent_at"]) is None)):
+    if document.sent_at is not msgspec.UNSET and _aware_time(document.sent_at) is None:
         return None
-    if version > SCHEMA_VERSION:
-        raise UnknownMessage(f"schema_version {version} is newer than {SCHEMA_VERSION}")
+    if document.schema_version > SCHEMA_VERSION:
+        raise UnknownMessage(f"schema_version {document.schema_version} is newer than {SCHEMA_VERSION}")
     events = []
-    for raw in raw_events:
-        if (type(raw) is not dict or type(raw.get("event_id")) is not str or type(raw.get("device_id")) is not str
-                or type(raw.get("user_id")) is not str):
-            return None
-        identity = raw.get("identity")
-        if identity is not None and type(identity) is not str:
-            return None
-        time = _aware_time(raw.get("time"))
+    for raw in document.events:
+        time = _aware_time(raw.time)
         if time is None:
             return None
-        for part, names in _PARTS.items():
-            fields = raw.get(part)
-            if fields is None:
-                continue
-            if type(fields) is not dict:
-                return None
-            for name in names:
-                value = fields.get(name)
-                if value is not None and type(value) is not str:
-                    return None
-            if part == "device" and fields.get("device_type") not in _DEVICE_TYPES:
-                return None
         events.append(WireEvent(raw, time))
-    return WireEventsCaptured(message_id, env_id, events)
+    return WireEventsCaptured(document.message_id, document.env_id, events)
 
 
 def read_events(body: bytes) -> WireEventsCaptured | SlimEventsCaptured:
     """Read an `event.captured` body; raises what the pydantic view raises for a bad message."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        document = None
-    message = _fast(document)
+    message = _fast(body)
     if message is not None:
         return message
     slim = SlimEventsCaptured.model_validate_json(body)

@@ -154,4 +154,4 @@ def test_the_consumer_s_slim_view_of_events_gives_the_same_facts():
                      event("e2", "d2", 3))
     slim = SlimEventsCaptured.model_validate_json(encode(message))
     assert facts_from(slim) == facts_from(message)
-    assert facts_from(read_events(encode(message))) == facts_from(message)  # wire.py's hand-checked path
+    assert facts_from(read_events(encode(message))) == facts_from(message)  # wire.py's typed fast path

@@ -67,6 +67,21 @@ def test_an_earlier_claim_arriving_late_relinks_the_device(engine):
         commands(identify("c1", "d1", "ada", 1))], ENV)
 
 
+def test_a_device_keeps_its_earliest_sighting_whatever_the_arrival_order(engine):
+    def first_seen():
+        with engine.connect() as conn:
+            [device] = store.user_devices(conn, ENV, D1)
+        return device["first_seen"]
+
+    apply_batch(engine, [events(event("e1", "d1", 5))])
+    apply_batch(engine, [events(event("e2", "d1", 9))])  # later: the known sighting stands
+    assert first_seen() == at(5)
+    apply_batch(engine, [events(event("e3", "d1", 2))])  # earlier, arriving last: it wins
+    assert first_seen() == at(2)
+    apply_batch(engine, [events(event("e1", "d1", 5))])  # a redelivery changes nothing
+    assert first_seen() == at(2)
+
+
 def test_refused_identities_and_properties_are_recorded_as_warnings(engine):
     apply_batch(engine, [events(event("e1", "d1", 0, identity="null")),
                          commands(identify("c1", "d1", "undefined", 1)),

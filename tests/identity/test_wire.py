@@ -1,4 +1,4 @@
-"""wire.read_events: the hand-checked fast path accepts and refuses what the pydantic view does."""
+"""wire.read_events: the typed (msgspec) fast path accepts and refuses what the pydantic view does."""
 import orjson
 import pytest
 from pydantic import ValidationError
