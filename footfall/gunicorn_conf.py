@@ -4,6 +4,7 @@ gthread workers keep SDK connections alive and let one process overlap broker co
 database waits; 2 workers × 8 threads suits a 2-core pod (engineering.md §4). pika connections
 are opened lazily inside each thread, after the fork, never at import.
 """
+import gc
 import os
 import shutil
 import tempfile
@@ -34,6 +35,17 @@ def post_fork(server, worker):
     from footfall.web import configure_logging
 
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+
+
+def post_worker_init(worker):
+    """Exempt what the app built at start-up from garbage collection (gc.freeze, as Instagram does).
+
+    botocore's service models, SQLAlchemy's metadata, pydantic's validators and Flask's routes are
+    ~150,000 objects that live as long as the worker; a full collection walked them all while every
+    thread of the worker waited: 79 ms in the replay service, a p99 by itself. Frozen, a full
+    collection took under 1 ms.
+    """
+    gc.freeze()
 
 
 def child_exit(server, worker):

@@ -53,7 +53,7 @@ def inflate(body: bytes) -> bytes:
     return data
 
 
-class RrwebEvent(msgspec.Struct):
+class RrwebEvent(msgspec.Struct, gc=False):  # numbers only, so never in a cycle: not tracked
     """What the index reads of an rrweb event; the rest of each event (`data`…) is skipped unbuilt."""
 
     type: int  # a JSON integer: msgspec refuses booleans, floats and strings here
