@@ -6,8 +6,9 @@
 1. Throughput: publishes users × events-per-user events (messages of 100 events, as ingest sends
    one message per request), then starts the events consumer process and times, from its first
    stored batch, until all are stored and sessionized.
-2. Freshness: publishes new users' events at half the measured rate and times, per message, from
-   the broker's confirm to the moment the user's feed row exists (polled every 10 ms).
+2. Freshness: publishes traffic of the same shape (mostly returning users) at half the measured
+   rate, each message carrying one new user's first event, and times per message from the
+   broker's confirm to the moment that user's feed row exists (polled every 10 ms).
 Uses AMQP_URL's vhost (queues are purged) and its own database (created, migrated fresh).
 """
 from __future__ import annotations
@@ -87,13 +88,20 @@ def throughput(settings, engine, users: int, per_user: int, parallel: int) -> fl
     return rate
 
 
-def freshness(settings, engine, rate: float, seconds: float, parallel: int) -> None:
+def freshness(settings, engine, rate: float, seconds: float, parallel: int, users: int) -> None:
+    """Traffic shaped as in the throughput run (messages of 100 events of 100 users, most of them
+    active already), at half its measured rate; in each message one event is a new user's first,
+    the probe: the time from the broker's confirm to that user's feed row is the freshness."""
     rng = random.Random(3)
     count = int(rate * seconds / 100)
     now = datetime.now(UTC)
-    messages = [(str(1_000_000 + 10_000_000 + n * 100), encode(EventsCaptured(env_id=ENV, events=[
-        make_event(rng, ENV, 10_000_000 + n * 100 + i, 0, now) for i in range(100)])))
-        for n in range(count)]
+    messages = []
+    for n in range(count):
+        probe = 10_000_000 + n
+        active = [(n * 99 + i) % users for i in range(99)]  # users of the throughput run, returning
+        events = [make_event(rng, ENV, probe, 0, now)] + [
+            make_event(rng, ENV, user, 1_000 + n, now) for user in active]
+        messages.append((str(1_000_000 + probe), encode(EventsCaptured(env_id=ENV, events=events))))
     consumer = start_consumer(settings, parallel)
     time.sleep(2)  # let it connect
     pending: dict[str, float] = {}
@@ -151,7 +159,7 @@ def main() -> None:
     engine = db.make_engine(store.SCHEMA, settings)
     rate = throughput(settings, engine, args.users, args.events_per_user, args.parallel)
     if args.freshness_seconds:
-        freshness(settings, engine, rate / 2, args.freshness_seconds, args.parallel)
+        freshness(settings, engine, rate / 2, args.freshness_seconds, args.parallel, args.users)
     bus.purge_all(settings)
 
 
