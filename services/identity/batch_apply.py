@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 from footfall.ids import identified_user_id
 from footfall.messages import UserMerge, UserSnapshot
 from services.identity.merge import Facts, Seen, Warning, bounds_warning
-from services.identity.owners import Resolved, json_rows, lock_owners, owners_of
-from services.identity.store import devices, load_users
+from services.identity.owners import Resolved, lock_owners, owners_of
+from services.identity.store import devices, json_rows, load_users
 
 # --- Statements -------------------------------------------------------------------------------------
 # Bulk rows travel as one JSON array read with jsonb_to_recordset: PostgreSQL parses it in

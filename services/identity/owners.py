@@ -12,18 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from footfall.ids import hash53
 from services.identity.merge import Facts
-
-
-def json_rows(items: list) -> str:
-    """Bulk parameters as one JSON array (see the statements in batch_apply.py)."""
-    return orjson.dumps(items).decode()
-
+from services.identity.store import json_rows
 
 _IDS = "any(array(select jsonb_array_elements_text(cast(:ids as jsonb))))"
 # Owners only, to know which locks to take; the full state is read again under them.
