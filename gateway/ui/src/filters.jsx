@@ -32,11 +32,6 @@ export function describe(condition, definitions) {
   }
 }
 
-function coerce(value) {
-  // Numbers compare as numbers (gt/lt); everything else stays a string.
-  return value !== "" && !Number.isNaN(Number(value)) ? Number(value) : value;
-}
-
 function PropertyCondition({ value, onChange, properties, listId, testid }) {
   return (
     <div class="row">
@@ -81,7 +76,9 @@ function FilterEditor({ type, definitions, properties, onAdd, onCancel }) {
 
   const build = () => {
     if (type === "seen") return { type, from: new Date(from + "T00:00:00").toISOString(), to: new Date(new Date(to + "T00:00:00").getTime() + 86400000).toISOString() };
-    const condition = { property: prop.property.trim(), op: prop.op, ...(NO_VALUE.has(prop.op) ? {} : { value: coerce(prop.value) }) };
+    // The value goes as typed: the feed compares text, and gt/lt read numbers and dates from it.
+    // (Turning "850780e9" into 8.5078e14 once made `identity contains 850780e9` match nobody.)
+    const condition = { property: prop.property.trim(), op: prop.op, ...(NO_VALUE.has(prop.op) ? {} : { value: prop.value }) };
     if (type === "user_property") return { type, ...condition };
     const event = evt.ref.startsWith("def:") ? { definition_id: evt.ref.slice(4) }
       : { kind: evt.ref.slice(5), ...(evt.name ? { name: evt.name } : {}) };
