@@ -26,6 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 
 from footfall.messages import ReplayRecording, UserMerge, UserSnapshot
 from services.sessions.sessionize import PROPERTY_PATHS, SOURCE_LABELS, TIMEOUTS
@@ -92,6 +93,35 @@ def _props_sql(row: str) -> str:
 # A client session never times out: all its events are one interval.
 NO_TIMEOUT = "interval '1000 years'"
 
+# The batch's work tables live as long as the connection and are emptied at each commit:
+# creating and dropping five tables per batch (catalog rows, files) cost ~10 ms, which dominated
+# the small batches of a lightly loaded consumer. `fresh` takes the columns in the order step 2
+# selects them.
+OWNERS_TABLE = ('create temp table if not exists owners (env_id text collate "C", user_id text collate "C") '
+                "on commit delete rows")
+WORK_TABLES = [
+    # Bodies are read once: compressing them on the way in (TOAST's default) costs a third of COPY.
+    "create temp table if not exists stage_msgs (body jsonb) on commit delete rows",
+    "alter table stage_msgs alter body set storage external",
+    """
+    create temp table if not exists fresh (
+        env_id text collate "C", event_id text collate "C", kind text, name text, page_path text,
+        page_domain text, target_text text, hierarchy jsonb, properties jsonb, time timestamptz,
+        received_at timestamptz, anon_user_id text collate "C", device_id text, identity text,
+        source text, client_session_id text collate "C", data jsonb, user_id text collate "C",
+        skey text collate "C", timeout interval
+    ) on commit delete rows
+    """,
+    """
+    create temp table if not exists comp (
+        env_id text collate "C", first_event_id text collate "C", old_id text collate "C",
+        new_id text collate "C", first_id text collate "C", first_old_id text collate "C",
+        client_session_id text collate "C", start timestamptz, "end" timestamptz, n integer
+    ) on commit delete rows
+    """,
+    OWNERS_TABLE,
+]
+
 # Two phases, so parallel consumers overlap their work: staging (parse, explode, within-batch
 # dedupe, owner lookup) needs only the shared merge lock; the rest holds the locks of the
 # streams it touches, so batches touching the same streams run it one at a time.
@@ -102,7 +132,7 @@ STAGE_STEPS = [
     f"select pg_advisory_xact_lock_shared({MERGE_LOCK})",
     # 2. The batch's events, once each, with their owner (the merge map is path-compressed).
     f"""
-    create temp table fresh on commit drop as
+    insert into fresh
     select distinct on (x.env_id, x.event_id) x.*, coalesce(m.into_user_id, x.anon_user_id) as user_id,
            case when x.client_session_id is null then x.anon_user_id || chr(31) || x.source
                 else chr(30) || x.client_session_id end as skey,
@@ -125,7 +155,34 @@ STAGE_STEPS = [
     """,
 ]
 
-EVENT_STEPS = [
+INSERT_EVENTS = """
+    insert into events (env_id, event_id, kind, name, page_path, page_domain, target_text, hierarchy,
+                        properties, time, received_at, user_id, anon_user_id, device_id, identity,
+                        source, client_session_id, session_id, data)
+    select f.env_id, f.event_id, f.kind, f.name, f.page_path, f.page_domain, f.target_text,
+           f.hierarchy, f.properties, f.time, f.received_at, f.user_id, f.anon_user_id, f.device_id,
+           f.identity, f.source, f.client_session_id, c.new_id, f.data
+    from fresh f join comp c on c.env_id = f.env_id and c.first_event_id = f.event_id and c.old_id is null
+"""
+
+# Step 7 goes by the list of renamed sessions, read first: joined to `comp`, whose
+# `old_id <> new_id` the planner cannot estimate, the update of `events` once became a sort of the
+# whole table (2 s a batch) where there was nothing to rename.
+RENAMED = """
+    select distinct env_id, old_id, new_id from comp where old_id is not null and old_id <> new_id
+"""
+_RENAMES = """unnest(cast(:env_ids as text[]), cast(:old_ids as text[]), cast(:new_ids as text[]))
+    as r(env_id, old_id, new_id)"""
+RENAME_EVENTS = f"""
+    update events e set session_id = r.new_id from {_RENAMES}
+    where e.env_id = r.env_id collate "C" and e.session_id = r.old_id collate "C"
+"""
+DELETE_RENAMED = f"""
+    delete from sessions s using {_RENAMES}
+    where s.env_id = r.env_id collate "C" and s.session_id = r.old_id collate "C"
+"""
+
+LOCKED_STEPS = [
     # 3. Serialise with other consumers touching the same anonymous users (locks in one order).
     f"""
     select pg_advisory_xact_lock({MERGE_LOCK} + 1 + b) from (
@@ -133,10 +190,14 @@ EVENT_STEPS = [
     """,
     # 4. Only the events never stored go on (an index probe each; nothing is written usually).
     "delete from fresh f using events v where v.env_id = f.env_id and v.event_id = f.event_id",
-    # 5. Intervals to merge per stream: each stored session within one timeout of the new events
-    #    (its events are not re-read: start, end and first event suffice), and each new event.
+    # 5. Intervals to merge per stream (iv): each stored session within one timeout of the new
+    #    events (its events are not re-read: start, end and first event suffice), and each new event.
+    # 6. Merge: sorted by (start, first event), a gap above the timeout from the furthest end so far
+    #    starts a session, named by its first event (or by the client's id).
     f"""
-    create temp table iv on commit drop as
+    insert into comp (env_id, first_event_id, old_id, new_id, first_id, first_old_id, client_session_id,
+                      start, "end", n)
+    with iv as (
     select s.env_id, w.skey, w.timeout, s.start, s."end", s.first_event_id, s.session_id as old_id,
            s.event_count as n, s.anon_user_id, null::text as client_session_id
     from (select env_id, anon_user_id, source, skey, timeout, min(time) as tmin, max(time) as tmax
@@ -153,12 +214,7 @@ EVENT_STEPS = [
     union all
     select env_id, skey, timeout, time, time, event_id, null, 1, anon_user_id, client_session_id
     from fresh
-    """,
-    # 6. Merge: sorted by (start, first event), a gap above the timeout from the furthest end so far
-    #    starts a session, named by its first event (or by the client's id).
-    """
-    create temp table comp on commit drop as
-    with ordered as (
+    ), ordered as (
         select *, max("end") over (partition by env_id, skey order by start, first_event_id
                                    rows between unbounded preceding and 1 preceding) as reach
         from iv
@@ -168,28 +224,19 @@ EVENT_STEPS = [
                       rows unbounded preceding) as g
         from ordered
     )
-    select *, first_value(first_event_id) over c as first_id, first_value(old_id) over c as first_old_id,
+    select env_id, first_event_id, old_id,
            coalesce(client_session_id,
-                    session_key(env_id, anon_user_id, first_value(first_event_id) over c)) as new_id
+                    session_key(env_id, anon_user_id, first_value(first_event_id) over c)) as new_id,
+           first_value(first_event_id) over c as first_id, first_value(old_id) over c as first_old_id,
+           client_session_id, start, "end", n
     from grouped window c as (partition by env_id, skey, g order by start, first_event_id)
     """,
-    """
-    insert into events (env_id, event_id, kind, name, page_path, page_domain, target_text, hierarchy,
-                        properties, time, received_at, user_id, anon_user_id, device_id, identity,
-                        source, client_session_id, session_id, data)
-    select f.env_id, f.event_id, f.kind, f.name, f.page_path, f.page_domain, f.target_text,
-           f.hierarchy, f.properties, f.time, f.received_at, f.user_id, f.anon_user_id, f.device_id,
-           f.identity, f.source, f.client_session_id, c.new_id, f.data
-    from fresh f join comp c on c.env_id = f.env_id and c.first_event_id = f.event_id and c.old_id is null
-    on conflict do nothing
-    """,
-    # 7. Stored sessions merged into another one: their events take its id.
-    """
-    update events e set session_id = c.new_id from comp c
-    where c.old_id is not null and c.old_id <> c.new_id
-      and e.env_id = c.env_id and e.session_id = c.old_id
-    """,
-    f"""
+]
+
+# 7. The new events, then the stored sessions merged into another one (RENAMED, usually none):
+#    their events take its id.
+# 8. The sessions: new, extended, merged; and the merged-away ones gone.
+UPSERT_SESSIONS = f"""
     insert into sessions (env_id, session_id, user_id, anon_user_id, source, client, start, "end",
                           event_count, first_event_id, props, has_replay)
     select m.env_id, m.new_id, coalesce(o.user_id, f.user_id), coalesce(o.anon_user_id, f.anon_user_id),
@@ -207,15 +254,10 @@ EVENT_STEPS = [
         client = excluded.client, start = excluded.start, "end" = excluded."end",
         event_count = excluded.event_count, first_event_id = excluded.first_event_id,
         props = excluded.props, has_replay = excluded.has_replay
-    """,
-    """
-    delete from sessions s using comp c
-    where c.old_id is not null and c.old_id <> c.new_id
-      and s.env_id = c.env_id and s.session_id = c.old_id
-    """,
-    # 8. The feed rows of the owners.
-    "create temp table owners on commit drop as select distinct env_id, user_id from fresh",
-]
+"""
+
+# 9. The feed rows of the owners.
+FILL_OWNERS = "insert into owners select distinct env_id, user_id from fresh"
 
 REFRESH_USERS = """
     insert into users (env_id, user_id, first_seen, last_seen, session_count)
@@ -227,14 +269,35 @@ REFRESH_USERS = """
 """
 
 
+def _work_tables(conn: Connection) -> None:
+    """The connection's work tables, created by its first batch (all or none of them)."""
+    # psycopg prepares a statement run 5 times; a prepared plan would outlive the work tables'
+    # sizes (planned for 100 rows, run on 20,000), so the batch statements are planned each time.
+    conn.connection.driver_connection.prepare_threshold = None
+    if conn.execute(text("select to_regclass('pg_temp.comp')")).scalar() is None:
+        for statement in WORK_TABLES:
+            conn.execute(text(statement))
+
+
 def _copy_bodies(conn: Connection, bodies: Iterable[bytes]) -> None:
     """COPY raw JSON message bodies into a temp table (text format: backslashes doubled)."""
     cursor = conn.connection.driver_connection.cursor()
-    cursor.execute("create temp table stage_msgs (body jsonb) on commit drop")
-    # Bodies are read once: compressing them on the way in (TOAST's default) costs a third of COPY.
-    cursor.execute("alter table stage_msgs alter body set storage external")
     with cursor.copy("copy stage_msgs (body) from stdin") as copy:
         copy.write(b"".join(body.replace(b"\\", b"\\\\") + b"\n" for body in bodies))
+
+
+def _insert_events(conn: Connection) -> None:
+    """Insert the new events; a plain insert, as step 4 left only events never stored.
+
+    `on conflict do nothing` would cost a speculative insertion per event (a fifth more). Only an
+    event id sent again under another user can still collide (another batch, holding the other
+    user's lock, may be storing it): then the insert is redone under a savepoint, skipping it.
+    """
+    try:
+        with conn.begin_nested():
+            conn.execute(text(INSERT_EVENTS))
+    except IntegrityError:
+        conn.execute(text(INSERT_EVENTS + " on conflict do nothing"))
 
 
 def store_events(conn: Connection, bodies: list[bytes]) -> int:
@@ -242,9 +305,20 @@ def store_events(conn: Connection, bodies: list[bytes]) -> int:
 
     Runs inside the caller's transaction; the bodies must already be validated (consumer.decode).
     """
+    _work_tables(conn)
     _copy_bodies(conn, bodies)
-    for step in STAGE_STEPS + EVENT_STEPS:
+    for step in STAGE_STEPS + LOCKED_STEPS:
         conn.execute(text(step))
+    _insert_events(conn)
+    renamed = conn.execute(text(RENAMED)).all()
+    renames = {"env_ids": [r.env_id for r in renamed], "old_ids": [r.old_id for r in renamed],
+               "new_ids": [r.new_id for r in renamed]}
+    if renamed:
+        conn.execute(text(RENAME_EVENTS), renames)
+    conn.execute(text(UPSERT_SESSIONS))
+    if renamed:
+        conn.execute(text(DELETE_RENAMED), renames)
+    conn.execute(text(FILL_OWNERS))
     conn.execute(text(REFRESH_USERS))
     return conn.execute(text("select count(*) from fresh")).scalar_one()
 
@@ -261,7 +335,7 @@ def resolve(conn: Connection, env_id: str, user_id: str) -> str:
 
 def _refresh_users(conn: Connection, env_id: str, user_ids: list[str]) -> None:
     """Recompute feed rows from sessions; a user left with none drops out of the feed."""
-    conn.execute(text("create temp table if not exists owners (env_id text, user_id text) on commit drop"))
+    conn.execute(text(OWNERS_TABLE))
     conn.execute(text("insert into owners select :e, unnest(cast(:u as text[]))"), {"e": env_id, "u": user_ids})
     conn.execute(text(REFRESH_USERS))
     conn.execute(text("""
@@ -269,7 +343,7 @@ def _refresh_users(conn: Connection, env_id: str, user_ids: list[str]) -> None:
         where u.env_id = :e and u.user_id = any(:u)
           and not exists (select 1 from sessions s where s.env_id = u.env_id and s.user_id = u.user_id)
     """), {"e": env_id, "u": user_ids})
-    conn.execute(text("truncate owners"))
+    conn.execute(text("delete from owners"))  # several merges per transaction
 
 
 # The users whose chain of chosen merges passes through :f (itself included).

@@ -1,5 +1,6 @@
 """The event store on real PostgreSQL: dedupe, order-independent sessions, merges, snapshots, replays."""
 import random
+import threading
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -7,7 +8,7 @@ from sqlalchemy import func, select
 from footfall.messages import ReplayRecording, UserMerge, UserSnapshot
 from services.sessions import store
 from services.sessions.store import events, sessions, users
-from tests.sessions.conftest import ENV, T0, ev, store_now
+from tests.sessions.conftest import ENV, T0, body, ev, store_now
 from tests.sessions.oracle import expected, stored
 from tests.support import truncate_schema
 
@@ -145,3 +146,24 @@ def test_a_users_earliest_merge_wins_in_any_arrival_order(engine):
         "a": "Y", "b": "Y", "X": "Z", "Y": "Y", "Yb": "Yb", "Z": "Z"}
     assert {u for u, *_ in final["users"]} == {"Y", "Yb", "Z"}  # X's events moved back out of it
     assert ("a", "Y", "Y") in final["merges"] and ("b", "Y", "a") in final["merges"]
+
+
+def test_an_event_id_reused_under_another_user_in_a_concurrent_batch_is_stored_once(engine):
+    """Batches of different users run at once; the second to insert the shared id skips it alone."""
+    first, reused, other = ev("p", 0, event_id="shared"), ev("q", 1, event_id="shared"), ev("q", 2)
+    with engine.begin() as holding:
+        store.store_events(holding, [body([first])])  # uncommitted: its row blocks the same id
+        done = threading.Event()
+
+        def second_batch() -> None:
+            store_now(engine, [reused, other])
+            done.set()
+
+        thread = threading.Thread(target=second_batch)
+        thread.start()
+        assert not done.wait(0.5)  # waiting on the first batch's row
+    thread.join(10)
+    assert done.is_set()
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(events.c.event_id, events.c.anon_user_id)).all())
+    assert rows == {"shared": "p", other.event_id: "q"}
