@@ -15,17 +15,20 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Annotated
 
+import msgspec
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Strict
 
 from footfall.config import get_settings
 from footfall.db import make_engine
 from footfall.messages import (
+    SCHEMA_VERSION,
     DefinitionChanged,
     Kind,
     Message,
     ReplaysRecorded,
     Scalar,
     Source,
+    UnknownMessage,
     UsersMerged,
     UsersUpdated,
     decode,
@@ -63,6 +66,50 @@ class CapturedHeads(Message):
     events: list[EventHead]
 
 
+# The fast path of the same check: msgspec reads a body's heads in one typed pass, ~5 times faster
+# than the pydantic models above, which then only see the bodies it refuses (to refuse them with
+# pydantic's reasons, or to accept what only their lax parts read). It accepts nothing PostgreSQL
+# would not read: its datetimes are RFC 3339 with an offset.
+WireTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class WireHead(msgspec.Struct, gc=False):
+    event_id: str
+    env_id: str
+    kind: Kind
+    device_id: str
+    user_id: str
+    time: WireTime
+    received_at: WireTime
+    source: Source
+    name: str | None = None
+    identity: str | None = None
+    session_id: str | None = None
+    properties: dict[str, str | int | float | bool | None] = {}
+
+
+class WireCaptured(msgspec.Struct, gc=False):
+    message_id: str
+    env_id: str
+    events: list[WireHead]
+    schema_version: int = SCHEMA_VERSION
+    sent_at: datetime | msgspec.UnsetType = msgspec.UNSET
+
+
+_CAPTURED = msgspec.json.Decoder(WireCaptured)
+
+
+def read_captured(body: bytes) -> WireCaptured | CapturedHeads:
+    """The checked heads of an `event.captured` body; raises as `footfall.messages.decode` does."""
+    try:
+        message = _CAPTURED.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        message = CapturedHeads.model_validate_json(body)
+    if message.schema_version > SCHEMA_VERSION:
+        raise UnknownMessage(f"schema_version {message.schema_version} is newer than {SCHEMA_VERSION}")
+    return message
+
+
 class EventsConsumer(Consumer):
     """Stores events and re-cuts the sessions they touch; one transaction per delivery batch."""
 
@@ -73,11 +120,11 @@ class EventsConsumer(Consumer):
         self.engine = make_engine(store.SCHEMA, self.settings)
         self.stored = 0  # events newly stored since start (benchmarks, logs)
 
-    def decode(self, routing_key: str, body: bytes) -> Message:
+    def decode(self, routing_key: str, body: bytes) -> Message | WireCaptured:
         # Full Event validation costs ~30 µs per event, more than all the rest of the path; the
         # producer validated against the same contract, and the body is stored as sent.
         if routing_key == "event.captured":
-            return CapturedHeads.model_validate_json(body)
+            return read_captured(body)
         return decode(routing_key, body)
 
     def handle(self, deliveries: list[Delivery]) -> None:
