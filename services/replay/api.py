@@ -11,6 +11,7 @@ from footfall.replay_token import InvalidRecordingToken, RecordingGrant, verify_
 from footfall.web import ApiError, found, operation
 from services.replay import chunks
 from services.replay.service import Replays
+from services.replay.storage import StorageUnavailable
 
 bp = Blueprint("replay", __name__)
 
@@ -66,7 +67,7 @@ def upload_chunk():
         raise ApiError(413, str(exc)) from exc
     except chunks.BadChunk as exc:
         raise ApiError(400, str(exc)) from exc
-    except (BotoCoreError, ClientError, BrokerUnavailable) as exc:
+    except (BotoCoreError, ClientError, StorageUnavailable, BrokerUnavailable) as exc:
         # Nothing is lost: the same (session, seq) may be sent again and counts once.
         raise ApiError(503, "storage or broker unavailable: send the chunk again shortly",
                        headers={"Retry-After": "2"}) from exc

@@ -2,6 +2,7 @@
 from datetime import timedelta
 
 import botocore.auth
+import pytest
 import requests
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from footfall import bus
 from footfall.messages import decode
 from services.replay import chunks
+from services.replay.storage import ChunkStorage, StorageUnavailable
 from tests.replay.helpers import bearer, chunk_body, rrweb_events, token
 
 CHUNKS = "/replay/v1/chunks"
@@ -137,23 +139,48 @@ def test_a_chunk_whose_announcement_failed_is_announced_when_retried(
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(env_id=st.text(min_size=1, max_size=20), session_id=st.text(min_size=1, max_size=40),
        seqs=st.lists(st.integers(0, chunks.MAX_SEQ), min_size=1, max_size=3))
-def test_manifest_urls_are_the_ones_botocore_presigns(replays, monkeypatch, env_id, session_id, seqs):
-    """chunk_urls signs a manifest's URLs itself (for speed); they must equal botocore's, byte for byte."""
+def test_signed_urls_are_the_ones_botocore_presigns(replays, monkeypatch, env_id, session_id, seqs):
+    """The storage signs its GET (manifest) and PUT (upload) URLs itself, for speed; they must
+    equal botocore's, byte for byte."""
     now = botocore.auth.get_current_datetime()
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
-    expected = [replays.storage.client.generate_presigned_url(
-        "get_object", Params={"Bucket": replays.storage.bucket, "Key": chunks.chunk_key(env_id, session_id, seq)},
-        ExpiresIn=60) for seq in seqs]
-    assert replays.storage.chunk_urls(env_id, session_id, seqs, now=now) == expected
+    storage = replays.storage
+    keys = [chunks.chunk_key(env_id, session_id, seq) for seq in seqs]
+    for method, operation in (("GET", "get_object"), ("PUT", "put_object")):
+        expected = [storage.client.generate_presigned_url(
+            operation, Params={"Bucket": storage.bucket, "Key": key}, ExpiresIn=60) for key in keys]
+        assert storage.signed_urls(method, keys, now=now) == expected
+    assert storage.chunk_urls(env_id, session_id, seqs, now=now) == storage.signed_urls("GET", keys, now=now)
     assert "X-Amz-Security-Token=" in expected[0], "the session token of the test credentials is signed in"
 
 
-def test_a_chunk_is_put_without_waiting_for_100_continue(replays):
-    """botocore's default 'Expect: 100-continue' costs every chunk a round trip before its body."""
-    sent = []
-    replays.storage.client.meta.events.register(
-        "before-send.s3.PutObject", lambda request, **_: sent.append(dict(request.headers)))
+def test_a_chunk_is_stored_as_gzip_json(replays):
     body = chunk_body(rrweb_events(0))
-    replays.storage.put_chunk("env-expect", "sess-expect", 0, body)
-    assert len(sent) == 1 and "Expect" not in sent[0]
-    assert replays.storage.get_chunk("env-expect", "sess-expect", 0) == body
+    replays.storage.put_chunk("env-put", "sess-put", 7, body)
+    stored = replays.storage.client.get_object(Bucket=replays.storage.bucket,
+                                               Key=chunks.chunk_key("env-put", "sess-put", 7))
+    assert (stored["ContentType"], stored["ContentEncoding"]) == ("application/json", "gzip")
+    assert stored["Body"].read() == body
+
+
+def test_storage_that_refuses_or_cannot_be_reached_is_unavailable(replays, replay_settings):
+    body = chunk_body(rrweb_events(0))
+    missing_bucket = ChunkStorage(replay_settings.with_(s3_bucket="ff-replay-never-created"))
+    missing_bucket._ready = True  # skip the creation: S3 answers 404 NoSuchBucket
+    with pytest.raises(StorageUnavailable, match="404"):
+        missing_bucket.put_chunk("env-a", "sess-1", 0, body)
+    unreachable = ChunkStorage(replay_settings.with_(s3_endpoint_url="http://127.0.0.1:1"))
+    unreachable._ready = True
+    with pytest.raises(StorageUnavailable, match="unreachable"):
+        unreachable.put_chunk("env-a", "sess-1", 0, body)
+
+
+def test_an_upload_while_s3_is_down_asks_for_a_retry(replay_app, replays, replay_settings):
+    client, secret = replay_app.test_client(), replay_settings.replay_token_secret
+    working = replays.storage
+    replays.storage = ChunkStorage(replay_settings.with_(s3_endpoint_url="http://127.0.0.1:1"))
+    replays.storage._ready = True
+    failed = upload(client, secret, 0, rrweb_events(0, full_snapshot=True))
+    assert failed.status_code == 503 and failed.headers["Retry-After"]
+    replays.storage = working
+    assert upload(client, secret, 0, rrweb_events(0, full_snapshot=True)).status_code == 201
