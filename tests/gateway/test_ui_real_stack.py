@@ -489,6 +489,9 @@ def test_load_more_pages_through_the_feed(page, stack, sent):
     _add_property_filter(page, "identity", "contains", crowd)
     _feed_settled(page)
     expect(_names(page)).to_have_text(people[:25])
+    newest = _card(page, people[0])  # one pageview each: nouns in the singular
+    expect(newest).to_contain_text("1 session ·")
+    expect(newest.locator(".session-meta")).to_have_text(re.compile(r" · 1 event$"))
     page.click("[data-testid=load-more]")
     expect(_names(page)).to_have_text(people)
     expect(page.locator("[data-testid=load-more]")).to_have_count(0)

@@ -2,7 +2,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { CloseIcon } from "./icons.jsx";
 import { SessionEvents, SessionRow } from "./user.jsx";
-import { fmtDate, fmtDateTime } from "./time.js";
+import { count, fmtDate, fmtDateTime } from "./time.js";
 
 export function Modal({ title, onClose, children, wide, testid }) {
   useEffect(() => {
@@ -70,7 +70,7 @@ export function AllSessionsModal({ api, user, filters, labelsVersion, onDefined,
       {data && (
         <div class="all-sessions">
           <div class="sessions-col">
-            {filters.length > 0 && <div class="muted small">{matchedCount} of {data.sessions.length} sessions contain the filtered event (highlighted).</div>}
+            {filters.length > 0 && <div class="muted small">{matchedCount} of {count(data.sessions.length, "session")} contain the filtered event (highlighted).</div>}
             {data.sessions.length === 0 && <div class="empty-state">No sessions.</div>}
             {data.sessions.map((s) => (
               <SessionRow session={s} matched={filters.length > 0 && s.matched} selected={selected && selected.session_id === s.session_id}

@@ -47,6 +47,9 @@ export const fmtDateTime = (iso) => (iso ? dateTime.format(new Date(iso)) : "—
 export const fmtTime = (iso) => (iso ? timeOnly.format(new Date(iso)) : "—");
 export const fmtDate = (iso) => (iso ? dateOnly.format(new Date(iso)) : "—");
 
+// "1 session", "2 sessions": a count with its noun.
+export const count = (n, one, many = `${one}s`) => `${(n ?? 0).toLocaleString()} ${n === 1 ? one : many}`;
+
 export function fmtDuration(seconds) {
   const s = Math.round(seconds || 0);
   if (s < 60) return `${s}s`;

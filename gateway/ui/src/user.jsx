@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { BrowserIcon, PLATFORM_LABELS, PlatformIcons, PlayIcon, platformOf } from "./icons.jsx";
 import { AboutUserModal, AllSessionsModal, ReplayModal } from "./modals.jsx";
 import { EventPanel } from "./event.jsx";
-import { fmtDate, fmtDateTime, fmtDuration, fmtTime, relative } from "./time.js";
+import { count, fmtDate, fmtDateTime, fmtDuration, fmtTime, relative } from "./time.js";
 
 const SUMMARY_SKIP = new Set(["identity", "user_id"]);
 
@@ -29,7 +29,7 @@ export function SessionRow({ session, selected, matched, onSelect, onPlay }) {
       )}
       <button class="session-main" onClick={() => onSelect(session)} data-testid="session-open">
         <span class="session-time">{fmtDateTime(session.start)}</span>
-        <span class="session-meta">{fmtDuration(session.duration_s)} · {session.event_count} events</span>
+        <span class="session-meta">{fmtDuration(session.duration_s)} · {count(session.event_count, "event")}</span>
       </button>
       <span class="icons has-tip" tabIndex={0} data-testid="session-icons">
         <span class={`platform-icon p-${platform}`} data-platform={platform}><Icon /></span>
@@ -104,7 +104,7 @@ export function UserCard({ user, api, filters, labelsVersion, onDefined }) {
         <div class="avatar" aria-hidden="true">{(user.display_name || "?").slice(0, 1).toUpperCase()}</div>
         <div>
           <h2 class="user-name" data-testid="user-name">{user.display_name}</h2>
-          <div class="muted small">{user.identity ? "Identified user" : "Anonymous user"} · {user.session_count ?? sessions.length} sessions · active {relative(user.last_seen)}</div>
+          <div class="muted small">{user.identity ? "Identified user" : "Anonymous user"} · {count(user.session_count ?? sessions.length, "session")} · active {relative(user.last_seen)}</div>
         </div>
       </div>
       <div class="user-body">
