@@ -144,8 +144,11 @@ class Facts:
         _join_into(self.warnings, {key: Warning(key, kind, message, at, subject, details)})
 
     def _device(self, user_id: str, device_id: str | None, at: datetime) -> None:
+        """The device's earliest sighting by this id (written only when earlier: once per event)."""
         if device_id:
-            self.devices[(user_id, device_id)] = min(at, self.devices.get((user_id, device_id), at))
+            first = self.devices.get((user_id, device_id))
+            if first is None or at < first:
+                self.devices[(user_id, device_id)] = at
 
     def _claim(self, subject: str, identity: str, at: datetime, claim_id: str) -> None:
         """Record a claim; whether it links is decided from all facts (identified ids never move)."""
@@ -166,11 +169,7 @@ class Facts:
         """An event: its user id was seen; one carrying an identity also claims that identity."""
         owner, time = event.user_id, event.time
         self.mentioned.add(owner)
-        if event.device_id:  # _device, inlined: this runs once per event of every batch
-            key = (owner, event.device_id)
-            first = self.devices.get(key)
-            if first is None or time < first:
-                self.devices[key] = time
+        self._device(owner, event.device_id, time)
         if event.identity is not None and self._check_identity(
             event.identity, event.time, f"event-identity:{event.user_id}:{event.identity}", event.user_id
         ):

@@ -225,11 +225,11 @@ def flush_outbox(engine: Engine, publish, limit: int = 500, held: Mapping[int, b
                 select(outbox.c.id, outbox.c.routing_key, outbox.c.message_id)
                 .order_by(outbox.c.id).limit(limit).with_for_update(skip_locked=True)
             ).all()
-            bodies = dict(held)
-            if missing := [row.id for row in rows if row.id not in held]:
-                bodies.update(conn.execute(select(outbox.c.id, outbox.c.body).where(outbox.c.id.in_(missing))).all())
+            missing = [row.id for row in rows if row.id not in held]
+            read_back = dict(conn.execute(select(outbox.c.id, outbox.c.body)
+                                          .where(outbox.c.id.in_(missing))).all()) if missing else {}
             for row in rows:
-                publish(row.routing_key, bytes(bodies[row.id]), row.message_id)
+                publish(row.routing_key, bytes(held.get(row.id) or read_back[row.id]), row.message_id)
             if rows:
                 conn.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
         sent += len(rows)

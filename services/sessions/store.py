@@ -286,8 +286,8 @@ def _copy_bodies(conn: Connection, bodies: Iterable[bytes]) -> None:
         copy.write(b"".join(body.replace(b"\\", b"\\\\") + b"\n" for body in bodies))
 
 
-def _insert_events(conn: Connection) -> None:
-    """Insert the new events; a plain insert, as step 4 left only events never stored.
+def _insert_events(conn: Connection) -> int:
+    """Insert the new events (returns how many); a plain insert, as step 4 left only events never stored.
 
     `on conflict do nothing` would cost a speculative insertion per event (a fifth more). Only an
     event id sent again under another user can still collide (another batch, holding the other
@@ -295,9 +295,9 @@ def _insert_events(conn: Connection) -> None:
     """
     try:
         with conn.begin_nested():
-            conn.execute(text(INSERT_EVENTS))
+            return conn.execute(text(INSERT_EVENTS)).rowcount
     except IntegrityError:
-        conn.execute(text(INSERT_EVENTS + " on conflict do nothing"))
+        return conn.execute(text(INSERT_EVENTS + " on conflict do nothing")).rowcount
 
 
 def store_events(conn: Connection, bodies: list[bytes]) -> int:
@@ -309,18 +309,18 @@ def store_events(conn: Connection, bodies: list[bytes]) -> int:
     _copy_bodies(conn, bodies)
     for step in STAGE_STEPS + LOCKED_STEPS:
         conn.execute(text(step))
-    _insert_events(conn)
+    added = _insert_events(conn)
     renamed = conn.execute(text(RENAMED)).all()
-    renames = {"env_ids": [r.env_id for r in renamed], "old_ids": [r.old_id for r in renamed],
-               "new_ids": [r.new_id for r in renamed]}
     if renamed:
+        env_ids, old_ids, new_ids = map(list, zip(*renamed))
+        renames = {"env_ids": env_ids, "old_ids": old_ids, "new_ids": new_ids}
         conn.execute(text(RENAME_EVENTS), renames)
     conn.execute(text(UPSERT_SESSIONS))
     if renamed:
         conn.execute(text(DELETE_RENAMED), renames)
     conn.execute(text(FILL_OWNERS))
     conn.execute(text(REFRESH_USERS))
-    return conn.execute(text("select count(*) from fresh")).scalar_one()
+    return added
 
 
 # --- facts -----------------------------------------------------------------------------------
