@@ -34,7 +34,8 @@ from footfall.config import Settings, get_settings
 from tests.support import ensure_vhost, migrate_fresh
 
 ROOT = Path(__file__).resolve().parents[1]
-PORT_SHIFT = 10_000
+# FOOTFALL_TEST_PORT_SHIFT lets several checkouts run their stacks side by side (one per namespace).
+PORT_SHIFT = int(os.environ.get("FOOTFALL_TEST_PORT_SHIFT", "10000"))
 # The fixed ports of the local stack and the settings that name them.
 SERVICE_PORTS = {"gateway": 8080, "ingest": 8081, "identity": 8082, "sessions": 8083,
                  "definitions": 8084, "replay": 8085, "s3": 9000, "demo": 8090}
@@ -164,7 +165,7 @@ def build_stack() -> Stack:
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1", "FOOTFALL_DEMO": "0",
         "WEB_CONCURRENCY": "1", "WEB_THREADS": "8", "LOG_LEVEL": "WARNING",
-        "DRAIN_FILE": "/tmp/footfall-e2e-draining",
+        "DRAIN_FILE": f"/tmp/footfall-e2e-draining-{PORT_SHIFT}",
     })
     stack = Stack(env=env)
     env.update({
