@@ -29,7 +29,7 @@ from bench.sessions_events import make_event, make_messages
 from footfall import bus, db
 from footfall.config import get_settings
 from footfall.messages import EventsCaptured, encode
-from services.sessions import store
+from services.sessions.tables import SCHEMA
 from services.sessions.consumer import EVENTS_PARALLEL
 from tests.support import migrate_fresh
 
@@ -156,7 +156,7 @@ def main() -> None:
     db.ensure_database(settings)
     migrate_fresh("services/sessions", settings)
     bus.purge_all(settings)
-    engine = db.make_engine(store.SCHEMA, settings)
+    engine = db.make_engine(SCHEMA, settings)
     rate = throughput(settings, engine, args.users, args.events_per_user, args.parallel)
     if args.freshness_seconds:
         freshness(settings, engine, rate / 2, args.freshness_seconds, args.parallel, args.users)

@@ -16,16 +16,16 @@ from sqlalchemy import text
 
 from footfall import db
 from footfall.config import get_settings
-from services.sessions import store
+from services.sessions.tables import SCHEMA
 from tests.support import migrate_fresh
 
 ENV = "bench"
 TABLES = ("events", "sessions", "users")
 
 SESSIONS = """
-insert into sessions (env_id, session_id, user_id, anon_user_id, source, client, start, "end",
+insert into sessions (env_id, session_id, anon_user_id, source, client, start, "end",
                       event_count, first_event_id, props, has_replay)
-select cast(:env as text), session_key(cast(:env as text), u::text, 'b' || (u * :spu + k) || '-0'), u::text, u::text,
+select cast(:env as text), session_key(cast(:env as text), u::text, 'b' || (u * :spu + k) || '-0'), u::text,
        case when u % 4 = 0 then 'ios' else 'web' end, false, st, st + (:eps - 1) * interval '2 min',
        :eps, 'b' || (u * :spu + k) || '-0',
        jsonb_build_object('source', case when u % 4 = 0 then 'iOS' else 'Web' end,
@@ -43,14 +43,14 @@ from generate_series(1, :users) as u, generate_series(0, :spu - 1) as k,
 # plan property; one click in 50 carries coupon=SPRING (what the filtered benchmark looks for).
 EVENTS = """
 insert into events (env_id, event_id, kind, name, page_path, page_domain, target_text, hierarchy,
-                    properties, time, received_at, user_id, anon_user_id, device_id, identity, source,
+                    properties, time, received_at, anon_user_id, device_id, identity, source,
                     client_session_id, session_id, data)
 select cast(:env as text), ev.id, ev.kind, ev.name, '/p' || (j % 7), 'shop.test',
        case when ev.kind = 'click' then 'Buy now' end, ev.hierarchy, ev.props,
-       s.start + j * interval '2 min', s.start + j * interval '2 min', s.user_id, s.anon_user_id,
-       'dev-' || s.user_id, null, s.source, null, s.session_id,
+       s.start + j * interval '2 min', s.start + j * interval '2 min', s.anon_user_id,
+       'dev-' || s.anon_user_id, null, s.source, null, s.session_id,
        jsonb_build_object('event_id', ev.id, 'env_id', cast(:env as text), 'kind', ev.kind, 'name', ev.name,
-           'source', s.source, 'user_id', s.user_id, 'device_id', 'dev-' || s.user_id,
+           'source', s.source, 'user_id', s.anon_user_id, 'device_id', 'dev-' || s.anon_user_id,
            'page', jsonb_build_object('url', 'https://shop.test/p' || (j % 7), 'path', '/p' || (j % 7),
                                       'domain', 'shop.test'),
            'target', case when ev.kind = 'click' then jsonb_build_object('hierarchy', ev.hierarchy,
@@ -71,26 +71,32 @@ from sessions s, generate_series(0, :eps - 1) as j,
 where s.env_id = cast(:env as text)
 """
 
+ANON_USERS = """
+insert into anon_users (env_id, anon_user_id, first_seen, last_seen, session_count)
+select cast(:env as text), anon_user_id, min(start), max("end"), count(*)
+from sessions where env_id = :env group by anon_user_id
+"""
+
 USERS = """
 insert into users (env_id, user_id, identity, properties, version, first_seen, last_seen, session_count)
-select cast(:env as text), user_id, case when user_id::bigint % 3 = 0 then 'user' || user_id || '@shop.test' end,
-       jsonb_build_object('plan', (array['free', 'pro', 'team'])[1 + user_id::bigint % 3],
-                          'age', 18 + user_id::bigint % 50),
+select cast(:env as text), anon_user_id, case when anon_user_id::bigint % 3 = 0 then 'user' || anon_user_id || '@shop.test' end,
+       jsonb_build_object('plan', (array['free', 'pro', 'team'])[1 + anon_user_id::bigint % 3],
+                          'age', 18 + anon_user_id::bigint % 50),
        1, min(start), max("end"), count(*)
-from sessions where env_id = :env group by user_id
+from sessions where env_id = :env group by anon_user_id
 """
 
 
 def generate(users: int, spu: int, eps: int, settings) -> None:
     params = {"env": ENV, "users": users, "spu": spu, "eps": eps}
-    engine = db.make_engine(store.SCHEMA, settings)
+    engine = db.make_engine(SCHEMA, settings)
     with engine.begin() as conn:
         indexes = conn.execute(text(
             "select indexname, indexdef from pg_indexes where schemaname = :s and tablename = any(:t) "
-            "and indexname not like '%pkey'"), {"s": store.SCHEMA, "t": list(TABLES)}).all()
+            "and indexname not like '%pkey'"), {"s": SCHEMA, "t": list(TABLES)}).all()
         for name, _ in indexes:
             conn.execute(text(f"drop index {name}"))
-    for label, sql in (("sessions", SESSIONS), ("events", EVENTS), ("users", USERS)):
+    for label, sql in (("sessions", SESSIONS), ("events", EVENTS), ("anon_users", ANON_USERS), ("users", USERS)):
         started = time.perf_counter()
         with engine.begin() as conn:
             conn.execute(text("set local synchronous_commit = off"))

@@ -154,8 +154,9 @@ def stack_settings() -> Settings:
     )
 
 
-def build_stack() -> Stack:
-    """A Stack whose environment points every process at the stack namespace and test ports."""
+def build_stack(overrides: dict[str, str] | None = None) -> Stack:
+    """A Stack whose environment points every process at the stack namespace and test ports;
+    `overrides` change its environment (bench/pipeline.py restores `make run`'s gunicorn settings)."""
     settings = stack_settings()
     env = dict(os.environ)
     env.update({
@@ -167,6 +168,7 @@ def build_stack() -> Stack:
         "WEB_CONCURRENCY": "1", "WEB_THREADS": "8", "LOG_LEVEL": "WARNING",
         "DRAIN_FILE": f"/tmp/footfall-e2e-draining-{PORT_SHIFT}",
     })
+    env.update(overrides or {})
     stack = Stack(env=env)
     env.update({
         "FOOTFALL_ENV_ID": stack.env_id, "FOOTFALL_WRITE_KEY": stack.write_key,
@@ -181,10 +183,10 @@ def build_stack() -> Stack:
     return stack
 
 
-def start_stack() -> Stack:
+def start_stack(overrides: dict[str, str] | None = None) -> Stack:
     """A fresh stack: empty schemas, queues and Redis db, migrated and bootstrapped, then every
     non-dev process started. Nothing of an earlier run leaks into this one."""
-    stack = build_stack()
+    stack = build_stack(overrides)
     busy = [p.port for p in stack.processes.values() if p.port and not _free(p.port)]
     if busy:
         raise RuntimeError(f"test ports already in use: {busy} (a previous stack still running?)")

@@ -7,14 +7,15 @@ from sqlalchemy import text
 from footfall.config import Settings, get_settings
 from footfall.db import make_engine
 from footfall.web import OpenAPI, configure_logging, create_service_app
-from services.sessions import api, store
+from services.sessions import api
+from services.sessions.tables import SCHEMA
 
 
 def create_app(settings: Settings | None = None):
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     # orjson reads the JSONB columns (props of every listed session) several times faster.
-    engine = make_engine(store.SCHEMA, settings, json_deserializer=orjson.loads)
+    engine = make_engine(SCHEMA, settings, json_deserializer=orjson.loads)
 
     def database() -> None:
         with engine.connect() as conn:

@@ -1,8 +1,8 @@
 """The sessions consumers: `python -m services.sessions.consumer events|facts`.
 
 `events` stores `event.captured` batches and re-cuts their sessions; `facts` applies merges, user
-snapshots and replays. Both are idempotent and order-independent (see store.py), and commit a
-whole delivery batch in one transaction before the worker acks it.
+snapshots and replays. Both are idempotent and order-independent (events_path.py, merges.py),
+and commit a whole delivery batch before the worker acks it.
 """
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ from footfall.messages import (
 )
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery
-from services.sessions import store
+from services.sessions import events_path, facts, merges
+from services.sessions.tables import SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class EventsConsumer(Consumer):
 
     def __init__(self, settings=None):
         super().__init__(settings)
-        self.engine = make_engine(store.SCHEMA, self.settings)
+        self.engine = make_engine(SCHEMA, self.settings)
         self.stored = 0  # events newly stored since start (benchmarks, logs)
 
     def decode(self, routing_key: str, body: bytes) -> Message | WireCaptured:
@@ -132,7 +133,7 @@ class EventsConsumer(Consumer):
         if not bodies:
             return
         with self.engine.begin() as conn:
-            self.stored += store.store_events(conn, bodies)
+            self.stored += events_path.store_events(conn, bodies)
 
 
 class FactsConsumer(Consumer):
@@ -142,14 +143,14 @@ class FactsConsumer(Consumer):
 
     def __init__(self, settings=None):
         super().__init__(settings)
-        self.engine = make_engine(store.SCHEMA, self.settings)
+        self.engine = make_engine(SCHEMA, self.settings)
 
     def handle(self, deliveries: list[Delivery]) -> None:
-        merges, snapshots, replays = defaultdict(list), defaultdict(list), defaultdict(list)
+        merged, snapshots, replays = defaultdict(list), defaultdict(list), defaultdict(list)
         for delivery in deliveries:
             message = delivery.message
             if isinstance(message, UsersMerged):
-                merges[message.env_id].extend(message.merges)
+                merged[message.env_id].extend(message.merges)
             elif isinstance(message, UsersUpdated):
                 snapshots[message.env_id].extend(message.users)
             elif isinstance(message, ReplaysRecorded):
@@ -157,14 +158,19 @@ class FactsConsumer(Consumer):
             elif isinstance(message, DefinitionChanged):
                 # Definitions are evaluated at read time (retroactive), so nothing is cached here.
                 log.info("definition %s %s", message.definition_id, message.action)
-        with self.engine.begin() as conn:
-            # Merges first so snapshots of merged-away users in the same batch are recognised.
-            for env_id, items in merges.items():
-                store.apply_merges(conn, env_id, sorted(items, key=_merge_order))
-            for env_id, items in snapshots.items():
-                store.apply_snapshots(conn, env_id, items)
-            for env_id, items in replays.items():
-                store.apply_replays(conn, env_id, items)
+        # One transaction per kind, each idempotent: merges lock users' feed rows in one order,
+        # snapshots and replays in others, and one transaction taking all three orders could wait
+        # in a cycle with an events batch. Merges first, so snapshots of users merged away in the
+        # same batch are recognised.
+        for env_id, items in merged.items():
+            with self.engine.begin() as conn:
+                merges.apply_merges(conn, env_id, sorted(items, key=_merge_order))
+        for env_id, items in snapshots.items():
+            with self.engine.begin() as conn:
+                facts.apply_snapshots(conn, env_id, items)
+        for env_id, items in replays.items():
+            with self.engine.begin() as conn:
+                facts.apply_replays(conn, env_id, items)
 
 
 def _merge_order(item) -> tuple[datetime, str, str]:

@@ -2,6 +2,8 @@
 
 A feed page is one index scan of `users_feed` (env, last_seen desc, user_id desc) with the filters
 as per-user EXISTS probes, then one LATERAL query for the page's latest sessions in the window.
+A user's events and sessions are those of its members (tables.members_of): itself and every
+anonymous user id merged into it.
 """
 from __future__ import annotations
 
@@ -9,12 +11,12 @@ import base64
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import Connection, literal, select, text, tuple_
+from sqlalchemy import Connection, and_, literal, select, text, tuple_
 from sqlalchemy.exc import OperationalError
 
 from footfall.web import ApiError
 from services.sessions.filters import DidEvent, Filter, Seen, any_event_predicate, user_predicate
-from services.sessions.store import events, merges, sessions, users
+from services.sessions.tables import events, merges, owner_of, sessions, users
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 # How long per-user probes may walk the feed before the planner's semi-join takes over (a filter
@@ -47,7 +49,7 @@ def display_name(user_id: str, identity: str | None) -> str:
 
 def session_json(row) -> dict:
     return {
-        **row.props, "session_id": row.session_id, "user_id": row.user_id, "start": row.start,
+        **row.props, "session_id": row.session_id, "user_id": row.owner, "start": row.start,
         "end": row.end, "duration_s": (row.end - row.start).total_seconds(),
         "event_count": row.event_count, "has_replay": row.has_replay,
     }
@@ -60,7 +62,7 @@ def event_json(row) -> dict:
         "source": data["source"], "page": data.get("page"), "target": data.get("target"),
         "device": data.get("device"), "geo": data.get("geo"), "campaign": data.get("campaign"),
         "properties": data.get("properties") or {}, "session_id": row.session_id,
-        "user_id": row.user_id, "anon_user_id": row.anon_user_id, "device_id": row.device_id,
+        "user_id": row.owner, "anon_user_id": row.anon_user_id, "device_id": row.device_id,
         "identity": data.get("identity"),
     }
 
@@ -93,11 +95,21 @@ def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list
     return query.order_by(users.c.last_seen.desc(), users.c.user_id.desc()).limit(limit + 1)
 
 
+# Per member, its latest sessions by index; of those, the user's latest.
 LATEST_SESSIONS = text("""
-    select s.* from unnest(cast(:ids as text[])) as u(user_id)
+    select s.*, u.user_id as owner from unnest(cast(:ids as text[])) as u(user_id)
     cross join lateral (
-        select * from sessions s
-        where s.env_id = :env and s.user_id = u.user_id and s.start <= :end and s."end" >= :start
+        select s.* from (
+            select u.user_id as anon_user_id
+            union all
+            select m.from_user_id from merges m where m.env_id = :env and m.into_user_id = u.user_id
+        ) member
+        cross join lateral (
+            select * from sessions s
+            where s.env_id = :env and s.anon_user_id = member.anon_user_id
+              and s.start <= :end and s."end" >= :start
+            order by s.start desc, s.session_id desc limit 5
+        ) s
         order by s.start desc, s.session_id desc limit 5
     ) s
 """)
@@ -113,7 +125,7 @@ def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
     if ids:
         params = {"ids": ids, "env": env_id, "start": start, "end": end or FAR_FUTURE}
         for s in conn.execute(LATEST_SESSIONS, params).all():
-            latest[s.user_id].append(session_json(s))
+            latest[s.owner].append(session_json(s))
     matched = _matched_sessions(conn, env_id, ids, filters, start, end)
     result = [{**user_json(r), "sessions": latest[r.user_id],
                "matched_session_ids": sorted(matched.get(r.user_id, ()))} for r in page]
@@ -145,8 +157,14 @@ def _matched_sessions(conn: Connection, env_id: str, ids: list[str], filters: li
         return {}
     window = [events.c.time >= start] if start else []
     window += [events.c.time <= end] if end else []
-    query = (select(events.c.user_id, events.c.session_id).distinct()
-             .where(events.c.env_id == env_id, events.c.user_id.in_(ids), *window, predicate))
+    members = (select(merges.c.into_user_id.label("owner"), merges.c.from_user_id.label("anon_user_id"))
+               .where(merges.c.env_id == env_id, merges.c.into_user_id.in_(ids))
+               .union_all(select(users.c.user_id, users.c.user_id)
+                          .where(users.c.env_id == env_id, users.c.user_id.in_(ids)))).subquery()
+    query = (select(members.c.owner, events.c.session_id).distinct()
+             .join_from(members, events, and_(events.c.env_id == env_id,
+                                              events.c.anon_user_id == members.c.anon_user_id))
+             .where(*window, predicate))
     matched: dict[str, set[str]] = {}
     for user_id, session_id in conn.execute(query):
         matched.setdefault(user_id, set()).add(session_id)
@@ -178,16 +196,20 @@ def user_sessions(conn: Connection, env_id: str, user_id: str, filters: list[Fil
         window += [events.c.time <= end] if end else []
         matched = (select(1).where(events.c.env_id == env_id, events.c.session_id == sessions.c.session_id,
                                    *window, predicate).exists())
-    query = select(sessions, matched.label("matched")).where(
-        sessions.c.env_id == env_id, sessions.c.user_id == owner)
-    query = query.where(*([sessions.c.end >= start] if start else []),
-                        *([sessions.c.start <= end] if end else []))
     after = decode_cursor(cursor, 2)
-    if after is not None:
-        query = query.where(tuple_(sessions.c.start, sessions.c.session_id)
-                            < tuple_(literal(after[0]), literal(after[1])))
-    rows = conn.execute(query.order_by(sessions.c.start.desc(), sessions.c.session_id.desc())
-                        .limit(limit + 1)).all()
+    members = [owner, *conn.scalars(select(merges.c.from_user_id).where(
+        merges.c.env_id == env_id, merges.c.into_user_id == owner))]
+    rows = []
+    for member in members:  # each member's page by index; the user's page is the newest of them
+        query = select(sessions, matched.label("matched"), literal(owner).label("owner")).where(
+            sessions.c.env_id == env_id, sessions.c.anon_user_id == member,
+            *([sessions.c.end >= start] if start else []), *([sessions.c.start <= end] if end else []))
+        if after is not None:
+            query = query.where(tuple_(sessions.c.start, sessions.c.session_id)
+                                < tuple_(literal(after[0]), literal(after[1])))
+        rows += conn.execute(query.order_by(sessions.c.start.desc(), sessions.c.session_id.desc())
+                             .limit(limit + 1)).all()
+    rows.sort(key=lambda r: (r.start, r.session_id), reverse=True)
     page = rows[:limit]
     next_cursor = (encode_cursor(page[-1].start.isoformat(), page[-1].session_id)
                    if len(rows) > limit else None)
@@ -195,13 +217,17 @@ def user_sessions(conn: Connection, env_id: str, user_id: str, filters: list[Fil
             "next_cursor": next_cursor}
 
 
+def _with_owner(env_id: str):
+    return select(events, owner_of(env_id, events.c.anon_user_id).label("owner"))
+
+
 def session_events(conn: Connection, env_id: str, session_id: str) -> list[dict] | None:
     """A session's events by time, or None when the session is unknown."""
-    rows = conn.execute(select(events).where(events.c.env_id == env_id, events.c.session_id == session_id)
+    rows = conn.execute(_with_owner(env_id).where(events.c.env_id == env_id, events.c.session_id == session_id)
                         .order_by(events.c.time, events.c.event_id)).all()
     return [event_json(r) for r in rows] if rows else None
 
 
 def event(conn: Connection, env_id: str, event_id: str) -> dict | None:
-    row = conn.execute(select(events).where(events.c.env_id == env_id, events.c.event_id == event_id)).first()
+    row = conn.execute(_with_owner(env_id).where(events.c.env_id == env_id, events.c.event_id == event_id)).first()
     return event_json(row) if row else None

@@ -29,7 +29,7 @@ from criteria.model import Condition, Criteria, parse_criteria
 from criteria.sql import EventColumns, compile_criteria
 from footfall.messages import Kind
 from footfall.web import ApiError
-from services.sessions.store import events, sessions, users
+from services.sessions.tables import events, members_of, sessions, users
 
 
 class Strict(BaseModel):
@@ -125,12 +125,13 @@ def user_predicate(f: Filter, env_id: str, start: datetime, end: datetime | None
         else:
             value = type_coerce(users.c.properties, JSONB)[f.property].astext
         return compile_condition(f.op, value, f.value)
+    members = members_of(env_id, users.c.user_id)
     if isinstance(f, Seen):
-        window = [sessions.c.env_id == env_id, sessions.c.user_id == users.c.user_id]
+        window = [sessions.c.env_id == env_id, sessions.c.anon_user_id.in_(members)]
         window += [sessions.c.end >= f.from_] if f.from_ else []
         window += [sessions.c.start <= f.to] if f.to else []
         return _per_user(select(1).where(*window), probe)
-    window = [events.c.env_id == env_id, events.c.user_id == users.c.user_id, events.c.time >= start]
+    window = [events.c.env_id == env_id, events.c.anon_user_id.in_(members), events.c.time >= start]
     window += [events.c.time <= end] if end else []
     return _per_user(select(1).where(*window, event_predicate(f)), probe)
 

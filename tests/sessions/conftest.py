@@ -8,7 +8,8 @@ import pytest
 
 from footfall.db import make_engine
 from footfall.messages import Event, EventsCaptured, encode
-from services.sessions import store
+from services.sessions import events_path
+from services.sessions.tables import SCHEMA
 from tests.support import migrate_fresh, truncate_schema
 
 ENV = "env-sessions"
@@ -23,8 +24,8 @@ def sessions_schema(settings):
 
 @pytest.fixture
 def engine(settings, sessions_schema):
-    engine = make_engine(store.SCHEMA, settings)
-    truncate_schema(engine, store.SCHEMA)
+    engine = make_engine(SCHEMA, settings)
+    truncate_schema(engine, SCHEMA)
     yield engine
     engine.dispose()
 
@@ -46,4 +47,4 @@ def store_now(engine, *batches: list[Event]) -> None:
     """Store each batch in its own transaction, as the consumer would."""
     for batch in batches:
         with engine.begin() as conn:
-            store.store_events(conn, [body(batch)])
+            events_path.store_events(conn, [body(batch)])

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from footfall.messages import Event
 from services.sessions.sessionize import Point, partition, session_properties
-from services.sessions.store import events, sessions
+from services.sessions.tables import events, sessions
 
 
 def point(e: Event) -> Point:

@@ -16,7 +16,7 @@ from footfall.messages import (
     UsersUpdated,
 )
 from services.sessions.consumer import EventsConsumer, FactsConsumer
-from services.sessions.store import events, sessions, users
+from services.sessions.tables import events, owner_of, sessions, users
 from tests.sessions.conftest import ENV, T0, ev
 from tests.sessions.oracle import expected, stored
 from tests.sessions.test_store import scenario
@@ -89,5 +89,5 @@ def test_facts_through_the_queue_merge_update_and_mark_replays(settings, clean_b
         (user,) = conn.execute(select(users)).all()
         assert (user.user_id, user.identity, user.properties, user.session_count) == (
             "known", "kim@x.test", {"plan": "pro"}, 2)
-        assert conn.execute(select(sessions.c.user_id, sessions.c.has_replay)
+        assert conn.execute(select(owner_of(ENV, sessions.c.anon_user_id), sessions.c.has_replay)
                             .where(sessions.c.session_id == "s-anon")).one() == ("known", True)

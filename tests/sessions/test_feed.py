@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from footfall.messages import UserSnapshot
-from services.sessions import feed, store
+from services.sessions import facts, feed
 from services.sessions.app import create_app
 from services.sessions.filters import parse_filters
 from tests.sessions.conftest import ENV, T0, ev, store_now
@@ -35,7 +35,7 @@ def people(engine):
         ev("dave", -9 * 24 * 60),
     ])
     with engine.begin() as conn:
-        store.apply_snapshots(conn, ENV, [
+        facts.apply_snapshots(conn, ENV, [
             UserSnapshot(user_id="alice", identity="alice@x.test", version=1,
                          properties={"plan": "pro", "age": 31, "signup": "2024-01-10"}),
             UserSnapshot(user_id="bob", version=1, properties={"plan": "free", "age": 25,

@@ -6,8 +6,10 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from footfall.messages import ReplayRecording, UserMerge, UserSnapshot
-from services.sessions import store
-from services.sessions.store import events, sessions, users
+from services.sessions import events_path, facts
+from services.sessions.merges import apply_merges
+from services.sessions.tables import SCHEMA, events, owner_of, sessions, users
+from services.sessions.tables import merges as merges_table
 from tests.sessions.conftest import ENV, T0, body, ev, store_now
 from tests.sessions.oracle import expected, stored
 from tests.support import truncate_schema
@@ -36,7 +38,7 @@ def test_any_arrival_order_with_duplicates_gives_the_oracle_sessions(engine):
         with engine.connect() as conn:
             assert stored(conn, ENV) == expected(ENV, evs)
             assert conn.scalar(select(func.count()).select_from(events)) == len(evs)
-        truncate_schema(engine, store.SCHEMA)
+        truncate_schema(engine, SCHEMA)
 
 
 def test_a_late_event_bridging_two_sessions_joins_them_and_renames_by_first_event(engine):
@@ -57,13 +59,13 @@ def test_merges_reattribute_in_any_order_and_later_events_follow(engine):
     chain = [UserMerge(from_user_id="a", into_user_id="b", at=T0),
              UserMerge(from_user_id="b", into_user_id="c", at=T0 + timedelta(minutes=1))]
     with engine.begin() as conn:
-        store.apply_merges(conn, ENV, [chain[1]])
-        store.apply_merges(conn, ENV, [chain[0], chain[0]])  # out of order and duplicated
+        apply_merges(conn, ENV, [chain[1]])
+        apply_merges(conn, ENV, [chain[0], chain[0]])  # out of order and duplicated
     store_now(engine, [ev("a", 3), ev("b", 200)])
     with engine.connect() as conn:
-        owners = set(conn.scalars(select(events.c.user_id)))
+        owners = set(conn.scalars(select(owner_of(ENV, events.c.anon_user_id))))
         assert owners == {"c"}
-        assert set(conn.scalars(select(sessions.c.user_id))) == {"c"}
+        assert set(conn.scalars(select(owner_of(ENV, sessions.c.anon_user_id)))) == {"c"}
         (row,) = conn.execute(select(users)).all()
         assert (row.user_id, row.session_count) == ("c", 4)  # a (0-3), b (1), b (200), c (2)
 
@@ -71,10 +73,10 @@ def test_merges_reattribute_in_any_order_and_later_events_follow(engine):
 def test_a_merge_that_would_close_a_cycle_is_ignored(engine):
     store_now(engine, [ev("x", 0), ev("y", 0)])
     with engine.begin() as conn:
-        store.apply_merges(conn, ENV, [UserMerge(from_user_id="x", into_user_id="y", at=T0)])
-        store.apply_merges(conn, ENV, [UserMerge(from_user_id="y", into_user_id="x", at=T0)])
+        apply_merges(conn, ENV, [UserMerge(from_user_id="x", into_user_id="y", at=T0)])
+        apply_merges(conn, ENV, [UserMerge(from_user_id="y", into_user_id="x", at=T0)])
     with engine.connect() as conn:
-        assert set(conn.scalars(select(events.c.user_id))) == {"y"}
+        assert set(conn.scalars(select(owner_of(ENV, events.c.anon_user_id)))) == {"y"}
 
 
 def test_snapshots_keep_the_highest_version_and_skip_merged_users(engine):
@@ -82,9 +84,9 @@ def test_snapshots_keep_the_highest_version_and_skip_merged_users(engine):
     snap = lambda v, name: UserSnapshot(user_id="u", identity="ann@x.test", properties={"name": name},
                                         version=v)
     with engine.begin() as conn:
-        store.apply_merges(conn, ENV, [UserMerge(from_user_id="gone", into_user_id="u", at=T0)])
-        store.apply_snapshots(conn, ENV, [snap(3, "three"), snap(1, "one")])
-        store.apply_snapshots(conn, ENV, [snap(2, "two"), UserSnapshot(user_id="gone", version=9)])
+        apply_merges(conn, ENV, [UserMerge(from_user_id="gone", into_user_id="u", at=T0)])
+        facts.apply_snapshots(conn, ENV, [snap(3, "three"), snap(1, "one")])
+        facts.apply_snapshots(conn, ENV, [snap(2, "two"), UserSnapshot(user_id="gone", version=9)])
     with engine.connect() as conn:
         rows = conn.execute(select(users.c.user_id, users.c.identity, users.c.properties,
                                    users.c.version)).all()
@@ -94,7 +96,7 @@ def test_snapshots_keep_the_highest_version_and_skip_merged_users(engine):
 def test_replays_mark_sessions_stored_before_or_after(engine):
     store_now(engine, [ev("r", 0, session_id="before")])
     with engine.begin() as conn:
-        store.apply_replays(conn, ENV, [ReplayRecording(session_id="before"),
+        facts.apply_replays(conn, ENV, [ReplayRecording(session_id="before"),
                                         ReplayRecording(session_id="after")])
     store_now(engine, [ev("r", 100, session_id="after"), ev("r", 200)])
     with engine.connect() as conn:
@@ -106,12 +108,12 @@ def merge_state(engine) -> dict:
     """Everything a merge decides: owners of events and sessions, feed rows, the merge map."""
     with engine.connect() as conn:
         return {
-            "events": sorted(conn.execute(select(events.c.event_id, events.c.user_id)).all()),
-            "sessions": sorted(conn.execute(select(sessions.c.session_id, sessions.c.user_id)).all()),
+            "events": sorted(conn.execute(select(events.c.event_id, owner_of(ENV, events.c.anon_user_id))).all()),
+            "sessions": sorted(conn.execute(select(sessions.c.session_id, owner_of(ENV, sessions.c.anon_user_id))).all()),
             "users": sorted(conn.execute(select(users.c.user_id, users.c.first_seen, users.c.last_seen,
                                                 users.c.session_count)).all()),
-            "merges": sorted(conn.execute(select(store.merges.c.from_user_id, store.merges.c.into_user_id,
-                                                 store.merges.c.direct_into_user_id)).all()),
+            "merges": sorted(conn.execute(select(merges_table.c.from_user_id, merges_table.c.into_user_id,
+                                                 merges_table.c.direct_into_user_id)).all()),
         }
 
 
@@ -130,11 +132,11 @@ def test_a_users_earliest_merge_wins_in_any_arrival_order(engine):
     orders = [merges, merges[::-1]] + [rng.sample(merges, len(merges)) for _ in range(6)]
     states = []
     for order in orders:
-        truncate_schema(engine, store.SCHEMA)
+        truncate_schema(engine, SCHEMA)
         store_now(engine, evs)
         for i, merge in enumerate(order):  # one batch each; the late events arrive mid-way
             with engine.begin() as conn:
-                store.apply_merges(conn, ENV, [merge])
+                apply_merges(conn, ENV, [merge])
             if i == 2:
                 store_now(engine, late)
         states.append(merge_state(engine))
@@ -152,7 +154,7 @@ def test_an_event_id_reused_under_another_user_in_a_concurrent_batch_is_stored_o
     """Batches of different users run at once; the second to insert the shared id skips it alone."""
     first, reused, other = ev("p", 0, event_id="shared"), ev("q", 1, event_id="shared"), ev("q", 2)
     with engine.begin() as holding:
-        store.store_events(holding, [body([first])])  # uncommitted: its row blocks the same id
+        events_path.store_events(holding, [body([first])])  # uncommitted: its row blocks the same id
         done = threading.Event()
 
         def second_batch() -> None:
