@@ -22,7 +22,8 @@ from footfall.config import Settings, get_settings
 def make_engine(schema: str, settings: Settings | None = None, **kwargs) -> Engine:
     """An engine whose connections see `schema` first (then public, for extensions)."""
     settings = settings or get_settings()
-    options = {"options": f"-csearch_path={schema},public"}
+    # application_name shows in pg_stat_activity which service a backend works for.
+    options = {"options": f"-csearch_path={schema},public", "application_name": f"footfall-{schema}"}
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(settings.database_url, connect_args=options, pool_pre_ping=True, **kwargs)

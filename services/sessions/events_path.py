@@ -185,7 +185,6 @@ UPSERT_SESSIONS_AND_ROLL_UP = f"""
         left join sessions o on o.env_id = m.env_id and o.session_id = m.first_old_id
         left join fresh f on f.env_id = m.env_id and f.event_id = m.first_id and m.first_old_id is null
         on conflict (env_id, session_id) do update set
-            anon_user_id = excluded.anon_user_id, source = excluded.source,
             client = excluded.client, start = excluded.start, "end" = excluded."end",
             event_count = excluded.event_count, first_event_id = excluded.first_event_id,
             props = excluded.props, has_replay = excluded.has_replay
