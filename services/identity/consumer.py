@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 
 from footfall.bus import BrokerUnavailable, Publisher
@@ -50,6 +51,9 @@ class IdentityConsumer(Consumer):
     """Consumes `identity.inbox` (event.captured, identity.command)."""
 
     queue = "identity.inbox"
+    # Under a steady load a batch that waits a little to fill costs less per event (a batch's
+    # statements and snapshots are per user, and users repeat across a batch's messages).
+    max_wait = float(os.environ.get("IDENTITY_BATCH_WAIT_S", "0.2"))
     # Seconds between checks for tables whose statistics went stale (one ~1 ms query): before every
     # batch, since a batch planned on statistics of a table that had just grown from empty (the
     # previous batch filled it) took 13 s instead of 0.2 s.
