@@ -41,15 +41,15 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/5")
 os.environ.setdefault("FOOTFALL_TEST_PORT_SHIFT", "50000")
 os.environ.setdefault("REPLAY_TOKEN_SECRET", "bench-" + uuid.uuid4().hex * 2)
 
-import orjson  # noqa: E402
-import requests  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+import orjson
+import requests
+from sqlalchemy import create_engine, text
 
-from bench import nologic  # noqa: E402
-from bench.mix import Mix, make_mix  # noqa: E402
-from footfall import bus  # noqa: E402
-from footfall.ids import anonymous_user_id  # noqa: E402
-from tests.stack import PORT_SHIFT, Process, Stack, stack_settings, start_stack  # noqa: E402
+from bench import nologic
+from bench.mix import Mix, make_mix
+from footfall import bus
+from footfall.ids import anonymous_user_id
+from tests.stack import PORT_SHIFT, Process, Stack, stack_settings, start_stack
 
 NOLOGIC_PORT = 8099 + PORT_SHIFT
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -9,7 +9,7 @@ SERVICE = Path(__file__).resolve().parents[2] / "services" / "sessions"
 NEVER_UPDATED = {"env_id", "anon_user_id"}
 # The SET list of an UPDATE or of an upsert's DO UPDATE, up to the clause that ends it.
 SET_LIST = re.compile(r"\b(?:update\s+\w+(?:\s+(?:as\s+)?\w+)?|do\s+update)\s+set\s+(.*?)"
-                      r"(?=\bwhere\b|\bfrom\b|\breturning\b|\"\"\"|\)\s*$)", re.I | re.S | re.M)
+                      r"(?=\bwhere\b|\bfrom\b|\breturning\b|\"\"\"|\)\s*$)", re.IGNORECASE | re.DOTALL | re.MULTILINE)
 
 
 def assigned(set_list: str) -> set[str]:
