@@ -61,7 +61,7 @@ def count(settings) -> int:
 
 def consume() -> None:
     settings = get_settings()
-    db = psycopg.connect(dsn(settings))
+    db = psycopg.connect(dsn(settings), application_name="footfall-nologic")
     connection = pika.BlockingConnection(connection_parameters(settings.amqp_url))
     channel = connection.channel()
     channel.basic_qos(prefetch_count=settings.prefetch)

@@ -175,13 +175,15 @@ class Bench:
         """Cheap checks first: the pipeline is polled every 50 ms and must not be slowed by it."""
         return self.queues_empty() and self.stored() >= events and self.merged(anon) == len(anon)
 
-    def nologic(self, mix: Mix) -> float:
+    def nologic(self, mix: Mix) -> tuple[float, dict]:
         nologic.prepare(self.settings)
         rows = sum(len(b) for b in mix.batches)
+        before = cpu_snapshot(self.stack, self.engine)
         t0 = time.monotonic()
         send(f"http://127.0.0.1:{NOLOGIC_PORT}/v1/batch", mix.batches, self.threads, None)
         done = wait_for(lambda: nologic.count(self.settings) >= rows, 300)
-        return len(mix.event_ids) / (done - t0)
+        cpu = cpu_per_event(before, cpu_snapshot(self.stack, self.engine), len(mix.event_ids))
+        return len(mix.event_ids) / (done - t0), cpu
 
     def footfall(self, mix: Mix) -> dict:
         ids, anon = sorted(mix.event_ids), sorted(mix.merged_anon_user_ids)
@@ -309,7 +311,7 @@ def main(argv: list[str]) -> int:
         results = []
         for run in range(args.runs):
             mix = make_mix(stack.env_id, args.events, seed=run + 1)
-            base = bench.nologic(mix)
+            base, base_cpu = bench.nologic(mix)
             mix = make_mix(stack.env_id, args.events, seed=run + 1000)
             result = bench.footfall(mix)
             result["nologic"] = base
@@ -319,6 +321,7 @@ def main(argv: list[str]) -> int:
                   f"ingest took {result['ingest_s']:.1f}s, last accept -> all visible {result['tail_s']:.1f}s",
                   flush=True)
             print("  CPU us/event: " + ", ".join(f"{k} {v:.0f}" for k, v in result["cpu"].items()), flush=True)
+            print("  no-logic CPU us/event: " + ", ".join(f"{k} {v:.0f}" for k, v in base_cpu.items()), flush=True)
         ratios = [r["rate"] / r["nologic"] for r in results]
         print(f"median: footfall {statistics.median(r['rate'] for r in results):,.0f}/s, no-logic "
               f"{statistics.median(r['nologic'] for r in results):,.0f}/s, ratio {statistics.median(ratios):.2f}x, "
