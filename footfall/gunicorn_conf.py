@@ -1,15 +1,18 @@
 """Gunicorn settings shared by every HTTP service (`gunicorn -c python:footfall.gunicorn_conf …`).
 
 gthread workers keep SDK connections alive and let one process overlap broker confirms and
-database waits; 2 workers × 8 threads suits a 2-core pod (engineering.md §4). pika connections
-are opened lazily inside each thread, after the fork, never at import.
+database waits; 2 workers × 8 threads suits a 2-core pod. pika connections are opened lazily
+inside each thread, after the fork, never at import. METRICS_BIND adds a second listener for
+/metrics and detailed /readyz (footfall.web serves them there without the service token), so a
+NetworkPolicy can open that port to monitoring and nothing else.
 """
 import gc
 import os
 import shutil
 import tempfile
 
-bind = os.environ.get("BIND", "127.0.0.1:8000")
+bind = [os.environ.get("BIND", "127.0.0.1:8000")] + (
+    [os.environ["METRICS_BIND"]] if os.environ.get("METRICS_BIND") else [])
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "8"))

@@ -4,9 +4,16 @@
 `/readyz` (its dependencies answer, and it is not draining), `/metrics` (Prometheus),
 `/openapi.json`, JSON errors `{"error": {"code", "message", …}}`, orjson bodies, request ids
 (`X-Request-Id`, echoed and logged) and one structured JSON log line per request.
+
+And the same guards: routes under `/internal/` answer only callers with a service token
+(`X-Service-Token`, one of `Settings.service_tokens`); `/metrics` and the failures of `/readyz`
+are for operators (the service token, or a request on the `METRICS_BIND` listener); forwarded
+headers count only from `TRUSTED_PROXIES`; HTTPS answers carry HSTS.
 """
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -27,8 +34,9 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from footfall.config import Settings, get_settings
+from footfall.config import Settings, get_settings, require_secrets
 
 log = logging.getLogger("footfall.http")
 
@@ -37,6 +45,15 @@ LATENCY = Histogram(
     "http_request_duration_seconds", "HTTP request latency", ["service", "endpoint"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+
+INTERNAL_PREFIX = "/internal/"
+SERVICE_TOKEN_HEADER = "X-Service-Token"
+HSTS = "max-age=31536000"
+
+
+def service_headers(settings: Settings) -> dict[str, str]:
+    """The header that authenticates a call from one Footfall process to another's internal API."""
+    return {SERVICE_TOKEN_HEADER: settings.service_token}
 
 
 class ApiError(Exception):
@@ -55,7 +72,7 @@ def found(value: Any, message: str, **details: Any) -> Any:
 
 
 class OrjsonProvider(JSONProvider):
-    """Flask JSON through orjson: several times faster on the hot paths (engineering.md §4)."""
+    """Flask JSON through orjson: several times faster than the json module on the hot paths."""
 
     options = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_UTC_Z
 
@@ -102,22 +119,41 @@ def create_service_app(
     openapi: "OpenAPI | None" = None,
     max_content_length: int = 2 * 1024 * 1024,
 ) -> Flask:
-    """A Flask app with the shared outside; each service adds its blueprints and readiness checks."""
+    """A Flask app with the shared outside; each service adds its blueprints and readiness checks.
+
+    Refuses to build (MissingSecret) without the service tokens: no process serves unguarded.
+    """
     settings = settings or get_settings()
+    service_tokens = [token.encode() for token in require_secrets(settings, "service_tokens")]
+    metrics_port = _port(settings.metrics_bind)
     app = Flask(name)
     app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = max_content_length
     app.config["SETTINGS"] = settings
     app.extensions["readiness"] = dict(readiness or {})
+    app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_hops)
+
+    def service_caller() -> bool:
+        given = request.headers.get(SERVICE_TOKEN_HEADER, "").encode()
+        # compare_digest against each accepted token: no early exit that timing could reveal.
+        return bool(given) and sum(hmac.compare_digest(given, token) for token in service_tokens) > 0
+
+    def operator() -> bool:
+        return service_caller() or (metrics_port is not None and _local_port() == metrics_port)
 
     @app.before_request
     def _start() -> None:
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
         g.started = time.perf_counter()
+        if request.path.startswith(INTERNAL_PREFIX) and not service_caller():
+            raise ApiError(401, f"internal API: send the service token in {SERVICE_TOKEN_HEADER}",
+                           field=SERVICE_TOKEN_HEADER)
 
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        if request.is_secure:  # as seen through a trusted proxy (TrustedProxies)
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         REQUESTS.labels(name, endpoint, request.method, response.status_code).inc()
@@ -163,14 +199,21 @@ def create_service_app(
         for check_name, check in app.extensions["readiness"].items():
             try:
                 check()
-            except Exception as exc:  # any failure means "not ready"; say which and why
-                failures[check_name] = repr(exc)[:200]
+            except Exception as exc:  # any failure means "not ready"; the log says why
+                log.warning("not ready", extra={"service": name, "check": check_name, "error": repr(exc)[:500]})
+                failures[check_name] = type(exc).__name__  # never the message: it names hosts
         if failures:
-            return {"status": "unavailable", "service": name, "failures": failures}, 503
+            body = {"status": "unavailable", "service": name}
+            if operator():
+                body["failures"] = failures
+            return body, 503
         return {"status": "ready", "service": name}
 
     @app.get("/metrics")
     def metrics():
+        if not operator():
+            raise ApiError(401, f"metrics are for operators: send the service token in {SERVICE_TOKEN_HEADER}"
+                                " or scrape the metrics listener (METRICS_BIND)")
         return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
 
     for blueprint in blueprints:
@@ -183,6 +226,47 @@ def create_service_app(
         return spec.render(app)
 
     return app
+
+
+def _port(bind: str) -> int | None:
+    """The port of a host:port listener address, None when unset."""
+    return int(bind.rsplit(":", 1)[1]) if bind else None
+
+
+def _local_port() -> int | None:
+    """The port the request arrived on, from the accepted socket (gunicorn), not from the Host
+    header a client chooses."""
+    sock = request.environ.get("gunicorn.socket")
+    try:
+        return sock.getsockname()[1] if sock is not None else None
+    except (OSError, IndexError, TypeError):
+        return None
+
+
+class TrustedProxies:
+    """werkzeug's ProxyFix, applied only when the direct peer is one of the configured proxies.
+
+    ProxyFix alone trusts the last `hops` X-Forwarded-For/-Proto values whoever sends them; a
+    client that reaches the service directly could then choose its address (rate limits, geo) and
+    make plain HTTP pass for HTTPS. With no TRUSTED_PROXIES, forwarded headers are ignored.
+    """
+
+    def __init__(self, app, proxies: tuple[str, ...], hops: int):
+        self.app = app
+        self.networks = [ipaddress.ip_network(proxy, strict=False) for proxy in proxies]
+        self.fixed = ProxyFix(app, x_for=hops, x_proto=hops)
+
+    def __call__(self, environ, start_response):
+        if self.networks and self._trusted(environ.get("REMOTE_ADDR", "")):
+            return self.fixed(environ, start_response)
+        return self.app(environ, start_response)
+
+    def _trusted(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
 
 
 def _registry():
@@ -238,12 +322,17 @@ class OpenAPI:
             path = _FLASK_PARAM.sub(r"{\2}", rule.rule)
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 paths.setdefault(path, {})[method.lower()] = self._operation(rule, meta, components)
-        return {
+        document = {
             "openapi": "3.1.0",
             "info": {"title": self.title, "version": self.version, "description": self.description},
             "paths": paths,
             "components": {"schemas": components},
         }
+        if any(path.startswith(INTERNAL_PREFIX) for path in paths):
+            document["components"]["securitySchemes"] = {"serviceToken": {
+                "type": "apiKey", "in": "header", "name": SERVICE_TOKEN_HEADER,
+                "description": "one of SERVICE_TOKENS: only Footfall's own processes call internal APIs"}}
+        return document
 
     def _operation(self, rule, meta: dict, components: dict) -> dict:
         params = [{"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -259,7 +348,11 @@ class OpenAPI:
         if meta["request"] is not None:
             op["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": _schema(meta["request"], components)}}}
-        for status, body in meta["responses"].items():
+        responses = dict(meta["responses"])
+        if rule.rule.startswith(INTERNAL_PREFIX):
+            op["security"] = [{"serviceToken": []}]
+            responses.setdefault(401, "missing or wrong service token")
+        for status, body in responses.items():
             if isinstance(body, str):
                 op["responses"][str(status)] = {"description": body}
             else:

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import time
 
+import redis
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
-from footfall.config import Settings, get_settings
+from footfall.config import Settings, get_settings, require_secrets
 from footfall.web import OpenAPI, create_service_app
-from gateway import api, controlplane, ui
+from gateway import api, controlplane, environments, ui
 from gateway.environments import redis_client
 from gateway.store import get_engine
 from gateway.upstream import Services
@@ -23,8 +26,12 @@ def _replay_blueprints() -> list:
     return [importlib.import_module("gateway.replay.api").bp]
 
 
+log = logging.getLogger("footfall.gateway")
+
+
 def create_app(settings: Settings | None = None):
     settings = settings or get_settings()
+    require_secrets(settings, "replay_token_secrets")  # it signs recording tokens: refuse to start without
     engine = get_engine(settings)
 
     def database() -> None:
@@ -43,7 +50,17 @@ def create_app(settings: Settings | None = None):
     if "replay_trial" in app.extensions:
         app.extensions["replay_status"] = _trial_reason(app.extensions["replay_trial"])
     app.after_request(ui.add_security_headers)
+    _resync_keys(settings)
     return app
+
+
+def _resync_keys(settings: Settings) -> None:
+    """Ingest and replay learn keys and environments from Redis: refill it after a flush.
+    Best effort: the gateway serves without it, and the next start or bootstrap repairs it."""
+    try:
+        environments.sync_write_keys(settings)
+    except (redis.RedisError, SQLAlchemyError):
+        log.warning("write keys not synced to Redis at start", exc_info=True)
 
 
 def _trial_reason(store):

@@ -3,7 +3,9 @@
 The database is the source of truth; every key is mirrored into the Redis hash
 `footfall:write_keys` (field = key, value = env_id) so ingest resolves keys without a gateway round
 trip per event. Rotation HDELs the old key, so it stops working at ingest once its cache (≤ 30 s)
-expires.
+expires. Every key is one of these, the bootstrap environment's included: all can be rotated.
+The set `footfall:environments` names every environment, for the replay service to check the
+environment of a recording token.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from gateway.store import environments, get_engine
 log = logging.getLogger("footfall.gateway")
 
 WRITE_KEYS_HASH = "footfall:write_keys"
+ENVIRONMENTS_SET = "footfall:environments"
 ENV_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 _redis: dict[str, redis.Redis] = {}
@@ -55,16 +58,8 @@ def env_for_write_key(write_key: str, settings: Settings | None = None) -> str |
     """The environment a write key belongs to, or None (rotated keys answer None at once)."""
     if not write_key:
         return None
-    settings = settings or get_settings()
-    with get_engine(settings).connect() as conn:
-        env_id = conn.scalar(select(environments.c.id).where(environments.c.write_key == write_key))
-        if env_id is not None:
-            return env_id
-        # The bootstrap environment of Settings counts until the gateway has it (as at ingest).
-        if write_key == settings.write_key:
-            known = conn.scalar(select(environments.c.id).where(environments.c.id == settings.env_id))
-            return settings.env_id if known is None else None
-    return None
+    with get_engine(settings or get_settings()).connect() as conn:
+        return conn.scalar(select(environments.c.id).where(environments.c.write_key == write_key))
 
 
 def get_environment(env_id: str, settings: Settings | None = None) -> dict | None:
@@ -95,7 +90,10 @@ def create_environment(env_id: str, name: str, write_key: str | None = None,
         if exists:
             raise ApiError(409, f"environment {env_id!r} or its write key already exists", field="id")
         conn.execute(environments.insert().values(id=env_id, name=name, write_key=write_key))
-    redis_client(settings).hset(WRITE_KEYS_HASH, write_key, env_id)
+    pipe = redis_client(settings).pipeline()
+    pipe.sadd(ENVIRONMENTS_SET, env_id)
+    pipe.hset(WRITE_KEYS_HASH, write_key, env_id)
+    pipe.execute()
     _announce(env_id, "created", settings)
     return get_environment(env_id, settings)
 
@@ -120,17 +118,22 @@ def rotate_write_key(env_id: str, settings: Settings | None = None) -> dict:
 
 
 def sync_write_keys(settings: Settings | None = None) -> int:
-    """Make the Redis hash equal to the database (after a Redis flush, or at bootstrap)."""
+    """Make the Redis hash and set equal to the database (after a Redis flush, at bootstrap and
+    at the gateway's start)."""
     settings = settings or get_settings()
     with get_engine(settings).connect() as conn:
         keys = dict(conn.execute(select(environments.c.write_key, environments.c.id)).all())
     client = redis_client(settings)
     stale = [k.decode() for k in client.hkeys(WRITE_KEYS_HASH) if k.decode() not in keys]
+    gone = [e.decode() for e in client.smembers(ENVIRONMENTS_SET) if e.decode() not in keys.values()]
     pipe = client.pipeline()
     if stale:
         pipe.hdel(WRITE_KEYS_HASH, *stale)
+    if gone:
+        pipe.srem(ENVIRONMENTS_SET, *gone)
     if keys:
         pipe.hset(WRITE_KEYS_HASH, mapping=keys)
+        pipe.sadd(ENVIRONMENTS_SET, *keys.values())
     pipe.execute()
     return len(keys)
 

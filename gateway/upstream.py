@@ -15,7 +15,7 @@ from urllib3.exceptions import HTTPError as Unreachable
 from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as NoAnswer
 
-from footfall.web import ApiError
+from footfall.web import ApiError, service_headers
 
 log = logging.getLogger("footfall.gateway")
 
@@ -29,8 +29,9 @@ class Upstream:
     the feed answers in a few milliseconds, and requests' per-call overhead (~0.5 ms) showed in
     the gateway-to-sessions ratio."""
 
-    def __init__(self, name: str, base_url: str):
+    def __init__(self, name: str, base_url: str, headers: dict[str, str] | None = None):
         self.name, self.base_url = name, base_url.rstrip("/")
+        self.headers = {**JSON_HEADERS, **(headers or {})}  # the service token rides on every call
         self._pool = urllib3.PoolManager(num_pools=2, maxsize=16, retries=False, timeout=TIMEOUT)
 
     def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
@@ -39,7 +40,7 @@ class Upstream:
         body = None if json is None else orjson.dumps(json)
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         try:
-            response = self._pool.request(method, url, body=body, headers=JSON_HEADERS)
+            response = self._pool.request(method, url, body=body, headers=self.headers)
         except NewConnectionError:  # caught first: urllib3 files a refused connection under timeouts
             raise self._unavailable() from None
         except NoAnswer:
@@ -93,7 +94,8 @@ class Services:
     """The internal services the gateway composes, from Settings."""
 
     def __init__(self, settings):
-        self.sessions = Upstream("sessions", settings.sessions_url)
-        self.definitions = Upstream("definitions", settings.definitions_url)
-        self.identity = Upstream("identity", settings.identity_url)
-        self.replay = Upstream("replay", settings.replay_url)
+        headers = service_headers(settings)
+        self.sessions = Upstream("sessions", settings.sessions_url, headers)
+        self.definitions = Upstream("definitions", settings.definitions_url, headers)
+        self.identity = Upstream("identity", settings.identity_url, headers)
+        self.replay = Upstream("replay", settings.replay_url, headers)

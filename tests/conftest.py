@@ -7,19 +7,41 @@ variables (DATABASE_URL, AMQP_URL, REDIS_URL) — e.g. one namespace per develop
 from __future__ import annotations
 
 import os
+import secrets
 
 os.environ.setdefault("DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/footfall_test")
 os.environ.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/footfall_test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
-os.environ.setdefault("REPLAY_TOKEN_SECRET", "test-replay-secret")
+# No secret has a default: a test run makes up its own, as `make run` does (footfall.secretfile).
+os.environ.setdefault("REPLAY_TOKEN_SECRETS", secrets.token_urlsafe(32))
+os.environ.setdefault("SERVICE_TOKENS", secrets.token_urlsafe(32))
 os.environ.setdefault("DRAIN_FILE", f"/tmp/footfall-test-draining-{os.getpid()}")
 
 import pytest
 import redis as redis_lib
+from flask import Flask
+from flask.testing import FlaskClient
 
 from footfall import bus, db
 from footfall.config import get_settings
+from footfall.web import SERVICE_TOKEN_HEADER
 from tests.support import ensure_vhost
+
+
+class ServiceCaller(FlaskClient):
+    """Test clients call a service's internal API as the gateway does, with the service token.
+
+    Tests of the guard itself (tests/kernel/test_web.py) use clients without it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        settings = self.application.config.get("SETTINGS")
+        if settings is not None and settings.service_tokens:
+            self.environ_base["HTTP_" + SERVICE_TOKEN_HEADER.upper().replace("-", "_")] = settings.service_tokens[0]
+
+
+Flask.test_client_class = ServiceCaller
 
 
 def pytest_configure(config):

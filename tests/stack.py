@@ -161,7 +161,8 @@ def build_stack(overrides: dict[str, str] | None = None) -> Stack:
     env = dict(os.environ)
     env.update({
         "DATABASE_URL": settings.database_url, "AMQP_URL": settings.amqp_url,
-        "REDIS_URL": settings.redis_url, "REPLAY_TOKEN_SECRET": settings.replay_token_secret,
+        "REDIS_URL": settings.redis_url, "REPLAY_TOKEN_SECRETS": ",".join(settings.replay_token_secrets),
+        "SERVICE_TOKENS": ",".join(settings.service_tokens),
         "S3_ENDPOINT_URL": f"http://127.0.0.1:{SERVICE_PORTS['s3'] + PORT_SHIFT}",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1", "FOOTFALL_DEMO": "0",

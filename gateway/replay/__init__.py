@@ -1,1 +1,1 @@
-"""Session replay at the gateway: the plan, the free trial and recording admission (issue 6)."""
+"""Session replay at the gateway: the plan, the free trial and recording admission."""

@@ -15,8 +15,9 @@ from flask import Blueprint, current_app, request
 from flask_cors import cross_origin
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from footfall.replay_token import RecordingGrant, sign_recording_token
-from footfall.web import ApiError, operation
+from footfall.ratelimit import FixedWindow
+from footfall.replay_token import MAX_DEVICE_ID, SESSION_ID, RecordingGrant, sign_recording_token, valid_session_id
+from footfall.web import ApiError, operation, service_headers
 from gateway import environments
 from gateway.auth import require_account, require_env_access
 from gateway.replay import trial
@@ -28,9 +29,11 @@ bp = Blueprint("replay", __name__)
 # Short, so a trial that ends or a plan switched off stops recording soon; the SDK asks again.
 RECORDING_TOKEN_TTL = timedelta(minutes=15)
 PLAYBACK_TIMEOUT_S = 5
-# Session ids end up in S3 keys: keep them to characters every S3 implementation takes as is.
-SessionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
-DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+PLAYBACK_PIECE = 64 * 1024
+# Session ids end up in S3 keys: keep them to characters every S3 implementation takes as is,
+# never `.` or `..` (footfall.replay_token.SESSION_ID).
+SessionId = Annotated[str, StringConstraints(pattern=f"^{SESSION_ID.pattern}$")]
+DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_DEVICE_ID)]
 
 
 class StartRecording(BaseModel):
@@ -67,9 +70,16 @@ class ReplayStatus(BaseModel):
 
 @bp.record_once
 def _install(state) -> None:
-    """One TrialStore per app, on the gateway's shared engine (tests may swap its clock)."""
+    """One TrialStore per app, on the gateway's shared engine (tests may swap its clock), and the
+    admission limits in Redis."""
     settings = state.app.config["SETTINGS"]
     state.app.extensions["replay_trial"] = TrialStore(get_engine(settings))
+    client = environments.redis_client(settings)
+    state.app.extensions["replay_limits"] = {
+        "device": FixedWindow(client, "replay-start-device", settings.replay_starts_per_device),
+        "ip": FixedWindow(client, "replay-new-ip", settings.replay_new_sessions_per_ip),
+        "env": FixedWindow(client, "replay-new-env", settings.replay_new_sessions_per_env),
+    }
 
 
 def _store() -> TrialStore:
@@ -84,22 +94,40 @@ def _settings():
 @cross_origin(allow_headers=["Content-Type"], max_age=3600)
 @operation("Admit a session to recording and get a short-lived upload token", request=StartRecording,
            responses={200: RecordingStarted, 400: "invalid body", 401: "unknown write key",
-                      402: "trial ended — contact sales", 403: "replay is off"}, tags=["replay"])
+                      402: "trial ended — contact sales",
+                      403: "replay is off, or the session was started by another device",
+                      429: "too many sessions started by this device, address or environment; "
+                           "Retry-After says when to ask again"}, tags=["replay"])
 def start_recording():
     body = StartRecording.model_validate(request.get_json(force=True, silent=True) or {})
     settings = _settings()
     env_id = environments.env_for_write_key(body.write_key, settings)
     if env_id is None:
         raise ApiError(401, "unknown write key", field="write_key")
+    _take_admission_limits(env_id, body.session_id, body.device_id)
     admission = _store().admit(env_id, body.session_id, body.device_id)
     if not admission.allowed:
-        status = 403 if admission.reason == "off" else 402
+        status = 403 if admission.reason in ("off", "other_device") else 402
         raise ApiError(status, admission.message, reason=admission.reason)
     expires_at = _store().clock() + RECORDING_TOKEN_TTL
-    token = sign_recording_token(settings.replay_token_secret, RecordingGrant(
+    token = sign_recording_token(settings.replay_token_secrets, RecordingGrant(
         env_id=env_id, session_id=body.session_id, device_id=body.device_id, expires_at=expires_at))
     return RecordingStarted(token=token, upload_url=settings.replay_url.rstrip("/") + "/replay/v1/chunks",
                             expires_at=expires_at).model_dump(mode="json")
+
+
+def _take_admission_limits(env_id: str, session_id: str, device_id: str) -> None:
+    """429 past a limit: every start of one device counts; a new session also counts for the
+    client's address and the environment (a session asking again for a token does not)."""
+    limits = current_app.extensions["replay_limits"]
+    checks = [("device", f"{env_id}\n{device_id}")]
+    if _store().admitted_device(env_id, session_id) is None:
+        checks += [("ip", f"{env_id}\n{request.remote_addr}"), ("env", env_id)]
+    for name, subject in checks:
+        retry_after = limits[name].take(subject)
+        if retry_after:
+            raise ApiError(429, f"too many recordings started from this {name}; try again later",
+                           headers={"Retry-After": str(retry_after)}, limit=name)
 
 
 @bp.get("/api/v1/environments/<env_id>/replay/status")
@@ -122,23 +150,33 @@ def set_plan(env_id: str):
 
 @bp.get("/api/v1/environments/<env_id>/replays/<session_id>")
 @require_env_access
-@operation("A session's replay: ordered chunks with 60-second URLs, or inline events with ?inline=1",
-           query={"inline": {"type": "string", "enum": ["0", "1"]}},
-           responses={200: "the replay manifest", 404: "no replay (or past retention)"}, tags=["replay"])
+@operation("A session's replay: ordered chunks with 60-second URLs, or inline events with ?inline=1 "
+           "(streamed)", query={"inline": {"type": "string", "enum": ["0", "1"]}},
+           responses={200: "the replay manifest", 404: "no replay (or past retention)",
+                      502: "the replay service failed", 503: "the replay service is unavailable"},
+           tags=["replay"])
 def playback(env_id: str, session_id: str):
-    # Recordings stay playable whatever the plan now is, until retention (heap-rules R32).
-    url = (f"{_settings().replay_url.rstrip('/')}/internal/v1/envs/{quote(env_id, safe='')}"
+    # Recordings stay playable whatever the plan now is, until retention.
+    if not valid_session_id(session_id):
+        raise ApiError(404, "no replay for this session", session_id=session_id)
+    settings = _settings()
+    url = (f"{settings.replay_url.rstrip('/')}/internal/v1/envs/{quote(env_id, safe='')}"
            f"/replays/{quote(session_id, safe='')}")
     params = {"inline": "1"} if request.args.get("inline") == "1" else {}
     try:
-        response = _http().get(url, params=params, timeout=PLAYBACK_TIMEOUT_S)
+        response = _http().get(url, params=params, headers=service_headers(settings),
+                               timeout=PLAYBACK_TIMEOUT_S, stream=True)
     except requests.RequestException as exc:
         raise ApiError(503, "the replay service is unavailable; try again shortly") from exc
-    if response.status_code == 404:
-        raise ApiError(404, "no replay for this session", session_id=session_id)
     if response.status_code != 200:
+        response.close()
+        if response.status_code == 404:
+            raise ApiError(404, "no replay for this session", session_id=session_id)
         raise ApiError(502, "the replay service answered an error", upstream_status=response.status_code)
-    return current_app.response_class(response.content, mimetype="application/json")
+    # Passed on piece by piece: a long recording never sits whole in the gateway's memory.
+    streamed = current_app.response_class(response.iter_content(PLAYBACK_PIECE), mimetype="application/json")
+    streamed.call_on_close(response.close)
+    return streamed
 
 
 def _status(env_id: str, state: trial.TrialState) -> dict:

@@ -23,7 +23,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    exists,
     func,
     select,
     update,
@@ -71,11 +70,20 @@ class TrialStore:
         with self.engine.connect() as conn:
             return self._read(conn, env_id)
 
+    def admitted_device(self, env_id: str, session_id: str) -> str | None:
+        """The device that started the session, or None when it was never admitted."""
+        with self.engine.connect() as conn:
+            return self._admitted_device(conn, env_id, session_id)
+
     def admit(self, env_id: str, session_id: str, device_id: str) -> Admission:
-        """Admit one session to recording (or say why not); asking again never counts twice."""
+        """Admit one session to recording (or say why not); asking again never counts twice, and
+        only the device that started a session may ask again."""
         now = self.clock()
         with self.engine.begin() as conn:
-            already = self._admitted(conn, env_id, session_id)
+            started_by = self._admitted_device(conn, env_id, session_id)
+            if started_by is not None and started_by != device_id:
+                return Admission(False, "other_device")
+            already = started_by is not None
             decision = trial.admit(self._read(conn, env_id), now, already)
             if decision.allowed and not decision.counts and not already:
                 # A paid plan has no counter to guard: remember the session without the lock.
@@ -90,7 +98,10 @@ class TrialStore:
             conn.execute(insert(replay_plans).values(env_id=env_id, trial_limit=self.trial_limit)
                          .on_conflict_do_nothing())
             state = self._read(conn, env_id, lock=True)
-            decision = trial.admit(state, now, self._admitted(conn, env_id, session_id))
+            started_by = self._admitted_device(conn, env_id, session_id)
+            if started_by is not None and started_by != device_id:
+                return Admission(False, "other_device")
+            decision = trial.admit(state, now, started_by is not None)
             if decision.allowed:
                 self._remember(conn, env_id, session_id, device_id, counted=decision.counts, now=now)
             if decision.counts:
@@ -122,9 +133,9 @@ class TrialStore:
                           trial_used=row["trial_used"], trial_limit=row["trial_limit"])
 
     @staticmethod
-    def _admitted(conn: Connection, env_id: str, session_id: str) -> bool:
-        return conn.scalar(select(exists().where(
-            replay_admissions.c.env_id == env_id, replay_admissions.c.session_id == session_id)))
+    def _admitted_device(conn: Connection, env_id: str, session_id: str) -> str | None:
+        return conn.scalar(select(replay_admissions.c.device_id).where(
+            replay_admissions.c.env_id == env_id, replay_admissions.c.session_id == session_id))
 
     @staticmethod
     def _remember(conn: Connection, env_id: str, session_id: str, device_id: str, *, counted: bool,

@@ -1,4 +1,4 @@
-"""The replay plan and its free trial, as pure rules (no I/O; heap-rules R32).
+"""The replay plan and its free trial, as pure rules (no I/O).
 
 Plans: `trial` (the default), `paid` (unlimited) and `off` (no recording). The trial starts at the
 first admitted session and ends after 14 days or 10,000 sessions, whichever comes first. After it
@@ -25,6 +25,7 @@ MESSAGES = {
     "trial_expired": "trial ended — contact sales to keep recording",
     "trial_exhausted": "trial ended — contact sales to keep recording",
     "off": "session replay is off for this environment",
+    "other_device": "this session was started by another device; start a new session to record",
 }
 
 

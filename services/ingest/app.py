@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["ingest"] = Intake(
         publisher,
-        WriteKeys(client, {settings.write_key: settings.env_id}),
+        WriteKeys(client),
         RateLimiter(client, settings.ingest_rate_limit, settings.ingest_rate_window_s),
         geolocator(),
     )

@@ -1,6 +1,6 @@
 """Heap's server-side API dialect: track, add_user_properties, identify → canonical shapes.
 
-Bodies name the environment with `app_id` (an environment id or a write key). Each item names its
+Bodies name the environment with `app_id` (its write key, rotatable). Each item names its
 user by `identity` or by Heap's anonymous `user_id` (a 53-bit decimal id); `idempotency_key`
 (or `messageId`) is the event / command id, so a retried request deduplicates downstream.
 """

@@ -98,7 +98,7 @@ class Intake:
             if dialect.auth == "app_id":
                 app_id = body.get("app_id")
                 if not isinstance(app_id, (str, int)) or isinstance(app_id, bool) or app_id == "":
-                    raise ApiError(400, "app_id is required (the environment id)", field="app_id")
+                    raise ApiError(400, "app_id is required (the environment's write key)", field="app_id")
                 env_id = self.keys.env_for_app_id(str(app_id))
                 if env_id is None:
                     raise ApiError(401, "unknown app_id", field="app_id")
@@ -144,10 +144,5 @@ def _write_key(body: dict, request: Request) -> str:
 
 
 def client_ip(request: Request) -> str | None:
-    """The client's address: the first X-Forwarded-For hop (set by our load balancer), else the peer."""
-    forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded:
-        first = forwarded.split(",", 1)[0].strip()
-        if first:
-            return first
+    """The client's address: the peer, or what a trusted proxy forwarded (footfall.web.TrustedProxies)."""
     return request.remote_addr

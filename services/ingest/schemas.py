@@ -115,7 +115,7 @@ class HeapEvent(HeapItem):
 
 
 class HeapTrack(HeapEvent):
-    app_id: str = Field(description="an environment id or a write key")
+    app_id: str = Field(description="the environment's write key (rotatable; an environment id is refused)")
     events: list[HeapEvent] | None = Field(default=None, max_length=MAX_ITEMS)
 
 

@@ -1,1 +1,1 @@
-"""The replay service (see its issue and DESIGN.md §1)."""
+"""The replay service: recording chunks into S3, their index, playback manifests and retention."""

@@ -1,6 +1,8 @@
 """Replay HTTP API: token-gated chunk upload for the browser SDK, and the internal playback manifest."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, current_app, request
 from flask_cors import cross_origin
@@ -10,6 +12,7 @@ from footfall.bus import BrokerUnavailable
 from footfall.replay_token import InvalidRecordingToken, RecordingGrant, verify_recording_token
 from footfall.web import ApiError, found, operation
 from services.replay import chunks
+from services.replay.environments import EnvironmentsUnavailable
 from services.replay.service import Replays
 from services.replay.storage import StorageUnavailable
 
@@ -19,6 +22,8 @@ TOO_LARGE = (f"chunk is larger than {chunks.MAX_CHUNK_BYTES // 2**20} MB: "
              "send the session in smaller chunks")
 CHUNK_RESPONSE = {"type": "object", "properties": {
     "session_id": {"type": "string"}, "seq": {"type": "integer"}, "duplicate": {"type": "boolean"}}}
+# The gateway's tokens live 15 minutes: one that claims more was not issued by it.
+MAX_TOKEN_LIFETIME = timedelta(hours=1)
 
 
 def _replays() -> Replays:
@@ -33,9 +38,17 @@ def _grant() -> RecordingGrant:
         raise ApiError(401, "send the recording token as 'Authorization: Bearer <token>'", headers=challenge)
     replays = _replays()
     try:
-        grant = verify_recording_token(replays.settings.replay_token_secret, token.strip(), replays.clock())
+        grant = verify_recording_token(replays.settings.replay_token_secrets, token.strip(), replays.clock(),
+                                       max_lifetime=MAX_TOKEN_LIFETIME)
     except InvalidRecordingToken as exc:
         raise ApiError(401, str(exc), headers=challenge) from exc
+    try:
+        known = replays.environments.exists(grant.env_id)
+    except EnvironmentsUnavailable as exc:
+        raise ApiError(503, "environments cannot be checked right now; send the chunk again shortly",
+                       headers={"Retry-After": "2"}) from exc
+    if not known:
+        raise ApiError(401, "the recording token names an environment that does not exist", headers=challenge)
     # The SDK may name what it uploads for; a token only ever writes its own session.
     for field, granted in (("env_id", grant.env_id), ("session_id", grant.session_id)):
         claimed = request.args.get(field)
@@ -50,8 +63,11 @@ def _grant() -> RecordingGrant:
            query={"seq": {"type": "integer", "minimum": 0, "required": True},
                   "env_id": {"type": "string"}, "session_id": {"type": "string"}},
            responses={201: CHUNK_RESPONSE, 200: CHUNK_RESPONSE, 400: "not a gzip JSON array of rrweb events",
-                      401: "missing, forged or expired token", 403: "token for another session",
-                      413: "chunk over 20 MB", 503: "storage or broker unavailable; retry"},
+                      401: "missing, forged or expired token, or an environment that does not exist",
+                      403: "token for another session",
+                      413: "chunk over 20 MB or 16 MB inflated, or the session's quota of chunks, "
+                           "bytes or events reached (`quota` says which)",
+                      503: "storage or broker unavailable; retry"},
            tags=["replay"])
 def upload_chunk():
     grant = _grant()
@@ -63,8 +79,10 @@ def upload_chunk():
         new = _replays().store_chunk(grant, seq, body)
     except RequestEntityTooLarge as exc:  # a streamed body without Content-Length
         raise ApiError(413, TOO_LARGE, limit_bytes=chunks.MAX_CHUNK_BYTES) from exc
+    except chunks.QuotaExceeded as exc:
+        raise ApiError(413, str(exc), quota=exc.quota, limit=exc.limit) from exc
     except chunks.ChunkTooLarge as exc:
-        raise ApiError(413, str(exc)) from exc
+        raise ApiError(413, str(exc), limit_bytes=chunks.MAX_INFLATED_BYTES) from exc
     except chunks.BadChunk as exc:
         raise ApiError(400, str(exc)) from exc
     except (BotoCoreError, ClientError, StorageUnavailable, BrokerUnavailable) as exc:
@@ -75,9 +93,14 @@ def upload_chunk():
 
 
 @bp.get("/internal/v1/envs/<env_id>/replays/<session_id>")
-@operation("A session's replay: chunks in seq order with 60-second pre-signed URLs, or ?inline=1 events",
+@operation("A session's replay: chunks in seq order with 60-second pre-signed URLs, or ?inline=1 "
+           "events (streamed)",
            query={"inline": {"type": "string", "enum": ["0", "1"]}},
            responses={200: "the manifest", 404: "no replay, or past retention"}, tags=["internal"])
 def manifest(env_id: str, session_id: str):
-    return found(_replays().manifest(env_id, session_id, inline=request.args.get("inline") == "1"),
-                 "no replay for this session", session_id=session_id)
+    if request.args.get("inline") == "1":
+        stream = found(_replays().inline(env_id, session_id), "no replay for this session",
+                       session_id=session_id)
+        return current_app.response_class(stream, mimetype="application/json")
+    return found(_replays().manifest(env_id, session_id), "no replay for this session",
+                 session_id=session_id)

@@ -1,10 +1,17 @@
-"""Pure rules about replay chunks (no I/O): reading an upload, summarising it, keys and retention.
+"""Pure rules about replay chunks (no I/O): reading an upload, summarising it, quotas, keys, retention.
 
 A chunk is a gzip-compressed JSON array of rrweb events, each an object with an integer `type`
 and a millisecond `timestamp`; type 2 is a full DOM snapshot, without which a replay cannot start.
+
+Every cost is bounded: a chunk inflates to at most MAX_INFLATED_BYTES (the browser SDK sends one
+every 5 s or 300 events, well under 1 MB inflated; a full snapshot of a large page a few MB); a
+session holds at most MAX_SESSION_CHUNKS chunks, MAX_SESSION_BYTES bytes and MAX_SESSION_EVENTS
+events, room for a 4-hour session (one chunk per 5 s is 2,880 chunks; rrweb's sampled mouse and
+scroll events stay under 30 a second, 432,000 in 4 hours).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
@@ -13,10 +20,14 @@ import msgspec
 from isal import isal_zlib  # zlib's API on Intel's ISA-L: inflates a chunk in half zlib's time
 
 MAX_CHUNK_BYTES = 20 * 1024 * 1024  # compressed, as uploaded
-MAX_INFLATED_BYTES = 256 * 1024 * 1024  # guards against a gzip bomb
+MAX_INFLATED_BYTES = 16 * 1024 * 1024  # guards against a gzip bomb, and bounds a worker's memory
 GZIP_MAGIC = b"\x1f\x8b"
 FULL_SNAPSHOT = 2  # rrweb EventType.FullSnapshot
 MAX_SEQ = 99_999_999  # keys carry seq as 8 digits so they list in order
+MAX_SESSION_CHUNKS = 10_000
+MAX_SESSION_BYTES = 256 * 1024 * 1024  # compressed, as stored
+MAX_SESSION_EVENTS = 2_000_000
+INFLATE_STEP = 256 * 1024  # playback inflates a stored chunk this much at a time
 
 
 class BadChunk(ValueError):
@@ -25,6 +36,38 @@ class BadChunk(ValueError):
 
 class ChunkTooLarge(BadChunk):
     """The upload, or what it inflates to, is over the limit."""
+
+
+class QuotaExceeded(ValueError):
+    """The session would pass one of its quotas (`quota` names which, `limit` its value)."""
+
+    def __init__(self, quota: str, limit: int):
+        super().__init__(f"the session reached its quota of {limit:,} {quota.removeprefix('session_')}: "
+                         "a recording this long is cut here")
+        self.quota, self.limit = quota, limit
+
+
+@dataclass(frozen=True)
+class SessionUsage:
+    """What a session already holds, as indexed."""
+
+    chunks: int = 0
+    bytes: int = 0
+    events: int = 0
+
+
+def check_room(usage: SessionUsage, size: int) -> None:
+    """QuotaExceeded unless one more chunk of `size` bytes fits the session (before inflating it)."""
+    if usage.chunks >= MAX_SESSION_CHUNKS:
+        raise QuotaExceeded("session_chunks", MAX_SESSION_CHUNKS)
+    if usage.bytes + size > MAX_SESSION_BYTES:
+        raise QuotaExceeded("session_bytes", MAX_SESSION_BYTES)
+
+
+def check_events(usage: SessionUsage, events: int) -> None:
+    """QuotaExceeded unless `events` more events fit the session."""
+    if usage.events + events > MAX_SESSION_EVENTS:
+        raise QuotaExceeded("session_events", MAX_SESSION_EVENTS)
 
 
 @dataclass(frozen=True)
@@ -93,6 +136,47 @@ def _shape_error(data: bytes, error: msgspec.ValidationError) -> str:
         return "body must be a non-empty JSON array of rrweb events"
     return (f"not an rrweb event (an object with an integer 'type' and a 'timestamp' in milliseconds "
             f"since the epoch): {error}")  # says where, e.g. `$[3].type`
+
+
+def inflate_pieces(gzipped: Iterable[bytes]) -> Iterator[bytes]:
+    """Inflate a gzip stream INFLATE_STEP bytes at a time: memory stays flat whatever the ratio."""
+    inflater = isal_zlib.decompressobj(wbits=31)
+    for piece in gzipped:
+        data = inflater.decompress(piece, INFLATE_STEP)
+        while data:
+            yield data
+            data = inflater.decompress(inflater.unconsumed_tail, INFLATE_STEP)
+    tail = inflater.flush()
+    if tail:
+        yield tail
+
+
+def array_items(gzipped: Iterable[bytes]) -> Iterator[bytes]:
+    """The text between the outer brackets of a stored chunk's JSON array, inflated and yielded
+    piece by piece: playback streams a recording without holding a chunk, inflated or parsed.
+
+    The chunk was read by `read_events` when uploaded, so it is one JSON array; only its brackets
+    (and the whitespace around them) are taken off. Yields nothing for an empty array.
+    """
+    opened, held = False, b""
+    for data in inflate_pieces(gzipped):
+        if not opened:
+            data = data.lstrip()
+            if not data:
+                continue
+            if data[:1] != b"[":
+                raise BadChunk("a stored chunk is not a JSON array")
+            data, opened = data[1:], True
+        data = held + data
+        end = len(data.rstrip())
+        if end:  # hold back the last non-blank byte: it may be the closing bracket
+            if end > 1:
+                yield data[:end - 1]
+            held = data[end - 1:]
+        else:
+            held = data
+    if not opened or held.strip() != b"]":
+        raise BadChunk("a stored chunk is not a JSON array")
 
 
 def summarize(events: list[RrwebEvent]) -> ChunkSummary:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 
-from services.replay.chunks import ChunkSummary
+from services.replay.chunks import ChunkSummary, SessionUsage
 
 metadata = MetaData(schema="replay")
 
@@ -41,6 +41,7 @@ sessions = Table(
     Column("end_at", DateTime(timezone=True), nullable=False),
     Column("chunk_count", Integer, nullable=False),
     Column("bytes", BigInteger, nullable=False),
+    Column("event_count", BigInteger, nullable=False, server_default="0"),  # for the events quota
     Column("has_full_snapshot", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),  # last chunk stored; retention key
@@ -76,24 +77,39 @@ def _record_chunk_statement():
         has_full_snapshot=bindparam("p_has_full_snapshot"), created_at=bindparam("p_now"),
     ).on_conflict_do_nothing().returning(
         chunks.c.env_id, chunks.c.session_id, chunks.c.start_at, chunks.c.end_at, chunks.c.bytes,
-        chunks.c.has_full_snapshot, chunks.c.created_at).cte("new_chunk")
+        chunks.c.event_count, chunks.c.has_full_snapshot, chunks.c.created_at).cte("new_chunk")
     new = insert(sessions).from_select(
         ["env_id", "session_id", "device_id", "start_at", "end_at", "chunk_count", "bytes",
-         "has_full_snapshot", "created_at", "updated_at"],
+         "event_count", "has_full_snapshot", "created_at", "updated_at"],
         select(new_chunk.c.env_id, new_chunk.c.session_id, bindparam("p_device_id", type_=String),
                new_chunk.c.start_at, new_chunk.c.end_at, literal(1, Integer), new_chunk.c.bytes,
-               new_chunk.c.has_full_snapshot, new_chunk.c.created_at, new_chunk.c.created_at))
+               new_chunk.c.event_count, new_chunk.c.has_full_snapshot, new_chunk.c.created_at,
+               new_chunk.c.created_at))
     return new.on_conflict_do_update(index_elements=["env_id", "session_id"], set_={
         "start_at": func.least(sessions.c.start_at, new.excluded.start_at),
         "end_at": func.greatest(sessions.c.end_at, new.excluded.end_at),
         "chunk_count": sessions.c.chunk_count + 1,
         "bytes": sessions.c.bytes + new.excluded.bytes,
+        "event_count": sessions.c.event_count + new.excluded.event_count,
         "has_full_snapshot": sessions.c.has_full_snapshot | new.excluded.has_full_snapshot,
         "updated_at": new.excluded.updated_at,
     }).returning(sessions)
 
 
 RECORD_CHUNK = _record_chunk_statement()
+
+
+def _usage_statement():
+    """A session's totals and whether it holds one seq already: one indexed read before an upload."""
+    stored = select(chunks.c.seq).where(chunks.c.env_id == bindparam("p_env_id"),
+                                        chunks.c.session_id == bindparam("p_session_id"),
+                                        chunks.c.seq == bindparam("p_seq")).exists()
+    return select(sessions.c.chunk_count, sessions.c.bytes, sessions.c.event_count,
+                  stored.label("stored")).where(sessions.c.env_id == bindparam("p_env_id"),
+                                                sessions.c.session_id == bindparam("p_session_id"))
+
+
+USAGE = _usage_statement()
 
 
 class ReplayIndex:
@@ -114,6 +130,15 @@ class ReplayIndex:
                 "p_end_at": summary.end, "p_has_full_snapshot": summary.has_full_snapshot, "p_now": now,
             }).mappings().first()
         return dict(row) if row else None
+
+    def usage(self, env_id: str, session_id: str, seq: int) -> tuple[SessionUsage, bool]:
+        """What the session holds now, and whether `seq` is one of its chunks already."""
+        with self._autocommit.connect() as conn:
+            row = conn.execute(USAGE, {"p_env_id": env_id, "p_session_id": session_id,
+                                       "p_seq": seq}).first()
+        if row is None:
+            return SessionUsage(), False
+        return SessionUsage(chunks=row.chunk_count, bytes=row.bytes, events=row.event_count), row.stored
 
     def unannounced(self, env_id: str, session_id: str) -> dict | None:
         """The session when the bus has not yet heard of it (or of its full snapshot), else None."""

@@ -11,6 +11,7 @@ from werkzeug.serving import make_server
 from footfall import bus
 from footfall.messages import decode
 from services.ingest.app import create_app
+from services.ingest.keys import WRITE_KEYS_HASH
 from services.ingest.normalize import Receipt
 
 WRITE_KEY = "ingest-test-key"
@@ -51,7 +52,14 @@ def ingest_settings(settings):
 
 
 @pytest.fixture
-def app(ingest_settings, redis_client):
+def registered_key(redis_client):
+    """WRITE_KEY → ENV_ID in the gateway's Redis hash, as the gateway publishes every key."""
+    redis_client.hset(WRITE_KEYS_HASH, WRITE_KEY, ENV_ID)
+    return redis_client
+
+
+@pytest.fixture
+def app(ingest_settings, registered_key):
     return create_app(ingest_settings)
 
 

@@ -52,11 +52,11 @@ def test_gzip_bodies_are_inflated(client, settings, clean_bus):
 
 
 def test_heap_endpoints_accept_with_202(client, settings, clean_bus):
-    track_response = post(client, "/api/track", {"app_id": ENV_ID, "events": [
+    track_response = post(client, "/api/track", {"app_id": WRITE_KEY, "events": [
         {"identity": "ada", "event": "Paid", "idempotency_key": "k1"}]})
     props = post(client, "/api/add_user_properties", {"app_id": WRITE_KEY, "identity": "ada",
                                                       "properties": {"plan": "pro"}})
-    identify = post(client, "/api/v1/identify", {"app_id": ENV_ID, "identity": "ada", "user_id": "77"})
+    identify = post(client, "/api/v1/identify", {"app_id": WRITE_KEY, "identity": "ada", "user_id": "77"})
     assert [r.status_code for r in (track_response, props, identify)] == [202, 202, 202]
     [events] = drain(settings, "sessions.events")
     assert events.events[0].event_id == "k1"
@@ -109,9 +109,31 @@ def test_unknown_or_missing_write_key_is_401(client):
 def test_write_keys_from_the_gateways_redis_hash(client, redis_client, settings, clean_bus):
     redis_client.hset(WRITE_KEYS_HASH, "gw-key", "env-from-gateway")
     assert post(client, "/v1/track", track(), headers=basic("gw-key")).status_code == 200
-    heap = post(client, "/api/track", {"app_id": "env-from-gateway", "identity": "a", "event": "E"})
+    heap = post(client, "/api/track", {"app_id": "gw-key", "identity": "a", "event": "E"})
     assert heap.status_code == 202
     assert {m.env_id for m in drain(settings, "sessions.events")} == {"env-from-gateway"}
+
+
+def test_an_environment_id_is_no_heap_app_id(client, settings, clean_bus):
+    """The attack: the environment id is no secret and cannot be rotated, so it must not open the
+    Heap API (it was accepted, even after every key of the environment was rotated)."""
+    for path, body in (("/api/track", {"identity": "a", "event": "E"}),
+                       ("/api/add_user_properties", {"identity": "a", "properties": {"plan": "pro"}}),
+                       ("/api/v1/identify", {"identity": "a", "user_id": "7"})):
+        response = post(client, path, {"app_id": ENV_ID, **body})
+        assert response.status_code == 401 and response.json["error"]["field"] == "app_id", path
+    assert published(settings) == ([], [])
+
+
+def test_no_key_is_built_in_every_one_is_revocable(ingest_settings, redis_client, settings, clean_bus):
+    """The bootstrap environment's key lives in Redis like any other: rotated away, it stops."""
+    redis_client.hset(WRITE_KEYS_HASH, WRITE_KEY, ENV_ID)
+    client = create_app(ingest_settings).test_client()
+    assert post(client, "/v1/track", track()).status_code == 200
+    redis_client.hdel(WRITE_KEYS_HASH, WRITE_KEY)  # the gateway rotated it
+    fresh = create_app(ingest_settings).test_client()  # a process whose cache never saw it
+    assert post(fresh, "/v1/track", track()).status_code == 401
+    assert post(fresh, "/api/track", {"app_id": WRITE_KEY, "identity": "a", "event": "E"}).status_code == 401
 
 
 def test_bodies_over_500_kb_are_413_even_when_gzipped(client, settings, clean_bus):
@@ -146,7 +168,7 @@ def test_broken_gzip_is_400(client):
 def test_more_than_1000_events_is_413(client):
     response = post(client, "/v1/batch", {"batch": [track(i) for i in range(1001)]})
     assert response.status_code == 413 and response.json["error"]["field"] == "batch"
-    heap = post(client, "/api/track", {"app_id": ENV_ID, "events": [{"identity": "a", "event": "E"}] * 1001})
+    heap = post(client, "/api/track", {"app_id": WRITE_KEY, "events": [{"identity": "a", "event": "E"}] * 1001})
     assert heap.status_code == 413 and heap.json["error"]["field"] == "events"
 
 
@@ -157,7 +179,7 @@ def test_other_content_types_are_415(client):
     assert brotli.status_code == 415 and brotli.json["error"]["field"] == "Content-Encoding"
 
 
-def test_rate_limit_per_environment_is_429_with_retry_after(ingest_settings, redis_client, settings, clean_bus):
+def test_rate_limit_per_environment_is_429_with_retry_after(ingest_settings, registered_key, settings, clean_bus):
     client = create_app(ingest_settings.with_(ingest_rate_limit=150, ingest_rate_window_s=60)).test_client()
     body = {"batch": [track(i) for i in range(100)]}
     assert post(client, "/v1/batch", body).status_code == 200
@@ -204,13 +226,27 @@ def test_openapi_describes_every_route(client):
     assert "footfall" in spec["components"]["schemas"]["SegmentContext"]["properties"]
 
 
-def test_client_address_from_x_forwarded_for_locates_browser_events(client, settings, clean_bus):
+def test_client_address_from_x_forwarded_for_locates_browser_events(ingest_settings, registered_key, settings,
+                                                                    clean_bus):
+    behind_two_proxies = ingest_settings.with_(trusted_proxies=("127.0.0.1/32",), trusted_proxy_hops=2)
+    client = create_app(behind_two_proxies).test_client()
     message = {**track(), "context": {"userAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"}}
-    response = post(client, "/v1/track", message, headers={"X-Forwarded-For": "81.2.69.160, 10.0.0.2"})
+    response = post(client, "/v1/track", message,
+                    headers={"X-Forwarded-For": "203.0.113.9, 81.2.69.160, 10.0.0.2"})
     assert response.status_code == 200
     [events] = drain(settings, "sessions.events")
     event = events.events[0]
+    # The two hops the proxies added count; what the client itself sent in front does not.
     assert event.ip == "81.2.69.160" and event.geo.country == "GB" and event.source == "web"
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(client, settings, clean_bus):
+    """The attack: any client reaching ingest chose its own address (rate limits, geo, logs)."""
+    message = {**track(), "context": {"userAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"}}
+    response = post(client, "/v1/track", message, headers={"X-Forwarded-For": "81.2.69.160"})
+    assert response.status_code == 200
+    [events] = drain(settings, "sessions.events")
+    assert events.events[0].ip == "127.0.0.1" and events.events[0].geo is None
 
 
 def test_a_body_without_content_type_is_read_as_json(client, settings, clean_bus):

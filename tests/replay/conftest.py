@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
+import redis as redis_lib
 from moto.server import ThreadedMotoServer
 from sqlalchemy import text
 from werkzeug.serving import make_server
@@ -16,6 +17,7 @@ from footfall.web import create_service_app
 from gateway import accounts, environments
 from gateway.replay import api as gateway_replay_api
 from gateway.replay.store import TrialStore
+from gateway.environments import ENVIRONMENTS_SET
 from gateway.store import get_engine
 from services.replay.app import create_app as create_replay_app
 from tests.support import migrate_fresh, truncate_schema
@@ -68,10 +70,15 @@ def gateway_schema(settings):
     return get_engine(settings)
 
 
+# Environments the tests' tokens name; the gateway lists every environment in this Redis set.
+KNOWN_ENVIRONMENTS = ("env-a", "env-b")
+
+
 @pytest.fixture
 def replay_settings(settings, s3_endpoint, replay_schema):
-    """Settings with a bucket of this test's own, and an empty replay index."""
+    """Settings with a bucket of this test's own, an empty replay index, and env-a and env-b known."""
     truncate_schema(replay_schema, "replay")
+    redis_lib.Redis.from_url(settings.redis_url).sadd(ENVIRONMENTS_SET, *KNOWN_ENVIRONMENTS)
     return settings.with_(s3_endpoint_url=s3_endpoint, s3_bucket=f"ff-replay-{uuid.uuid4().hex[:12]}")
 
 

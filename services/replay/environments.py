@@ -1,0 +1,44 @@
+"""Which environments exist, read from the gateway's Redis set `footfall:environments`.
+
+A recording token names its environment; a genuine token only ever names one the gateway has,
+but the replay service checks anyway, so that no upload can create objects under an environment
+that does not exist. Answers are cached briefly (a new environment is known within MISS_TTL_S);
+while Redis does not answer, an environment seen in the last STALE_FOR_S still counts.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis
+
+ENVIRONMENTS_SET = "footfall:environments"
+MAX_CACHED = 10_000
+
+
+class EnvironmentsUnavailable(RuntimeError):
+    """Redis did not answer, so an environment outside the cache cannot be checked."""
+
+
+class KnownEnvironments:
+    def __init__(self, client: redis.Redis, *, ttl: float = 60.0, miss_ttl: float = 5.0,
+                 stale_for: float = 600.0, clock: Callable[[], float] = time.monotonic):
+        self._redis, self._ttl, self._miss_ttl, self._stale_for, self._clock = (
+            client, ttl, miss_ttl, stale_for, clock)
+        self._cache: dict[str, tuple[bool, float]] = {}
+
+    def exists(self, env_id: str) -> bool:
+        now = self._clock()
+        cached = self._cache.get(env_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        try:
+            known = bool(self._redis.sismember(ENVIRONMENTS_SET, env_id))
+        except redis.RedisError as exc:
+            if cached is not None and cached[0] and cached[1] + self._stale_for > now:
+                return True
+            raise EnvironmentsUnavailable(repr(exc)) from exc
+        if len(self._cache) >= MAX_CACHED:
+            self._cache.clear()
+        self._cache[env_id] = (known, now + (self._ttl if known else self._miss_ttl))
+        return known
