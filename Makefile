@@ -13,8 +13,11 @@ CHECKS :=
 
 # Every Procfile process but the demo ones, for FOOTFALL_DEMO=0.
 NON_DEMO_PROCESSES = $(shell grep -oE '^[a-z0-9-]+' Procfile | grep -v '^demo')
+# The local stack's secrets (replay token key, service token): generated once, then kept; no
+# process starts without them (footfall/config.py). Git-ignored.
+SECRETS_FILE := .footfall/secrets.env
 
-.PHONY: setup infra migrate assets run test redrive clean
+.PHONY: setup infra migrate assets secrets run test redrive clean
 .DEFAULT_GOAL := run
 
 $(VENV)/.installed: pyproject.toml
@@ -33,10 +36,14 @@ infra: $(VENV)/.installed
 migrate: $(VENV)/.installed
 	$(PY) -m footfall.db upgrade $(MIGRATED)
 
+secrets: $(VENV)/.installed
+	$(PY) -m footfall.secretfile $(SECRETS_FILE)
+
 # FOOTFALL_DEMO=0 starts without the demo site and its simulated visitors.
-run: setup infra migrate
-	$(PY) -m gateway.bootstrap
-	$(VENV)/bin/honcho start -f Procfile $(if $(filter 0,$(FOOTFALL_DEMO)),$(NON_DEMO_PROCESSES))
+run: setup infra migrate secrets
+	FOOTFALL_SECRETS_FILE=$(SECRETS_FILE) $(PY) -m gateway.bootstrap
+	FOOTFALL_SECRETS_FILE=$(SECRETS_FILE) $(VENV)/bin/honcho start -f Procfile \
+	  $(if $(filter 0,$(FOOTFALL_DEMO)),$(NON_DEMO_PROCESSES))
 
 # Tests start any local PostgreSQL, RabbitMQ or Redis that is down, then use their own database,
 # RabbitMQ vhost and Redis db (tests/conftest.py), so they never touch `make run`'s data.

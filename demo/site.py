@@ -2,7 +2,8 @@
 
 Run by `make run` (Procfile `demo-site`, gunicorn on 127.0.0.1:8090). The snippet comes from the
 built SDK (sdk/js/dist/snippet.min.js, the bundle itself is served by ingest at /sdk.js), with the
-write key, ingest and gateway addresses of `footfall.config.Settings`. `?replay=0` on any page
+ingest and gateway addresses of `footfall.config.Settings` and the demo environment's write key as
+it is now (FOOTFALL_WRITE_KEY when set; otherwise the key bootstrap made, rotations followed). `?replay=0` on any page
 turns recording off for that visit's page loads (the traffic driver uses it for some visitors).
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from markupsafe import Markup
 from demo import catalog
 from footfall.config import Settings, get_settings
 from footfall.web import create_service_app
+from gateway import environments
 
 ROOT = Path(__file__).resolve().parents[1]
 SNIPPET_FILES = (ROOT / "sdk/js/dist/snippet.min.js", ROOT / "sdk/js/src/snippet.js")
@@ -35,8 +37,16 @@ def install_script(settings: Settings, replay: bool) -> Markup:
     """The <script> a site pastes into <head>: snippet, then init with this stack's addresses."""
     options = {"ingestHost": settings.ingest_url, "gatewayHost": settings.gateway_url, "replay": replay}
     # `<\/` keeps a configured value from closing the <script> element early.
-    init = f"footfall.init({json.dumps(settings.write_key)}, {json.dumps(options)});".replace("</", "<\\/")
+    init = f"footfall.init({json.dumps(write_key(settings))}, {json.dumps(options)});".replace("</", "<\\/")
     return Markup(f"<script>{snippet_source().strip()}\n{init}</script>")
+
+
+def write_key(settings: Settings) -> str:
+    """The demo environment's write key: there is no default one."""
+    if settings.write_key:
+        return settings.write_key
+    environment = environments.get_environment(settings.env_id, settings)
+    return environment["write_key"] if environment else ""
 
 
 @bp.app_context_processor

@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from demo import catalog
 from footfall.config import get_settings
+from footfall.web import service_headers
 
 log = logging.getLogger("demo.traffic")
 
@@ -59,11 +60,12 @@ def ensure_demo_definitions() -> None:
     settings = get_settings()
     url = f"{settings.definitions_url}/internal/v1/envs/{settings.env_id}/definitions"
     try:
-        existing = requests.get(url, timeout=5).json()
+        headers = service_headers(settings)  # an internal API: Footfall's own processes only
+        existing = requests.get(url, headers=headers, timeout=5).json()
         names = {d["name"] for d in existing["definitions"]}
         for definition in DEMO_DEFINITIONS:
             if definition["name"] not in names:
-                requests.post(url, json=definition, timeout=5).raise_for_status()
+                requests.post(url, json=definition, headers=headers, timeout=5).raise_for_status()
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
         log.warning("demo definitions not created: %r", exc)
 

@@ -131,8 +131,8 @@ def load_secrets_file(path: str | None = None) -> None:
     """Fill in unset environment variables from an env-format file (KEY=VALUE lines, # comments):
     FOOTFALL_SECRETS_FILE, read once per process. Variables already set win."""
     path = path or os.environ.get("FOOTFALL_SECRETS_FILE")
-    if not path or path in _loaded_files:
-        return
+    if not path or path in _loaded_files or not os.path.exists(path):
+        return  # a missing file adds nothing: processes that need a secret then say which
     with open(path, encoding="utf-8") as lines:
         for line in lines:
             key, sep, value = line.strip().partition("=")

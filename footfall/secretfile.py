@@ -1,10 +1,12 @@
-"""`python -m footfall.secretfile PATH [--template EXAMPLE]`: create or complete a secrets file.
+"""`python -m footfall.secretfile PATH [--template EXAMPLE] [--also NAME]…`: create or complete a
+secrets file.
 
 Every secret of `footfall.config.SECRETS` that PATH lacks (or holds too short) gets a fresh random
-value; values already there are kept, so the file is made once and the stack keeps its secrets
-across restarts. `make run` keeps its file in `.footfall/secrets.env` (git-ignored), compose in a
-volume, the Kubernetes dev overlay in `secrets.env` next to its example (the template, whose other
-keys are copied for the operator to fill in). The file is written with mode 0600.
+value, and so does each `--also` variable (compose's MinIO password); values already there are
+kept, so the file is made once and the stack keeps its secrets across restarts. `make run` keeps
+its file in `.footfall/secrets.env` (git-ignored), compose in a volume, the Kubernetes dev overlay
+in `secrets.env` next to its example (the template, whose other keys are copied for the operator
+to fill in). The file is written with mode 0600.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def new_secret() -> str:
     return secrets.token_urlsafe(MIN_SECRET_BYTES)
 
 
-def complete(path: Path, template: Path | None = None) -> list[str]:
+def complete(path: Path, template: Path | None = None, also: tuple[str, ...] = ()) -> list[str]:
     """Write PATH with every required secret present; returns the variables it generated."""
     entries = read_env_file(template) if template else {}
     entries.update(read_env_file(path))
@@ -42,6 +44,11 @@ def complete(path: Path, template: Path | None = None) -> list[str]:
         values = [v for v in entries.get(variable, "").split(",") if v.strip()]
         if not values or any(len(v.strip().encode()) < MIN_SECRET_BYTES for v in values):
             entries[variable] = new_secret()
+            generated.append(variable)
+    for variable in also:
+        if not entries.get(variable):
+            # 40 hex characters: S3 servers cap secret keys at 40 (MinIO does).
+            entries[variable] = secrets.token_hex(20)
             generated.append(variable)
     if generated or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,9 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="the env file to create or complete")
     parser.add_argument("--template", type=Path, help="an example env file whose keys are copied")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME",
+                        help="another variable to generate when missing (repeatable)")
     parser.add_argument("--owner", help="uid:gid to give the file (compose's generator runs as root)")
     args = parser.parse_args(argv)
-    generated = complete(args.path, args.template)
+    generated = complete(args.path, args.template, tuple(args.also))
     if args.owner:
         uid, _, gid = args.owner.partition(":")
         os.chown(args.path, int(uid), int(gid or uid))

@@ -1,5 +1,5 @@
 # Deploy (deploy/): the image's lock file and a render of the Kubernetes overlays.
-.PHONY: lock deploy-render
+.PHONY: lock deploy-render k8s-dev-secrets
 
 # Re-lock after changing dependencies in pyproject.toml; the Dockerfile installs from this file.
 lock: $(VENV)/.installed
@@ -11,3 +11,8 @@ lock: $(VENV)/.installed
 # Print an overlay as applied: make deploy-render OVERLAY=prod
 deploy-render: $(VENV)/.installed
 	$(VENV)/bin/kubectl kustomize deploy/k8s/overlays/$(or $(OVERLAY),prod)
+
+# The dev overlay's git-ignored secrets.env: its example's keys, plus generated secrets (kept).
+k8s-dev-secrets: $(VENV)/.installed
+	$(PY) -m footfall.secretfile deploy/k8s/overlays/dev/secrets.env \
+	  --template deploy/k8s/overlays/dev/secrets.env.example

@@ -62,11 +62,18 @@ def render(kustomization: Path) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
+def dev_secrets(overlay: Path) -> None:
+    """dev's secrets.env as `make k8s-dev-secrets` makes it: the example plus generated secrets."""
+    subprocess.run([sys.executable, "-m", "footfall.secretfile", str(overlay / "secrets.env"),
+                    "--template", str(overlay / "secrets.env.example")],
+                   cwd=ROOT, check=True, capture_output=True, timeout=60)
+
+
 def render_overlays(workdir: Path) -> dict[str, list[dict]]:
-    """Render base and every overlay from a copy, with dev's secrets.env made from its example."""
+    """Render base and every overlay from a copy, with dev's secrets.env made as operators make it."""
     tree = workdir / "k8s"
-    shutil.copytree(K8S, tree)
-    shutil.copy(tree / "overlays/dev/secrets.env.example", tree / "overlays/dev/secrets.env")
+    shutil.copytree(K8S, tree, ignore=shutil.ignore_patterns("secrets.env"))
+    dev_secrets(tree / "overlays/dev")
     renders = {"base": render(tree / "base")}
     for overlay in OVERLAYS:
         renders[overlay] = render(tree / "overlays" / overlay)

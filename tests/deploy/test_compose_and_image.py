@@ -15,7 +15,7 @@ import pytest
 from tests.deploy.manifests import DEPLOY, ROOT, load_yaml, procfile_processes
 
 DOCKERFILE = DEPLOY / "docker" / "Dockerfile"
-ONE_SHOTS = {"migrate", "minio-setup"}
+ONE_SHOTS = {"migrate", "minio-setup", "secrets"}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_dockerfile_builds_assets_and_locked_deps_into_a_non_root_image():
 
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image():
     ignored = (DEPLOY / "docker" / "Dockerfile.dockerignore").read_text().split()
-    for entry in (".git", ".venv", "**/node_modules", "**/secrets.env", ".env"):
+    for entry in (".git", ".venv", "**/node_modules", "**/secrets.env", ".env", ".footfall"):
         assert entry in ignored, entry
 
 

@@ -86,7 +86,7 @@ def test_every_procfile_process_has_a_deployment_running_its_command(rendered, r
             port = process.env["BIND"].rsplit(":", 1)[1]
             env = {e["name"]: e.get("value") for e in app["env"]}
             assert env["BIND"] == f"0.0.0.0:{port}", name
-            assert app["ports"] == [{"name": "http", "containerPort": int(port)}], name
+            assert {"name": "http", "containerPort": int(port)} in app["ports"], name
 
 
 def _is_http(deployment: dict) -> bool:
@@ -295,9 +295,35 @@ def test_replay_retention_runs_daily_with_the_same_hardening(rendered, render):
 def test_config_names_only_settings_the_processes_read(rendered, render):
     (config,) = of_kind(rendered[render], "ConfigMap").values()
     sources = "".join((Path(gunicorn_conf.__file__).parent / f).read_text() for f in ("config.py", "gunicorn_conf.py"))
-    read = set(re.findall(r"""(?:_env|_int|environ\.get)\(\s*["'](\w+)["']""", sources))
+    read = set(re.findall(r"""(?:_env|_int|_list|environ\.get)\(\s*["'](\w+)["']""", sources))
     unknown = {key for key in config["data"] if key not in read and not key.startswith("AWS_")}
     assert not unknown, f"ConfigMap keys no process reads: {unknown}"
     service_urls = {k for k in read if k.endswith("_URL") and k not in ("DATABASE_URL", "AMQP_URL", "REDIS_URL",
                                                                            "S3_ENDPOINT_URL")}
     assert service_urls <= set(config["data"]), "every service address is configured"
+
+
+@pytest.mark.parametrize("render", RENDERS)
+def test_metrics_have_their_own_port_open_to_monitoring_only(rendered, render):
+    """The monitoring policy opened every HTTP pod's whole service port, not /metrics: now the
+    metrics listener (METRICS_BIND) is a port of its own, and only monitoring may reach it."""
+    objects = rendered[render]
+    (config,) = of_kind(objects, "ConfigMap").values()
+    metrics_port = int(config["data"]["METRICS_BIND"].rsplit(":", 1)[1])
+    for name, deployment in of_kind(objects, "Deployment").items():
+        if not _is_http(deployment):
+            continue
+        ports = {p["name"]: p["containerPort"] for p in container(deployment)["ports"]}
+        assert ports["metrics"] == metrics_port and ports["http"] != metrics_port, name
+    pods = [d["spec"]["template"]["metadata"]["labels"] for d in of_kind(objects, "Deployment").values()]
+    for policy in of_kind(objects, "NetworkPolicy").values():
+        if not any(selects(policy["spec"]["podSelector"], labels) for labels in pods):
+            continue  # the broker's own policy
+        for rule in policy["spec"].get("ingress", []):
+            namespaces = {p.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                          for p in rule["from"]}
+            opened = {p["port"] for p in rule["ports"]}
+            assert opened == ({"metrics"} if "monitoring" in namespaces else {"http"}), policy["metadata"]["name"]
+    for ingress in of_kind(objects, "Ingress").values():
+        for path in ingress["spec"]["rules"][0]["http"]["paths"]:
+            assert path["backend"]["service"]["port"]["name"] == "http"

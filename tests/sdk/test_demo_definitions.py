@@ -4,6 +4,8 @@ import uuid
 import requests
 
 from demo.traffic import DEMO_DEFINITIONS, ensure_demo_definitions
+from footfall.config import get_settings
+from footfall.web import service_headers
 
 
 def test_demo_definitions_are_created_once(stack, monkeypatch):
@@ -15,6 +17,7 @@ def test_demo_definitions_are_created_once(stack, monkeypatch):
     ensure_demo_definitions()
     ensure_demo_definitions()  # a restarted `make run` must not duplicate them
     url = f"{stack.url('definitions')}/internal/v1/envs/{env_id}/definitions"
-    names = [d["name"] for d in requests.get(url, timeout=5).json()["definitions"]]
+    names = [d["name"] for d in requests.get(url, headers=service_headers(get_settings()), timeout=5)
+             .json()["definitions"]]
     for definition in DEMO_DEFINITIONS:
         assert names.count(definition["name"]) == 1

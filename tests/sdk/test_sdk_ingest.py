@@ -12,6 +12,7 @@ import pytest
 from demo.site import create_app as create_demo
 from footfall import bus, messages
 from services.ingest.app import create_app as create_ingest
+from services.ingest.keys import WRITE_KEYS_HASH
 from tests.sdk.conftest import serve
 from tests.support import wait_until
 
@@ -22,7 +23,9 @@ WRITE_KEY = "sdk-ingest-test-key"
 
 @pytest.fixture
 def stack_of_two(settings, clean_bus, redis_client):
-    """Ingest and the demo site, each on a free port, wired together."""
+    """Ingest and the demo site, each on a free port, wired together (the key published in Redis,
+    as the gateway does)."""
+    redis_client.hset(WRITE_KEYS_HASH, WRITE_KEY, ENV_ID)
     with serve(create_ingest(settings.with_(env_id=ENV_ID, write_key=WRITE_KEY))) as ingest_url:
         demo = create_demo(settings.with_(ingest_url=ingest_url, write_key=WRITE_KEY), replay=False)
         with serve(demo) as site:
