@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
-from criteria.conditions import evaluate, wildcard_regex
+from criteria.conditions import evaluate, wildcard_match
 from criteria.model import Criteria, parse_criteria
 from criteria.selector import compile_matcher
 
@@ -51,17 +51,15 @@ Predicate = Callable[[EventView], bool]
 
 
 def _wildcard(pattern: str, field: str) -> Predicate:
-    regex = wildcard_regex(pattern)
-
     def test(v: EventView) -> bool:
         value = getattr(v, field)
-        return isinstance(value, str) and regex.fullmatch(value) is not None
+        return isinstance(value, str) and wildcard_match(pattern, value)
 
     return test
 
 
 def compile_predicate(criteria: Criteria) -> Predicate:
-    """One Criteria as a fast predicate over an EventView (regexes and selectors prepared once)."""
+    """One Criteria as a fast predicate over an EventView (selectors prepared once)."""
     tests: list[Predicate] = []
     if criteria.kind is not None:
         tests.append(lambda v, kind=criteria.kind: v.kind == kind)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from criteria.conditions import ORDER_OPS, VALUELESS_OPS, Op, order_operand
+from criteria.conditions import MAX_WILDCARD_PATTERN, ORDER_OPS, VALUELESS_OPS, Op, order_operand, text_form
 from criteria.selector import SelectorError, parse_selector
 from footfall.messages import Kind
 
@@ -36,6 +36,8 @@ class Condition(BaseModel):
             order_operand(self.value)  # raises ValueError naming the value
         if isinstance(self.value, float) and not math.isfinite(self.value):
             raise ValueError("value must be a finite number")
+        if self.op == "wildcard" and len(text_form(self.value)) > MAX_WILDCARD_PATTERN:
+            raise ValueError(f"a wildcard pattern has at most {MAX_WILDCARD_PATTERN} characters")
         return self
 
 
@@ -47,6 +49,12 @@ class TextMatch(BaseModel):
     op: Literal["equals", "contains", "wildcard"]
     value: str
 
+    @model_validator(mode="after")
+    def _bounded_wildcard(self) -> TextMatch:
+        if self.op == "wildcard" and len(self.value) > MAX_WILDCARD_PATTERN:
+            raise ValueError(f"a wildcard pattern has at most {MAX_WILDCARD_PATTERN} characters")
+        return self
+
 
 class Criteria(BaseModel):
     """Conditions on one raw event, all of which must hold; unset fields do not constrain."""
@@ -56,8 +64,10 @@ class Criteria(BaseModel):
     kind: Kind | None = None
     selector: str | None = Field(None, description="CSS selector matched against the target or any ancestor")
     text: TextMatch | None = None
-    path: str | None = Field(None, description="URL path; `*` wildcard, case-insensitive")
-    domain: str | None = Field(None, description="URL domain; `*` wildcard, case-insensitive")
+    path: str | None = Field(None, max_length=MAX_WILDCARD_PATTERN,
+                             description="URL path; `*` wildcard, case-insensitive")
+    domain: str | None = Field(None, max_length=MAX_WILDCARD_PATTERN,
+                               description="URL domain; `*` wildcard, case-insensitive")
     name: str | None = Field(None, description="custom or screen event name (exact)")
     properties: list[Condition] = Field(default_factory=list)
 
