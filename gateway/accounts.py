@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -47,16 +48,22 @@ def create_account(email: str, password: str, *, is_admin: bool = False, env_ids
     return account_id
 
 
-def authenticate(email: str, password: str, settings: Settings | None = None) -> int | None:
-    """The account id when the password is right, else None."""
+def authenticate(email: str, password: str, settings: Settings | None = None,
+                 checks: Callable[[Callable[[], bool]], bool] | None = None) -> int | None:
+    """The account id when the password is right, else None. `checks` runs the argon2 check
+    (login_throttle.PasswordChecks.run bounds how many run at once)."""
     with get_engine(settings).connect() as conn:
         row = conn.execute(select(accounts.c.id, accounts.c.password_hash)
                            .where(accounts.c.email == email.strip().lower())).first()
-    try:
-        _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return row.id if row else None
+
+    def check() -> bool:
+        try:
+            return _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    right = checks(check) if checks is not None else check()
+    return row.id if right and row else None
 
 
 def open_session(account_id: int, settings: Settings | None = None) -> tuple[str, str]:

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from footfall.web import ApiError, found, operation
 from gateway import accounts, environments
 from gateway.auth import SESSION_COOKIE, current_principal, require_account, require_env_access
+from gateway.login_throttle import DEVICE_COOKIE, DEVICE_DAYS, LoginThrottle, PasswordChecks
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/auth")
 envs_bp = Blueprint("environments", __name__, url_prefix="/api/v1/environments")
@@ -17,6 +18,13 @@ TAGS = ["control plane"]
 
 def _settings():
     return current_app.config["SETTINGS"]
+
+
+@auth_bp.record_once
+def _install(state) -> None:
+    settings = state.app.config["SETTINGS"]
+    state.app.extensions["login_throttle"] = LoginThrottle(environments.redis_client(settings))
+    state.app.extensions["password_checks"] = PasswordChecks(settings.login_concurrency)
 
 
 def _json_body() -> dict:
@@ -35,18 +43,33 @@ def _me(principal: dict) -> dict:
 
 @auth_bp.post("/login")
 @operation("Log in to the UI: sets an httpOnly SameSite session cookie; answers the CSRF token",
-           request=LOGIN_BODY, responses={200: "logged in", 401: "wrong email or password"}, tags=TAGS)
+           request=LOGIN_BODY, responses={
+               200: "logged in", 400: "not a JSON object", 401: "wrong email or password",
+               415: "not JSON", 429: "too many failed logins: Retry-After says when to try again",
+               503: "too many logins at once; retry"}, tags=TAGS)
 def login():
     body = _json_body()
-    account_id = accounts.authenticate(str(body.get("email", "")), str(body.get("password", "")),
-                                       _settings())
+    email, password = str(body.get("email", "")).strip().lower(), str(body.get("password", ""))
+    throttle: LoginThrottle = current_app.extensions["login_throttle"]
+    device = request.cookies.get(DEVICE_COOKIE)
+    checked, counted = throttle.subjects(email, request.remote_addr, device)
+    wait = throttle.wait_s(checked)
+    if wait:
+        raise ApiError(429, "too many failed logins: try again later", headers={"Retry-After": str(wait)})
+    account_id = accounts.authenticate(email, password, _settings(),
+                                       checks=current_app.extensions["password_checks"].run)
     if account_id is None:
+        throttle.failed(counted)
         raise ApiError(401, "wrong email or password")
+    device = throttle.succeeded(email, device)
     token, _ = accounts.open_session(account_id, _settings())
     principal = {"kind": "account", **accounts.session_account(token, _settings())}
     response = jsonify(_me(principal))
+    # Secure whenever the request is HTTPS as seen through a trusted proxy (footfall.web).
     response.set_cookie(SESSION_COOKIE, token, max_age=int(accounts.SESSION_LIFETIME.total_seconds()),
                         httponly=True, samesite="Lax", secure=request.is_secure, path="/")
+    response.set_cookie(DEVICE_COOKIE, device, max_age=DEVICE_DAYS * 86400, httponly=True,
+                        samesite="Strict", secure=request.is_secure, path="/auth")
     return response
 
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from gateway.app import create_app
 from tests.gateway.conftest import ADMIN, TOKENS, VIEWER, bearer, login
 
 
@@ -117,3 +118,31 @@ def test_no_secrets_in_logs(client, caplog):
 @pytest.mark.parametrize("path", ["/healthz", "/openapi.json", "/"])
 def test_public_routes_stay_public(client, path):
     assert client.get(path).status_code in (200, 503)  # 503: UI not built
+
+
+def test_behind_the_tls_ingress_the_session_cookie_is_secure_with_hsts(control_plane, standins):
+    """The attack: behind the TLS ingress the cookie lacked `Secure` (it was set only when the
+    peer was 127.0.0.1 speaking HTTPS itself) and no HSTS was sent."""
+    settings = control_plane.with_(sessions_url=standins["sessions"], definitions_url=standins["definitions"],
+                                   trusted_proxies=("127.0.0.1/32",))
+    client = create_app(settings).test_client()
+    response = client.post("/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]},
+                           headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.4"})
+    cookies = response.headers.getlist("Set-Cookie")
+    assert all("; Secure" in cookie for cookie in cookies) and len(cookies) == 2
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    untrusted = create_app(settings.with_(trusted_proxies=())).test_client()
+    plain = untrusted.post("/auth/login", json={"email": ADMIN[0], "password": ADMIN[1]},
+                           headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" not in plain.headers["Set-Cookie"] and "Strict-Transport-Security" not in plain.headers
+
+
+def test_metrics_and_readiness_details_are_not_public_on_the_gateway(app):
+    """The attack: the ingress routes / to the gateway, whose /metrics and /readyz were public."""
+    from flask import Response
+    from flask.testing import FlaskClient
+
+    public = FlaskClient(app, Response)  # no service token
+    assert public.get("/metrics").status_code == 401
+    ready = public.get("/readyz")
+    assert set(ready.json) == {"status", "service"}
