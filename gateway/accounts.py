@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from footfall.config import Settings
@@ -101,33 +101,74 @@ def csrf_matches(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected, given)
 
 
-def create_api_token(env_id: str, name: str, token: str | None = None,
-                     settings: Settings | None = None) -> str:
+def create_api_token(env_id: str, name: str, token: str | None = None, settings: Settings | None = None,
+                     *, expires_at: datetime | None = None, created_by: str | None = None) -> str:
     """Create (or, with a given token, idempotently keep) an API token for one environment."""
     token = token or "ff_" + secrets.token_urlsafe(32)
+    values = {"env_id": env_id, "name": name, "expires_at": expires_at, "created_by": created_by}
     with get_engine(settings).begin() as conn:
-        conn.execute(pg_insert(api_tokens).values(token_hash=_digest(token), env_id=env_id, name=name)
+        conn.execute(pg_insert(api_tokens).values(token_hash=_digest(token), **values)
                      .on_conflict_do_update(index_elements=["token_hash"],
-                                            set_={"env_id": env_id, "revoked_at": None}))
+                                            set_={**values, "revoked_at": None}))
     _token_cache.pop(_digest(token), None)
     return token
+
+
+TOKEN_FIELDS = ("id", "name", "created_by", "created_at", "expires_at", "last_used_at", "revoked_at")
+
+
+def token_by_secret(token: str, settings: Settings | None = None) -> dict | None:
+    """The listed form of a token, found by its secret (for the answer that shows it once)."""
+    with get_engine(settings).connect() as conn:
+        row = conn.execute(select(*(api_tokens.c[f] for f in TOKEN_FIELDS))
+                           .where(api_tokens.c.token_hash == _digest(token))).mappings().first()
+    return dict(row) if row else None
+
+
+def list_api_tokens(env_id: str, settings: Settings | None = None) -> list[dict]:
+    """An environment's tokens, newest first, without their secrets (revoked ones included)."""
+    with get_engine(settings).connect() as conn:
+        return [dict(row) for row in conn.execute(
+            select(*(api_tokens.c[f] for f in TOKEN_FIELDS)).where(api_tokens.c.env_id == env_id)
+            .order_by(api_tokens.c.id.desc())).mappings()]
+
+
+def revoke_api_token(env_id: str, token_id: int, settings: Settings | None = None) -> dict | None:
+    """Revoke one of an environment's tokens (idempotent); None when it has no such token.
+    Processes that used it in the last TOKEN_CACHE_S seconds may accept it that long."""
+    with get_engine(settings).begin() as conn:
+        row = conn.execute(
+            update(api_tokens).where(api_tokens.c.env_id == env_id, api_tokens.c.id == token_id)
+            .values(revoked_at=func.coalesce(api_tokens.c.revoked_at, func.now()))
+            .returning(api_tokens.c.token_hash, *(api_tokens.c[f] for f in TOKEN_FIELDS))).mappings().first()
+    if row is None:
+        return None
+    _token_cache.pop(row["token_hash"], None)
+    return {f: row[f] for f in TOKEN_FIELDS}
 
 
 # Scripts poll the API: remembering a token's environment briefly saves a query per request.
 # A revoked token keeps working for at most TOKEN_CACHE_S in a process that saw it recently.
 TOKEN_CACHE_S = 5.0
+# Last use is written at most this often per token: reads stay reads.
+LAST_USED_EVERY = timedelta(minutes=1)
 _token_cache: dict[str, tuple[str | None, float]] = {}
 
 
 def token_env(token: str, settings: Settings | None = None) -> str | None:
-    """The environment a live API token may read, or None."""
+    """The environment a live (unrevoked, unexpired) API token may read, or None."""
     digest, now = _digest(token), time.monotonic()
     cached = _token_cache.get(digest)
     if cached and cached[1] > now:
         return cached[0]
     with get_engine(settings).connect() as conn:
-        env_id = conn.scalar(select(api_tokens.c.env_id).where(
-            api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None)))
+        row = conn.execute(select(api_tokens.c.env_id, api_tokens.c.last_used_at, func.now().label("now")).where(
+            api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None),
+            or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > func.now()))).first()
+        if row is not None and (row.last_used_at is None or row.last_used_at < row.now - LAST_USED_EVERY):
+            conn.execute(update(api_tokens).where(api_tokens.c.token_hash == digest).values(last_used_at=row.now))
+            conn.commit()
+    env_id = row.env_id if row is not None else None
     if len(_token_cache) > 10_000:  # many distinct (likely bogus) tokens: start over
         _token_cache.clear()
     _token_cache[digest] = (env_id, now + TOKEN_CACHE_S)

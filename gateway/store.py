@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import (
-    Boolean, Column, DateTime, Engine, ForeignKey, Integer, MetaData, String, Table, func,
+    BigInteger, Boolean, Column, DateTime, Engine, ForeignKey, Identity, Integer, MetaData, String, Table, func,
 )
 
 from footfall import db
@@ -47,13 +47,18 @@ ui_sessions = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
-# API tokens for scripts: one environment each, stored hashed like sessions.
+# API tokens for scripts: one environment each, stored hashed like sessions; listed and revoked
+# by their public `id`, never by the secret.
 api_tokens = Table(
     "api_tokens", metadata,
     Column("token_hash", String(64), primary_key=True),
+    Column("id", BigInteger, Identity(), nullable=False, unique=True),
     Column("env_id", String(64), ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(200), nullable=False),
+    Column("created_by", String(254)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),  # updated at most once a minute
     Column("revoked_at", DateTime(timezone=True)),
 )
 

@@ -33,12 +33,13 @@ PLAYBACK_PIECE = 64 * 1024
 # Session ids end up in S3 keys: keep them to characters every S3 implementation takes as is,
 # never `.` or `..` (footfall.replay_token.SESSION_ID).
 SessionId = Annotated[str, StringConstraints(pattern=f"^{SESSION_ID.pattern}$")]
-DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_DEVICE_ID)]
+# Printable text only: PostgreSQL refuses NUL in text (it was a 500).
+DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_DEVICE_ID, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class StartRecording(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    write_key: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    write_key: Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
     session_id: SessionId
     device_id: DeviceId
 

@@ -11,7 +11,10 @@ from tests.gateway.conftest import ADMIN, TOKENS, VIEWER, bearer, login
 
 
 def _concrete(rule) -> str:
-    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "acme" if m.group(1) == "env_id" else "x", rule.rule)
+    def value(m: re.Match) -> str:
+        return "acme" if m.group(2) == "env_id" else "1" if m.group(1) == "int" else "x"
+
+    return re.sub(r"<(?:(\w+):)?(\w+)>", value, rule.rule)
 
 
 def test_every_api_route_refuses_anonymous_callers(app, client):

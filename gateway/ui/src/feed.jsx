@@ -7,8 +7,9 @@ import { PRESETS, timelineLabel, todayISO, windowOf } from "./time.js";
 import { CalendarIcon, ChevronIcon } from "./icons.jsx";
 
 const PAGE_SIZE = 25;
-// New activity shows up without a reload: the first page is fetched again this often.
-const POLL_MS = Number(new URLSearchParams(location.search).get("poll_ms")) || 5000;
+// New activity shows up without a reload: the first page is fetched again this often. A link can
+// set it (?poll_ms=, for tests and demos), within bounds: never more than twice a second.
+const POLL_MS = Math.min(Math.max(Number(new URLSearchParams(location.search).get("poll_ms")) || 5000, 500), 60000);
 
 function TrialBadge({ status }) {
   if (!status) return null;
@@ -152,7 +153,8 @@ export function FeedPage({ me, onLogout }) {
     <div class="page">
       <header class="topbar">
         <div class="brand"><span class="brand-mark" />Footfall</div>
-        <nav class="topnav"><span class="active">Users &amp; Sessions</span></nav>
+        <nav class="topnav"><span class="active">Users &amp; Sessions</span>
+          <a href="#tokens" data-testid="nav-tokens">API tokens</a></nav>
         <div class="spacer" />
         <TrialBadge status={trial} />
         <select class="env-select" value={envId} onChange={(e) => setEnvId(e.target.value)} aria-label="Environment" data-testid="env-select">

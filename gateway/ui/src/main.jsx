@@ -3,6 +3,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { get, post, setCsrf, ApiError } from "./api.js";
 import { FeedPage } from "./feed.jsx";
+import { TokensPage } from "./tokens.jsx";
 import "./styles.css";
 
 function Login({ onLoggedIn }) {
@@ -41,6 +42,12 @@ function Login({ onLoggedIn }) {
 function App() {
   const [me, setMe] = useState(undefined);
   const [failure, setFailure] = useState(null);
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const changed = () => setHash(location.hash);
+    window.addEventListener("hashchange", changed);
+    return () => window.removeEventListener("hashchange", changed);
+  }, []);
   const signedIn = (account) => {
     setCsrf(account.csrf_token);
     setMe(account);
@@ -59,6 +66,7 @@ function App() {
   if (failure) return <div class="state error-state">{failure}</div>;
   if (me === undefined) return <div class="state loading-state"><span class="spinner" /> Loading…</div>;
   if (me === null) return <Login onLoggedIn={signedIn} />;
+  if (hash === "#tokens") return <TokensPage me={me} onBack={() => { location.hash = ""; }} />;
   return <FeedPage me={me} onLogout={logout} />;
 }
 
