@@ -5,7 +5,8 @@ the first feed render in Chromium.
     .venv/bin/python bench/gateway.py --standins            # gateway in-process over contract stand-ins
 
 Env for the live mode: GATEWAY_URL, SESSIONS_URL, FOOTFALL_ENV_ID, FOOTFALL_API_TOKEN,
-FOOTFALL_ADMIN_EMAIL, FOOTFALL_ADMIN_PASSWORD. Prints medians and the ratio (target ≤ 2×).
+FOOTFALL_ADMIN_EMAIL, FOOTFALL_ADMIN_PASSWORD, and FOOTFALL_SECRETS_FILE=.footfall/secrets.env (the
+sessions service answers only the service token). Prints medians and the ratio (target ≤ 2×).
 """
 from __future__ import annotations
 
@@ -98,7 +99,11 @@ def main() -> None:
     now = datetime.now(timezone.utc)
     window = {"from": (now - timedelta(days=7)).isoformat(), "to": now.isoformat(), "limit": args.limit}
     http = requests.Session()
-    direct = p50(http, f"{sessions}/internal/v1/envs/{env_id}/users", window, {}, args.n)
+    from footfall.config import get_settings
+    from footfall.web import service_headers
+
+    direct = p50(http, f"{sessions}/internal/v1/envs/{env_id}/users", window, service_headers(get_settings()),
+                 args.n)
     through = p50(http, f"{gateway}/api/v1/environments/{env_id}/users", window,
                   {"Authorization": f"Bearer {token}"}, args.n)
     print(f"feed page (limit {args.limit}), p50 over {args.n} requests:")

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import boto3
 import orjson
+import redis
 import requests
 import urllib3
 from botocore.config import Config
@@ -43,6 +44,7 @@ from botocore.config import Config
 from footfall import db
 from footfall.config import get_settings
 from footfall.replay_token import RecordingGrant, sign_recording_token
+from footfall.web import service_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -200,6 +202,8 @@ def run_rounds(base: str, args, secret: str, s3, bucket: str, groups: dict[str, 
 
     for round_no in range(args.rounds):
         env_id = f"bench{round_no}-{uuid.uuid4().hex[:6]}"
+        # The replay service writes only into environments the gateway lists in Redis.
+        redis.Redis.from_url(get_settings().redis_url).sadd("footfall:environments", env_id)
         # Twice the sessions: one set for the throughput run, one for the latency run.
         sessions = [f"s{i}" for i in range(2 * args.uploads // CHUNKS_PER_SESSION)]
         tokens = {s: sign_recording_token(secret, RecordingGrant(env_id, s, "bench-device", expires))
@@ -236,7 +240,8 @@ def run_rounds(base: str, args, secret: str, s3, bucket: str, groups: dict[str, 
 
         def manifest(session_id, env_id=env_id):
             def call(http):
-                response = http.request("GET", f"{base}/internal/v1/envs/{env_id}/replays/{session_id}")
+                response = http.request("GET", f"{base}/internal/v1/envs/{env_id}/replays/{session_id}",
+                                        headers=service_headers(get_settings()))
                 return response.status == 200 and len(orjson.loads(response.data)["chunks"]) > 0
             return call
 

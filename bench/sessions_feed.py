@@ -90,6 +90,7 @@ def main() -> None:
                           log_level="WARNING")
     app = create_app(settings)
     client = app.test_client()
+    client.environ_base["HTTP_X_SERVICE_TOKEN"] = settings.service_token  # as the gateway calls it
     engine = app.extensions["sessions_engine"]
     with engine.connect() as conn:
         counts = conn.execute(text(
