@@ -10,7 +10,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from criteria.conditions import MAX_WILDCARD_PATTERN, ORDER_OPS, VALUELESS_OPS, Op, order_operand, text_form
+from criteria.conditions import (
+    MAX_WILDCARD_PATTERN,
+    ORDER_OPS,
+    VALUELESS_OPS,
+    Op,
+    order_operand,
+    text_form,
+)
 from criteria.selector import SelectorError, parse_selector
 from footfall.messages import Kind
 

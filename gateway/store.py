@@ -4,7 +4,18 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, Engine, ForeignKey, Identity, Integer, MetaData, String, Table, func,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Identity,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
 )
 
 from footfall import db

@@ -16,7 +16,13 @@ from flask_cors import cross_origin
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from footfall.ratelimit import FixedWindow
-from footfall.replay_token import MAX_DEVICE_ID, SESSION_ID, RecordingGrant, sign_recording_token, valid_session_id
+from footfall.replay_token import (
+    MAX_DEVICE_ID,
+    SESSION_ID,
+    RecordingGrant,
+    sign_recording_token,
+    valid_session_id,
+)
 from footfall.web import ApiError, operation, service_headers
 from gateway import environments
 from gateway.auth import require_account, require_env_access

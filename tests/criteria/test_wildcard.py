@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -32,7 +32,7 @@ def reference(pattern: str, text: str) -> bool:
     """Whole-text glob by dynamic programming over the folded strings: obviously right, quadratic."""
     pattern, text = fold_case(pattern), fold_case(text)
 
-    @lru_cache(maxsize=None)
+    @cache
     def match(i: int, j: int) -> bool:
         if i == len(pattern):
             return j == len(text)

@@ -12,7 +12,15 @@ import yaml
 
 from footfall.config import SECRETS, MissingSecret, Settings, require_secrets
 from footfall.secretfile import complete, read_env_file
-from tests.deploy.manifests import DEPLOY, K8S, ROOT, load_yaml, procfile_processes, render, render_overlays
+from tests.deploy.manifests import (
+    DEPLOY,
+    K8S,
+    ROOT,
+    load_yaml,
+    procfile_processes,
+    render,
+    render_overlays,
+)
 
 # user:password@ in a URL, unless the password is a $(VAR) that Kubernetes fills in from a Secret.
 INLINE_CREDENTIALS = re.compile(r"://[^/\s:@$]+:(?!\$\()[^@\s/]+@")

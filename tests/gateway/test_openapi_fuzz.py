@@ -1,9 +1,9 @@
 """Schemathesis against the gateway's /openapi.json for the control plane and replay admission:
 whatever it sends, a logged-in admin's requests get documented answers, never a 5xx."""
 import schemathesis
-from sqlalchemy import select
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, status_code_conformance
+from sqlalchemy import select
 
 from footfall.config import get_settings
 from gateway import accounts
@@ -12,6 +12,7 @@ from gateway.auth import CSRF_HEADER, SESSION_COOKIE
 from gateway.store import accounts as account_table
 from gateway.store import get_engine
 from tests.gateway.conftest import ADMIN
+
 
 def admin_id(settings) -> int:
     """The admin's account id, read directly: a session without an argon2 check per example."""

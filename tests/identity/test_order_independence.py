@@ -63,6 +63,7 @@ def shuffled_with_duplicates(messages: list[dict], seed: int) -> list[list[dict]
 
 @pytest.fixture
 def ingest_url(settings, redis_client):
+    redis_client.hset("footfall:write_keys", WRITE_KEY, ENV)  # published by the gateway for ingest
     app = create_ingest_app(settings.with_(env_id=ENV, write_key=WRITE_KEY))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

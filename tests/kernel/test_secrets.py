@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from footfall.config import MIN_SECRET_BYTES, MissingSecret, get_settings, load_secrets_file, require_secrets
+from footfall.config import (
+    MIN_SECRET_BYTES,
+    MissingSecret,
+    get_settings,
+    load_secrets_file,
+    require_secrets,
+)
 from footfall.replay_token import (
     InvalidRecordingToken,
     RecordingGrant,

@@ -15,9 +15,9 @@ from werkzeug.serving import make_server
 from footfall import db
 from footfall.web import create_service_app
 from gateway import accounts, environments
+from gateway.environments import ENVIRONMENTS_SET
 from gateway.replay import api as gateway_replay_api
 from gateway.replay.store import TrialStore
-from gateway.environments import ENVIRONMENTS_SET
 from gateway.store import get_engine
 from services.replay.app import create_app as create_replay_app
 from tests.support import migrate_fresh, truncate_schema
