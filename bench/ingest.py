@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -172,13 +173,18 @@ def main(argv: list[str]) -> int:
         print("bench.ingest needs wrk (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)", file=sys.stderr)
         return 2
     ensure_vhost()
+    os.environ.setdefault("SERVICE_TOKENS", secrets.token_urlsafe(32))  # no process serves without one
     env = {**os.environ, "AMQP_URL": AMQP_URL, "FOOTFALL_WRITE_KEY": WRITE_KEY, "FOOTFALL_ENV_ID": ENV_ID,
            "INGEST_RATE_LIMIT": str(10**12)}  # logs at the production default (INFO)
     os.environ["AMQP_URL"] = AMQP_URL
+    import redis
+
     from footfall import bus
     from footfall.config import get_settings
 
     settings = get_settings()
+    # Ingest knows the keys the gateway publishes in Redis, and no other.
+    redis.Redis.from_url(settings.redis_url).hset("footfall:write_keys", WRITE_KEY, ENV_ID)
     bus.purge_all(settings)  # also declares the topology, so the baseline's publishes are routable
     with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as body:
         body.write(sdk_batch())
