@@ -61,6 +61,10 @@ def standins_setup():
     """Gateway (werkzeug, threaded) over the stand-ins of tests/gateway, in the test namespace."""
     os.environ.setdefault("DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/footfall_test")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+    import secrets
+
+    for variable in ("REPLAY_TOKEN_SECRETS", "SERVICE_TOKENS"):  # no default secrets: made up here
+        os.environ.setdefault(variable, secrets.token_urlsafe(32))
     from footfall import db
     from footfall.config import get_settings
     from gateway import accounts, environments
