@@ -9,8 +9,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from footfall.bus import BrokerUnavailable
 from footfall.replay_token import InvalidRecordingToken, RecordingGrant, verify_recording_token
 from footfall.web import ApiError, found, operation
-from services.replay import chunks
-from services.replay.service import Replays
+from services.replay import chunks, deletion
+from services.replay.service import Replays, SessionDeleted
 from services.replay.storage import StorageUnavailable
 
 bp = Blueprint("replay", __name__)
@@ -51,7 +51,8 @@ def _grant() -> RecordingGrant:
                   "env_id": {"type": "string"}, "session_id": {"type": "string"}},
            responses={201: CHUNK_RESPONSE, 200: CHUNK_RESPONSE, 400: "not a gzip JSON array of rrweb events",
                       401: "missing, forged or expired token", 403: "token for another session",
-                      413: "chunk over 20 MB", 503: "storage or broker unavailable; retry"},
+                      410: "the session's user was deleted", 413: "chunk over 20 MB",
+                      503: "storage or broker unavailable; retry"},
            tags=["replay"])
 def upload_chunk():
     grant = _grant()
@@ -67,6 +68,8 @@ def upload_chunk():
         raise ApiError(413, str(exc)) from exc
     except chunks.BadChunk as exc:
         raise ApiError(400, str(exc)) from exc
+    except SessionDeleted as exc:
+        raise ApiError(410, str(exc), session_id=grant.session_id) from exc
     except (BotoCoreError, ClientError, StorageUnavailable, BrokerUnavailable) as exc:
         # Nothing is lost: the same (session, seq) may be sent again and counts once.
         raise ApiError(503, "storage or broker unavailable: send the chunk again shortly",
@@ -81,3 +84,15 @@ def upload_chunk():
 def manifest(env_id: str, session_id: str):
     return found(_replays().manifest(env_id, session_id, inline=request.args.get("inline") == "1"),
                  "no replay for this session", session_id=session_id)
+
+
+@bp.get("/internal/v1/envs/<env_id>/deletions")
+@operation("Deletions done here, by id: counts and time (no personal data)",
+           query={"ids": {"type": "string", "description": "comma-separated deletion ids (at most 100)",
+                          "required": True}},
+           responses={200: {"type": "object"}, 400: "invalid ids"}, tags=["internal"])
+def deletions(env_id: str):
+    ids = [i for i in request.args.get("ids", "").split(",") if i]
+    if not ids or len(ids) > 100:
+        raise ApiError(400, "ids: 1 to 100 comma-separated deletion ids", field="ids")
+    return {"deletions": deletion.deletion_status(_replays().index.engine, env_id, ids)}

@@ -12,9 +12,13 @@ from footfall.bus import Publisher
 from footfall.config import Settings
 from footfall.messages import ReplayRecording, ReplaysRecorded
 from footfall.replay_token import RecordingGrant
-from services.replay import chunks
+from services.replay import chunks, deletion
 from services.replay.storage import ChunkStorage
 from services.replay.store import ReplayIndex
+
+
+class SessionDeleted(Exception):
+    """The session's user was deleted: its later chunks are refused (410), never stored."""
 
 
 def utcnow() -> datetime:
@@ -38,6 +42,8 @@ class Replays:
         repeated (session, seq) overwrites the object with the same bytes and changes no count.
         """
         summary = chunks.summarize(chunks.read_events(body))
+        if deletion.is_deleted(self.index.engine, grant.env_id, grant.session_id):
+            raise SessionDeleted(f"session {grant.session_id} was deleted with its user")
         self.storage.put_chunk(grant.env_id, grant.session_id, seq, body)
         session = self.index.record_chunk(grant.env_id, grant.session_id, grant.device_id, seq,
                                           len(body), summary, self.clock())
