@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from footfall.config import Settings, get_settings
 from footfall.web import OpenAPI, create_service_app
-from gateway import api, controlplane, ui
+from gateway import api, controlplane, privacy_api, ui
 from gateway.environments import redis_client
 from gateway.store import get_engine
 from gateway.upstream import Services
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None):
 
     app = create_service_app(
         "gateway",
-        [controlplane.auth_bp, controlplane.envs_bp, api.bp, *_replay_blueprints(), ui.bp],
+        [controlplane.auth_bp, controlplane.envs_bp, api.bp, privacy_api.bp, *_replay_blueprints(), ui.bp],
         settings=settings,
         readiness={"database": database, "redis": lambda: redis_client(settings).ping()},
         openapi=OpenAPI("Footfall API", description="The Users & Sessions feed, event definitions, "
