@@ -247,6 +247,9 @@ class DeletionRequested(Message):
     user_ids: list[str] = Field(max_length=MAX_DELETION_USERS)
     # footfall.ids.identity_key of identities the request named (identity may not know them yet).
     identity_keys: list[str] = Field(default_factory=list, max_length=MAX_DELETION_USERS)
+    # Set on ids identity learnt were members of an earlier deletion's users after it ran (a
+    # claim dated before it arrived late): their counts join that deletion.
+    part_of: bool = False
 
 
 class ReplaysDeletionRequested(Message):

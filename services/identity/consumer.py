@@ -78,17 +78,24 @@ class IdentityConsumer(Consumer):
             else:
                 by_env.setdefault(message.env_id, []).append(message)
         enqueued: dict[int, bytes] = {}
+        late: list[DeletionRequested] = []
         with self.engine.begin() as conn:
             for env_id in sorted(by_env):
                 # Shared with every batch, exclusive for a deletion: the tombstones read here stay
                 # true until the commit (deletion.py).
                 deletion.lock_shared(conn, env_id)
                 facts = Facts(env_id)
-                for message in deletion.screen(conn, env_id, by_env[env_id]):
+                live, members = deletion.screen(conn, env_id, by_env[env_id])
+                for message in live:
                     facts.add_message(message)
                 for message in outgoing(env_id, batch_apply.apply(conn, facts)):
                     body = encode(message)
                     enqueued[store.enqueue(conn, message.routing_key, message.message_id, body)] = body
+                late += deletion.late_member_deletions(env_id, members)
+            # Late members go in every service: the message to the others leaves with this batch's.
+            for message in late:
+                body = encode(message)
+                enqueued[store.enqueue(conn, message.routing_key, message.message_id, body)] = body
         self.flush(enqueued)
         # Deletions last, each alone: whatever this batch stored of their users goes with them.
         for request in deletions:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import orjson
 from sqlalchemy import Connection, text
@@ -67,12 +68,22 @@ _TOMBSTONES = text("""
 _DONE = text("update deletions set counts = cast(:counts as jsonb), done_at = now() where env_id = :e and deletion_id = :d")
 
 
+_ADD = text("""
+    update deletions set counts = (select jsonb_object_agg(k, coalesce((counts->>k)::bigint, 0) + v::bigint)
+                                   from jsonb_each_text(cast(:counts as jsonb)) as x(k, v))
+    where env_id = :e and deletion_id = :d
+""")
+
+
 def apply_deletion(conn: Connection, request: DeletionRequested, keep_days: int) -> bool:
-    """Delete the named users and their members; False when this deletion was done before."""
+    """Delete the named users and their members; False when this deletion was done before.
+
+    A request `part_of` an earlier deletion (late members) adds its counts to that one's.
+    """
     env_id = request.env_id
     conn.execute(_LOCK, {"e": env_id})
     params = {"e": env_id, "d": request.deletion_id, "at": request.requested_at}
-    if conn.execute(_CLAIM, params).first() is None:
+    if not request.part_of and conn.execute(_CLAIM, params).first() is None:
         return False
     members = sorted(set(conn.scalars(_MEMBERS, {"e": env_id, "ids": sorted(set(request.user_ids))})))
     ids = {"e": env_id, "ids": members}
@@ -83,7 +94,7 @@ def apply_deletion(conn: Connection, request: DeletionRequested, keep_days: int)
         f"i:{identity_key(env_id, i)}" for i in identities}
     conn.execute(_TOMBSTONES, {**params, "keys": sorted(keys), "cutoff": request.requested_at,
                                "expires": request.requested_at + timedelta(days=keep_days)})
-    conn.execute(_DONE, {**params, "counts": orjson.dumps(counts).decode()})
+    conn.execute(_ADD if request.part_of else _DONE, {**params, "counts": orjson.dumps(counts).decode()})
     return True
 
 
@@ -98,7 +109,7 @@ def deletion_status(conn: Connection, env_id: str, deletion_ids: list[str]) -> d
 # --- Screening what arrives --------------------------------------------------------------------
 
 _HAS_ANY = text("select 1 from tombstones where env_id = :e limit 1")
-_FIND = text("select key, cutoff from tombstones where env_id = :e and key = any(cast(:keys as text[]))")
+_FIND = text("select key, cutoff, deletion_id from tombstones where env_id = :e and key = any(cast(:keys as text[]))")
 
 
 def _event_keys(env_id: str, event) -> list[str]:
@@ -122,22 +133,35 @@ def _command_keys(env_id: str, command) -> list[str]:
     return keys
 
 
-def screen(conn: Connection, env_id: str, messages: list[Message]) -> list[Message]:
+class Tomb(NamedTuple):
+    cutoff: datetime
+    deletion_id: str
+
+
+def screen(conn: Connection, env_id: str, messages: list[Message]) -> tuple[list[Message], dict[str, Tomb]]:
     """The messages less their events and commands that name a deleted id and are dated up to its
-    deletion. Call holding the environment's lock shared (lock_shared)."""
+    deletion; and the late members: ids such a dropped identify or alias claimed for a deleted
+    identity (they were the deleted user's when it was deleted, so they go too).
+    Call holding the environment's lock shared (lock_shared)."""
     if conn.execute(_HAS_ANY, {"e": env_id}).first() is None:
-        return messages  # the usual case: one index probe per batch
+        return messages, {}  # the usual case: one index probe per batch
     items = [(m, item, (_command_keys if isinstance(m, IdentityCommands) else _event_keys)(env_id, item))
              for m in messages for item in (m.commands if isinstance(m, IdentityCommands) else m.events)]
     wanted = sorted({k for _, _, keys in items for k in keys})
-    dead: dict[str, datetime] = dict(conn.execute(_FIND, {"e": env_id, "keys": wanted}).all())
+    dead = {r.key: Tomb(r.cutoff, r.deletion_id) for r in conn.execute(_FIND, {"e": env_id, "keys": wanted})}
     if not dead:
-        return messages
+        return messages, {}
     kept: dict[int, list] = {id(m): [] for m in messages}
+    late: dict[str, Tomb] = {}
     for message, item, keys in items:
-        if not any(k in dead and item.time <= dead[k] for k in keys):
+        hit = next((dead[k] for k in keys if k in dead and item.time <= dead[k].cutoff), None)
+        if hit is None:
             kept[id(message)].append(item)
-    return [_with_items(m, kept[id(m)]) for m in messages]
+        elif getattr(item, "type", None) in ("identify", "alias"):
+            for key in keys:
+                if key.startswith("u:") and key not in dead:
+                    late[key[2:]] = hit
+    return [_with_items(m, kept[id(m)]) for m in messages], late
 
 
 def _with_items(message: Message, items: list) -> Message:
@@ -146,3 +170,13 @@ def _with_items(message: Message, items: list) -> Message:
     if hasattr(message, "model_copy"):
         return message.model_copy(update={"events": items})
     return type(message)(message.message_id, message.env_id, items)  # wire.WireEventsCaptured
+
+
+def late_member_deletions(env_id: str, members: dict[str, Tomb]) -> list[DeletionRequested]:
+    """One request per deletion that gained late members, `part_of` it (this service applies it
+    too, from its own queue, like any deletion)."""
+    by_deletion: dict[Tomb, list[str]] = {}
+    for user_id, tomb in sorted(members.items()):
+        by_deletion.setdefault(tomb, []).append(user_id)
+    return [DeletionRequested(env_id=env_id, deletion_id=tomb.deletion_id, requested_at=tomb.cutoff,
+                              user_ids=ids, part_of=True) for tomb, ids in by_deletion.items()]

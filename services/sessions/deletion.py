@@ -142,6 +142,11 @@ def apply_deletion(conn: Connection, request: DeletionRequested, keep_days: int)
     consumer wait for the first one's commit, then do nothing).
     """
     env_id = request.env_id
+    if request.part_of:
+        tomb = Tombstone(request.requested_at, request.deletion_id)
+        for user_id in sorted(set(request.user_ids)):
+            _delete_follower(conn, env_id, user_id, tomb, keep_days)
+        return True
     if conn.execute(_CLAIM, {"e": env_id, "d": request.deletion_id, "at": request.requested_at}).first() is None:
         return False
     members = members_locked(conn, env_id, sorted(set(request.user_ids)))
