@@ -20,7 +20,7 @@ from typing import NamedTuple
 import orjson
 from sqlalchemy import Connection, text
 
-from footfall.ids import anonymous_user_id, identity_key
+from footfall.ids import anonymous_user_id, identified_user_id, identity_key
 from footfall.messages import DeletionRequested, IdentityCommands, Message
 
 LOCK_SPACE = 4_041  # first key of the two-key advisory lock: one per environment
@@ -112,10 +112,15 @@ _HAS_ANY = text("select 1 from tombstones where env_id = :e limit 1")
 _FIND = text("select key, cutoff, deletion_id from tombstones where env_id = :e and key = any(cast(:keys as text[]))")
 
 
+def _identity_keys(env_id: str, identity: str) -> list[str]:
+    """An identity's tombstone keys: its hash, and its user's id (a deletion by user id knows only that)."""
+    return [f"i:{identity_key(env_id, identity)}", f"u:{identified_user_id(env_id, identity)}"]
+
+
 def _event_keys(env_id: str, event) -> list[str]:
     keys = [f"u:{event.user_id}"]
     if event.identity is not None:
-        keys.append(f"i:{identity_key(env_id, event.identity)}")
+        keys += _identity_keys(env_id, event.identity)
     return keys
 
 
@@ -123,7 +128,7 @@ def _command_keys(env_id: str, command) -> list[str]:
     keys = []
     identity = getattr(command, "identity", None)
     if identity is not None:
-        keys.append(f"i:{identity_key(env_id, identity)}")
+        keys += _identity_keys(env_id, identity)
     if getattr(command, "user_id", None):
         keys.append(f"u:{command.user_id}")
     if getattr(command, "device_id", None):
@@ -154,13 +159,17 @@ def screen(conn: Connection, env_id: str, messages: list[Message]) -> tuple[list
     kept: dict[int, list] = {id(m): [] for m in messages}
     late: dict[str, Tomb] = {}
     for message, item, keys in items:
-        hit = next((dead[k] for k in keys if k in dead and item.time <= dead[k].cutoff), None)
-        if hit is None:
+        hits = [k for k in keys if k in dead and item.time <= dead[k].cutoff]
+        if not hits:
             kept[id(message)].append(item)
-        elif getattr(item, "type", None) in ("identify", "alias"):
+            continue
+        claims = getattr(item, "type", "event") in ("identify", "alias", "event")
+        identity = getattr(item, "identity", None)
+        if claims and identity is not None and set(hits) & set(_identity_keys(env_id, identity)):
+            # It claimed a deleted identity: the ids it names were that user's.
             for key in keys:
                 if key.startswith("u:") and key not in dead:
-                    late[key[2:]] = hit
+                    late[key[2:]] = dead[hits[0]]
     return [_with_items(m, kept[id(m)]) for m in messages], late
 
 
