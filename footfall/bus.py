@@ -25,9 +25,11 @@ DEAD_LETTER_EXCHANGE = "footfall.dlx"
 # Every working queue and the routing keys bound to it. Each queue has one consumer process type,
 # so each can be scaled (KEDA on its length) on its own.
 QUEUES: dict[str, tuple[str, ...]] = {
-    "identity.inbox": ("event.captured", "identity.command"),
+    "identity.inbox": ("event.captured", "identity.command", "user.deletion_requested"),
     "sessions.events": ("event.captured",),
-    "sessions.facts": ("user.merged", "user.updated", "replay.recorded", "definition.changed"),
+    "sessions.facts": ("user.merged", "user.updated", "replay.recorded", "definition.changed",
+                       "user.deletion_requested"),
+    "replay.deletions": ("replay.deletion_requested",),
 }
 
 

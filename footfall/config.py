@@ -66,6 +66,9 @@ class Settings:
     metrics_bind: str = field(default_factory=lambda: _env("METRICS_BIND", ""))
     # Days a session replay is kept (replay service's retention job and S3 lifecycle rule).
     replay_retention_days: int = field(default_factory=lambda: _int("REPLAY_RETENTION_DAYS", 30))
+    # Days a deleted user's tombstones stop their earlier events from coming back (queues,
+    # redeliveries, SDK offline queues and server-side backfills all end well before).
+    deletion_tombstone_days: int = field(default_factory=lambda: _int("DELETION_TOMBSTONE_DAYS", 400))
     # Internal service addresses the gateway composes.
     ingest_url: str = field(default_factory=lambda: _env("INGEST_URL", "http://127.0.0.1:8081"))
     identity_url: str = field(default_factory=lambda: _env("IDENTITY_URL", "http://127.0.0.1:8082"))

@@ -30,6 +30,15 @@ def identified_user_id(env_id: str, identity: str) -> str:
     return hash53(env_id, identity)
 
 
+def identity_key(env_id: str, identity: str) -> str:
+    """A one-way key of an identity (tombstones keep it instead of the identity itself).
+
+    SHA-256 hex of `env \\x1f identity`, which PostgreSQL computes too:
+    encode(sha256(convert_to(env || chr(31) || identity, 'UTF8')), 'hex').
+    """
+    return hashlib.sha256(f"{env_id}\x1f{identity}".encode()).hexdigest()
+
+
 def new_message_id() -> str:
     """A fresh, time-ordered-enough unique id for a message or event."""
     return str(uuid.uuid4())

@@ -105,6 +105,9 @@ class Event(Model):
     campaign: Campaign | None = None
     ip: str | None = None
     properties: dict[str, Scalar] = Field(default_factory=dict)
+    # Why ingest took it for traffic that is not a person (crawler, headless, monitoring,
+    # excluded_ip), when the environment keeps such events rather than dropping them.
+    bot: str | None = None
 
 
 # --- Identity commands (ingest → identity) ------------------------------------------------------
@@ -230,6 +233,49 @@ class EnvironmentChanged(Message):
     action: Literal["created", "key_rotated", "deleted"]
 
 
+# At most this many users per deletion request (Heap's deletion API takes as many).
+MAX_DELETION_USERS = 1000
+
+
+class DeletionRequested(Message):
+    """Delete users for good: every service drops what it holds of them and of every id merged
+    into them, and keeps a tombstone so nothing dated up to `requested_at` brings them back."""
+
+    routing_key: ClassVar[str] = "user.deletion_requested"
+    deletion_id: str
+    requested_at: datetime
+    user_ids: list[str] = Field(max_length=MAX_DELETION_USERS)
+    # footfall.ids.identity_key of identities the request named (identity may not know them yet).
+    identity_keys: list[str] = Field(default_factory=list, max_length=MAX_DELETION_USERS)
+    # Set on ids identity learnt were members of an earlier deletion's users after it ran (a
+    # claim dated before it arrived late): their counts join that deletion.
+    part_of: bool = False
+
+
+class ReplaysDeletionRequested(Message):
+    """The sessions service's part of a deletion for the replay service: the deleted users' sessions."""
+
+    routing_key: ClassVar[str] = "replay.deletion_requested"
+    deletion_id: str
+    requested_at: datetime
+    session_ids: list[str] = Field(default_factory=list)
+
+
+class EnvironmentSettings(Model):
+    """Per-environment data settings: the gateway owns them and mirrors them into Redis (hash
+    `footfall:env_settings`, field = env id, value = this model's JSON) for ingest and retention."""
+
+    # Days events and sessions are kept (None: forever). A session goes whole, with its events.
+    events_retention_days: int | None = Field(None, ge=1, le=36_500)
+    # What ingest does with traffic that is not a person: drop it, or keep it flagged `bot`.
+    bot_traffic: Literal["drop", "keep"] = "drop"
+    # Client addresses whose events count as bot traffic (an office, a CI), as CIDR ranges.
+    excluded_ip_ranges: list[str] = Field(default_factory=list, max_length=100)
+
+
+ENV_SETTINGS_HASH = "footfall:env_settings"
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     m.routing_key: m
     for m in (
@@ -240,6 +286,8 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         ReplaysRecorded,
         DefinitionChanged,
         EnvironmentChanged,
+        DeletionRequested,
+        ReplaysDeletionRequested,
     )
 }
 

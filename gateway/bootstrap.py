@@ -12,7 +12,7 @@ import secrets
 from sqlalchemy import select, update
 
 from footfall.config import Settings, get_settings
-from gateway import accounts, environments
+from gateway import accounts, environments, privacy
 from gateway.store import accounts as accounts_table
 from gateway.store import api_tokens, environments as environments_table, get_engine
 
@@ -34,6 +34,9 @@ def bootstrap(settings: Settings | None = None) -> dict:
     else:
         write_key = existing["write_key"]
     environments.sync_write_keys(settings)
+    # The demo's visitors are headless Chromium: its environment keeps bot traffic (flagged) rather
+    # than dropping it, unless someone changed that setting since.
+    privacy.ensure_settings(env_id, {"bot_traffic": "keep"}, settings)
 
     email = os.environ.get("FOOTFALL_ADMIN_EMAIL", DEFAULT_ADMIN)
     password = os.environ.get("FOOTFALL_ADMIN_PASSWORD")

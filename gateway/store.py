@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from footfall import db
 from footfall.config import Settings, get_settings
@@ -71,6 +72,23 @@ api_tokens = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("last_used_at", DateTime(timezone=True)),  # updated at most once a minute
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+# User deletions: the audit (who, when, which user ids; the counts come from each service).
+deletions = Table(
+    "deletions", metadata,
+    Column("id", String(64), primary_key=True), Column("env_id", String(64), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("user_ids", JSONB, nullable=False), Column("idempotency_key", String(200)),
+    Column("published_at", DateTime(timezone=True)),
+)
+
+# Per-environment data settings (footfall.messages.EnvironmentSettings), mirrored into Redis.
+environment_settings = Table(
+    "environment_settings", metadata,
+    Column("env_id", String(64), primary_key=True), Column("settings", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 _engines: dict[str, Engine] = {}

@@ -69,6 +69,29 @@ class Upstream:
                            service=self.name, **details)
         return data
 
+    def stream(self, path: str, params: dict | None = None, chunk_bytes: int = 256 * 1024):
+        """The body of a GET as an iterator of byte chunks, its status checked before the first one
+        (a 404 answers None): for answers too big to hold (a user's export)."""
+        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
+        try:
+            response = self._pool.request("GET", url, headers=JSON_HEADERS, preload_content=False,
+                                          timeout=urllib3.Timeout(connect=0.5, read=60.0))
+        except (NewConnectionError, Unreachable):
+            raise self._unavailable() from None
+        if response.status != 200:
+            response.drain_conn()
+            if response.status == 404:
+                return None
+            raise ApiError(502, f"the {self.name} service failed ({response.status})", service=self.name)
+
+        def chunks():
+            try:
+                yield from response.stream(chunk_bytes)
+            finally:
+                response.release_conn()
+
+        return chunks()
+
     def _unavailable(self) -> ApiError:
         return ApiError(503, f"the {self.name} service is unavailable", service=self.name,
                         headers={"Retry-After": "5"})

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from footfall.ids import identified_user_id
 from footfall.messages import Scalar
 from footfall.web import ApiError, found, operation
-from services.identity import store
+from services.identity import deletion, store
 
 bp = Blueprint("identity", __name__, url_prefix="/internal/v1/envs/<env_id>")
 
@@ -131,3 +131,16 @@ def list_warnings(env_id: str):
         rows = store.list_warnings(conn, env_id, int(limit), int(cursor) if cursor else None)
     next_cursor = str(rows[-1]["id"]) if len(rows) == int(limit) else None
     return {"warnings": rows, "next_cursor": next_cursor}
+
+
+@bp.get("/deletions")
+@operation("Deletions done here, by id: counts and time (no personal data)",
+           query={"ids": {"type": "string", "description": "comma-separated deletion ids (at most 100)",
+                          "required": True}},
+           responses={200: {"type": "object"}, 400: "invalid ids"}, tags=["privacy"])
+def deletions(env_id: str):
+    ids = [i for i in request.args.get("ids", "").split(",") if i]
+    if not ids or len(ids) > 100:
+        raise ApiError(400, "ids: 1 to 100 comma-separated deletion ids", field="ids")
+    with _engine().connect() as conn:
+        return {"deletions": deletion.deletion_status(conn, env_id, ids)}

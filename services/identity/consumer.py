@@ -22,10 +22,10 @@ import time
 
 from footfall.bus import BrokerUnavailable, Publisher
 from footfall.config import Settings
-from footfall.messages import Message, UsersMerged, UsersUpdated, encode
+from footfall.messages import DeletionRequested, Message, UsersMerged, UsersUpdated, encode
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery
-from services.identity import batch_apply, store
+from services.identity import batch_apply, deletion, store
 from services.identity.merge import Facts
 from services.identity.wire import read_events
 
@@ -73,17 +73,38 @@ class IdentityConsumer(Consumer):
 
     def handle(self, deliveries: list[Delivery]) -> None:
         self._analyze_when_due()
-        by_env: dict[str, Facts] = {}
+        by_env: dict[str, list[Message]] = {}
+        deletions: list[DeletionRequested] = []
         for delivery in deliveries:
-            env_id = delivery.message.env_id
-            by_env.setdefault(env_id, Facts(env_id)).add_message(delivery.message)
+            message = delivery.message
+            if isinstance(message, DeletionRequested):
+                deletions.append(message)
+            else:
+                by_env.setdefault(message.env_id, []).append(message)
         enqueued: dict[int, bytes] = {}
+        late: list[DeletionRequested] = []
         with self.engine.begin() as conn:
             for env_id in sorted(by_env):
-                for message in outgoing(env_id, batch_apply.apply(conn, by_env[env_id])):
+                # Shared with every batch, exclusive for a deletion: the tombstones read here stay
+                # true until the commit (deletion.py).
+                deletion.lock_shared(conn, env_id)
+                facts = Facts(env_id)
+                live, members = deletion.screen(conn, env_id, by_env[env_id])
+                for message in live:
+                    facts.add_message(message)
+                for message in outgoing(env_id, batch_apply.apply(conn, facts)):
                     body = encode(message)
                     enqueued[store.enqueue(conn, message.routing_key, message.message_id, body)] = body
+                late += deletion.late_member_deletions(env_id, members)
+            # Late members go in every service: the message to the others leaves with this batch's.
+            for message in late:
+                body = encode(message)
+                enqueued[store.enqueue(conn, message.routing_key, message.message_id, body)] = body
         self.flush(enqueued)
+        # Deletions last, each alone: whatever this batch stored of their users goes with them.
+        for request in deletions:
+            with self.engine.begin() as conn:
+                deletion.apply_deletion(conn, request, self.settings.deletion_tombstone_days)
 
     def _analyze_when_due(self) -> None:
         if time.monotonic() >= self._next_analyze:

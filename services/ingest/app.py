@@ -14,6 +14,7 @@ from footfall.bus import Publisher
 from footfall.config import Settings, get_settings
 from footfall.web import OpenAPI, create_service_app
 from services.ingest import api
+from services.ingest.bots import BotFilter
 from services.ingest.enrich import geolocator
 from services.ingest.intake import Intake
 from services.ingest.keys import WriteKeys
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         WriteKeys(client),
         RateLimiter(client, settings.ingest_rate_limit, settings.ingest_rate_window_s),
         geolocator(),
+        bots=BotFilter(client),
     )
     # Everything built so far lives as long as the process: keep the garbage collector from
     # rescanning it on every full collection (each 100-event request allocates thousands of objects).

@@ -18,6 +18,7 @@ from footfall.bus import BrokerUnavailable, Publisher
 from footfall.messages import SCHEMA_VERSION, EventsCaptured, IdentityCommands
 from footfall.web import ApiError
 from services.ingest import heap, segment
+from services.ingest.bots import BotFilter
 from services.ingest.keys import KeysUnavailable, WriteKeys
 from services.ingest.limits import RateLimiter, read_json
 from services.ingest.normalize import FieldError, Normalized, Receipt, TooManyItems
@@ -63,8 +64,10 @@ class Intake:
     """The composition of ingest's parts; one per app, shared by its threads."""
 
     def __init__(self, publisher: Publisher, keys: WriteKeys, limiter: RateLimiter,
-                 geo: Callable[[str], dict | None], clock: Callable[[], datetime] = utcnow):
+                 geo: Callable[[str], dict | None], clock: Callable[[], datetime] = utcnow,
+                 bots: BotFilter | None = None):
         self.publisher, self.keys, self.limiter, self.geo, self.clock = publisher, keys, limiter, geo, clock
+        self.bots = bots
 
     def accept(self, dialect: Dialect, request: Request) -> tuple[dict, int]:
         """The whole request; raises ApiError for every answer but success."""
@@ -90,6 +93,8 @@ class Intake:
             field = first["field"] if len(raw_items) == 1 else f"[{first['index']}].{first['field']}"
             raise ApiError(400, f"no valid item: {field}: {first['message']}", field=first["field"],
                            accepted=0, errors=result.errors)
+        if self.bots is not None and result.events:
+            result.events = self.bots.screen(env_id, result.events)
         self._publish(env_id, result)
         return {"success": True, "accepted": result.accepted, "errors": result.errors}, dialect.status
 

@@ -11,9 +11,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from footfall.bus import BrokerUnavailable
 from footfall.replay_token import InvalidRecordingToken, RecordingGrant, verify_recording_token
 from footfall.web import ApiError, found, operation
-from services.replay import chunks
+from services.replay import chunks, deletion
 from services.replay.environments import EnvironmentsUnavailable
-from services.replay.service import Replays
+from services.replay.service import Replays, SessionDeleted
 from services.replay.storage import StorageUnavailable
 
 bp = Blueprint("replay", __name__)
@@ -64,7 +64,7 @@ def _grant() -> RecordingGrant:
                   "env_id": {"type": "string"}, "session_id": {"type": "string"}},
            responses={201: CHUNK_RESPONSE, 200: CHUNK_RESPONSE, 400: "not a gzip JSON array of rrweb events",
                       401: "missing, forged or expired token, or an environment that does not exist",
-                      403: "token for another session",
+                      403: "token for another session", 410: "the session's user was deleted",
                       413: "chunk over 20 MB or 16 MB inflated, or the session's quota of chunks, "
                            "bytes or events reached (`quota` says which)",
                       503: "storage or broker unavailable; retry"},
@@ -85,6 +85,8 @@ def upload_chunk():
         raise ApiError(413, str(exc), limit_bytes=chunks.MAX_INFLATED_BYTES) from exc
     except chunks.BadChunk as exc:
         raise ApiError(400, str(exc)) from exc
+    except SessionDeleted as exc:
+        raise ApiError(410, str(exc), session_id=grant.session_id) from exc
     except (BotoCoreError, ClientError, StorageUnavailable, BrokerUnavailable) as exc:
         # Nothing is lost: the same (session, seq) may be sent again and counts once.
         raise ApiError(503, "storage or broker unavailable: send the chunk again shortly",
@@ -104,3 +106,15 @@ def manifest(env_id: str, session_id: str):
         return current_app.response_class(stream, mimetype="application/json")
     return found(_replays().manifest(env_id, session_id), "no replay for this session",
                  session_id=session_id)
+
+
+@bp.get("/internal/v1/envs/<env_id>/deletions")
+@operation("Deletions done here, by id: counts and time (no personal data)",
+           query={"ids": {"type": "string", "description": "comma-separated deletion ids (at most 100)",
+                          "required": True}},
+           responses={200: {"type": "object"}, 400: "invalid ids"}, tags=["internal"])
+def deletions(env_id: str):
+    ids = [i for i in request.args.get("ids", "").split(",") if i]
+    if not ids or len(ids) > 100:
+        raise ApiError(400, "ids: 1 to 100 comma-separated deletion ids", field="ids")
+    return {"deletions": deletion.deletion_status(_replays().index.engine, env_id, ids)}

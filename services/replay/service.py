@@ -12,10 +12,14 @@ from footfall.bus import Publisher
 from footfall.config import Settings
 from footfall.messages import ReplayRecording, ReplaysRecorded
 from footfall.replay_token import RecordingGrant, valid_session_id
-from services.replay import chunks
+from services.replay import chunks, deletion
 from services.replay.environments import KnownEnvironments
 from services.replay.storage import ChunkExists, ChunkStorage
 from services.replay.store import ReplayIndex
+
+
+class SessionDeleted(Exception):
+    """The session's user was deleted: its later chunks are refused (410), never stored."""
 
 
 def utcnow() -> datetime:
@@ -43,6 +47,8 @@ class Replays:
         The session's quotas are checked first (concurrent uploads of one session may pass them by
         at most one chunk each).
         """
+        if deletion.is_deleted(self.index.engine, grant.env_id, grant.session_id):
+            raise SessionDeleted(f"session {grant.session_id} was deleted with its user")
         usage, stored = self.index.usage(grant.env_id, grant.session_id, seq)
         if stored:
             # A repeat: it may be the retry of an upload whose announcement failed.

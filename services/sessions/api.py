@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from footfall.web import ApiError, found, operation
-from services.sessions import feed
+from services.sessions import deletion, export, feed
 from services.sessions.filters import parse_filters
 
 bp = Blueprint("sessions", __name__, url_prefix="/internal/v1/envs/<env_id>")
@@ -95,3 +95,33 @@ def get_session_events(env_id: str, session_id: str):
 def get_event(env_id: str, event_id: str):
     with _engine().connect() as conn:
         return found(feed.event(conn, env_id, event_id), "unknown event", event_id=event_id)
+
+
+@bp.get("/users/<user_id>/export/<part>")
+@operation("Everything held about a user, streamed: its sessions, events or replayed sessions, as "
+           "JSON lines or CSV (following merges)",
+           query={"format": {"type": "string", "enum": ["json", "csv"]}},
+           responses={200: "JSON lines (application/x-ndjson) or CSV (text/csv)",
+                      400: "unknown part or format", 404: "unknown user"}, tags=["privacy"])
+def export_user(env_id: str, user_id: str, part: str):
+    fmt = request.args.get("format", "json")
+    if part not in export.PARTS:
+        raise ApiError(400, f"part must be one of {', '.join(export.PARTS)}", field="part")
+    if fmt not in ("json", "csv"):
+        raise ApiError(400, "format must be json or csv", field="format")
+    ids = found(export.members(_engine(), env_id, user_id), "unknown user", user_id=user_id)
+    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return Response(export.stream(_engine(), env_id, ids, part, fmt), mimetype=mimetype)
+
+
+@bp.get("/deletions")
+@operation("Deletions done here, by id: counts and time (no personal data)",
+           query={"ids": {"type": "string", "description": "comma-separated deletion ids (at most 100)",
+                          "required": True}},
+           responses={200: JSON_OBJECT, 400: "invalid ids"}, tags=["privacy"])
+def deletions(env_id: str):
+    ids = [i for i in request.args.get("ids", "").split(",") if i]
+    if not ids or len(ids) > 100:
+        raise ApiError(400, "ids: 1 to 100 comma-separated deletion ids", field="ids")
+    with _engine().connect() as conn:
+        return {"deletions": deletion.deletion_status(conn, env_id, ids)}

@@ -19,11 +19,13 @@ from typing import Annotated
 import msgspec
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Strict
 
+from footfall.bus import BrokerUnavailable, Publisher
 from footfall.config import get_settings
 from footfall.db import make_engine
 from footfall.messages import (
     SCHEMA_VERSION,
     DefinitionChanged,
+    DeletionRequested,
     Kind,
     Message,
     ReplaysRecorded,
@@ -36,7 +38,7 @@ from footfall.messages import (
 )
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery
-from services.sessions import events_path, facts, merges
+from services.sessions import deletion, events_path, facts, merges
 from services.sessions.tables import SCHEMA
 
 log = logging.getLogger(__name__)
@@ -134,27 +136,38 @@ class EventsConsumer(Consumer):
         return decode(routing_key, body)
 
     def handle(self, deliveries: list[Delivery]) -> None:
-        bodies = [d.body for d in deliveries if d.routing_key == "event.captured"]
-        if not bodies:
+        captured = [d for d in deliveries if d.routing_key == "event.captured"]
+        if not captured:
             return
         with self.engine.begin() as conn:
-            self.stored += events_path.store_events(conn, bodies)
+            self.stored += events_path.store_events(conn, [d.body for d in captured],
+                                                    {d.message.env_id for d in captured})
+
+
+class AnnouncementFailed(ConnectionError):
+    """The broker did not confirm a deletion's replay part: transient, the batch is retried."""
 
 
 class FactsConsumer(Consumer):
-    """Applies user merges, user snapshots and replays; definition changes need nothing stored."""
+    """Applies user merges, user snapshots, replays and deletions; definition changes need nothing
+    stored. Facts about deleted users dated before their deletion are dropped (deletion.py)."""
 
     queue = "sessions.facts"
 
-    def __init__(self, settings=None):
+    def __init__(self, settings=None, publisher: Publisher | None = None):
         super().__init__(settings)
         self.engine = make_engine(SCHEMA, self.settings)
+        self.publisher = publisher or Publisher(self.settings)
 
     def handle(self, deliveries: list[Delivery]) -> None:
         merged, snapshots, replays = defaultdict(list), defaultdict(list), defaultdict(list)
+        deletions: list[DeletionRequested] = []
+        keep_days = self.settings.deletion_tombstone_days
         for delivery in deliveries:
             message = delivery.message
-            if isinstance(message, UsersMerged):
+            if isinstance(message, DeletionRequested):
+                deletions.append(message)
+            elif isinstance(message, UsersMerged):
                 merged[message.env_id].extend(message.merges)
             elif isinstance(message, UsersUpdated):
                 snapshots[message.env_id].extend(message.users)
@@ -169,13 +182,33 @@ class FactsConsumer(Consumer):
         # same batch are recognised.
         for env_id, items in merged.items():
             with self.engine.begin() as conn:
-                merges.apply_merges(conn, env_id, sorted(items, key=_merge_order))
+                live = deletion.live_merges(conn, env_id, sorted(items, key=_merge_order), keep_days)
+                merges.apply_merges(conn, env_id, live)
         for env_id, items in snapshots.items():
             with self.engine.begin() as conn:
-                facts.apply_snapshots(conn, env_id, items)
+                facts.apply_snapshots(conn, env_id, deletion.live_snapshots(conn, env_id, items))
         for env_id, items in replays.items():
             with self.engine.begin() as conn:
-                facts.apply_replays(conn, env_id, items)
+                facts.apply_replays(conn, env_id, deletion.live_replays(conn, env_id, items))
+        # Deletions last: whatever this batch stored of their users goes with them.
+        for request in deletions:
+            with self.engine.begin() as conn:
+                deletion.apply_deletion(conn, request, keep_days)
+        if deletions or merged:
+            self.announce()
+
+    def announce(self) -> int:
+        """Tell the replay service the sessions of deletions done here (what a crash left too)."""
+        try:
+            return deletion.announce(self.engine, self.publisher.publish)
+        except BrokerUnavailable as exc:
+            raise AnnouncementFailed(str(exc)) from exc
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self.publisher.close()  # its connection belongs to this (the consuming) thread
 
 
 def _merge_order(item) -> tuple[datetime, str, str]:

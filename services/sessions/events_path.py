@@ -98,6 +98,22 @@ LOCK = lock_buckets_sql("select distinct env_id, anon_user_id from fresh")
 # 3. Only events never stored go on (an index probe each; nothing is deleted usually).
 DEDUPE = "delete from fresh f using events v where v.env_id = f.env_id and v.event_id = f.event_id"
 
+# 3b. Events of deleted users dated up to their deletion go no further (tombstones, deletion.py):
+#     read after LOCK, so a deletion of these ids has committed before, or waits for this batch.
+#     Only run for environments with tombstones (ENVS_WITH_TOMBSTONES), as two hash joins.
+ENVS_WITH_TOMBSTONES = """
+    select distinct env_id from tombstones where env_id = any(cast(:envs as text[]))
+"""
+DROP_DELETED = """
+    delete from fresh f using tombstones t
+    where t.env_id = f.env_id and t.key = 'u:' || f.anon_user_id and f.time <= t.cutoff
+"""
+DROP_DELETED_IDENTITIES = """
+    delete from fresh f using tombstones t
+    where f.identity is not null and t.env_id = f.env_id and f.time <= t.cutoff
+      and t.key = 'i:' || encode(sha256(convert_to(f.env_id || chr(31) || f.identity, 'UTF8')), 'hex')
+"""
+
 # 4. Intervals to merge per stream (iv): each stored session within one timeout of the new events
 #    (its events are not re-read: start, end and first event suffice), and each new event. Sorted by
 #    (start, first event), a gap above the timeout from the furthest end so far starts a session,
@@ -250,16 +266,28 @@ def _insert_events(conn: Connection) -> int:
         return conn.execute(text(INSERT_EVENTS + " on conflict do nothing")).rowcount
 
 
-def store_events(conn: Connection, bodies: list[bytes]) -> int:
+def _drop_deleted(conn: Connection, env_ids: Iterable[str] | None) -> None:
+    """Step 3b: without tombstones in the batch's environments, one index probe and nothing more."""
+    if env_ids is None:
+        env_ids = conn.scalars(text("select distinct env_id from fresh")).all()
+    if conn.execute(text(ENVS_WITH_TOMBSTONES), {"envs": sorted(set(env_ids))}).first() is not None:
+        conn.execute(text(DROP_DELETED))
+        conn.execute(text(DROP_DELETED_IDENTITIES))
+
+
+def store_events(conn: Connection, bodies: list[bytes], env_ids: Iterable[str] | None = None) -> int:
     """Store the events of `event.captured` bodies and re-cut their sessions; returns events added.
 
     Runs inside the caller's transaction; the bodies must already be validated (consumer.decode).
+    `env_ids`: the environments the bodies name, when the caller read them already.
     """
     _work_tables(conn)
     _copy_bodies(conn, bodies)
     conn.execute(text("set local work_mem = '64MB'"))  # a 20k-event batch sorts in memory
-    for step in (STAGE, LOCK, DEDUPE, CUT):
+    for step in (STAGE, LOCK, DEDUPE):
         conn.execute(text(step))
+    _drop_deleted(conn, env_ids)
+    conn.execute(text(CUT))
     added = _insert_events(conn)
     renamed = conn.execute(text(RENAMED)).all()
     if renamed:

@@ -77,6 +77,20 @@ replays = Table(
     "replays", metadata,
     Column("env_id", Text, primary_key=True), Column("session_id", Text, primary_key=True),
 )
+# Deleted ids (deletion.py): `u:<anonymous user id>`, `i:<identity key>`, `s:<session id>`, with
+# the time up to which their data was deleted; the events path and the facts drop what they name.
+tombstones = Table(
+    "tombstones", metadata,
+    Column("env_id", Text, primary_key=True), Column("key", Text, primary_key=True),
+    Column("cutoff", TZ), Column("deletion_id", Text), Column("expires_at", TZ),
+)
+# One row per deletion: its counts (the audit), and the replay sessions to announce (an outbox).
+deletions = Table(
+    "deletions", metadata,
+    Column("env_id", Text, primary_key=True), Column("deletion_id", Text, primary_key=True),
+    Column("requested_at", TZ), Column("counts", JSONB), Column("replay_session_ids", JSONB),
+    Column("announced", Boolean), Column("done_at", TZ),
+)
 
 
 def owner_of(env_id: str, anon_user_id: ColumnElement) -> ColumnElement:

@@ -281,14 +281,18 @@ def test_migrations_run_as_a_job_with_the_same_hardening(rendered, render):
 
 
 @pytest.mark.parametrize("render", RENDERS)
-def test_replay_retention_runs_daily_with_the_same_hardening(rendered, render):
-    (cron,) = of_kind(rendered[render], "CronJob").values()
-    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    assert pod["containers"][0]["command"] == ["python", "-m", "services.replay.retention"]
-    assert (Path(__file__).resolve().parents[2] / "services/replay/retention.py").exists()
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
-    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+def test_retention_jobs_run_on_a_schedule_with_the_same_hardening(rendered, render):
+    crons = of_kind(rendered[render], "CronJob")
+    commands = set()
+    for cron in crons.values():
+        pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        module = pod["containers"][0]["command"][2]
+        commands.add(module)
+        assert (Path(__file__).resolve().parents[2] / (module.replace(".", "/") + ".py")).exists()
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+        assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert commands == {"services.replay.retention", "services.sessions.retention"}
 
 
 @pytest.mark.parametrize("render", RENDERS)

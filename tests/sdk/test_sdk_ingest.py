@@ -24,8 +24,10 @@ WRITE_KEY = "sdk-ingest-test-key"
 @pytest.fixture
 def stack_of_two(settings, clean_bus, redis_client):
     """Ingest and the demo site, each on a free port, wired together (the key published in Redis,
-    as the gateway does)."""
+    as the gateway does). Headless Chromium is bot traffic: this environment keeps it, flagged (the
+    default would drop it)."""
     redis_client.hset(WRITE_KEYS_HASH, WRITE_KEY, ENV_ID)
+    redis_client.hset(messages.ENV_SETTINGS_HASH, ENV_ID, b'{"bot_traffic": "keep"}')
     with serve(create_ingest(settings.with_(env_id=ENV_ID, write_key=WRITE_KEY))) as ingest_url:
         demo = create_demo(settings.with_(ingest_url=ingest_url, write_key=WRITE_KEY), replay=False)
         with serve(demo) as site:
@@ -78,6 +80,7 @@ def test_demo_visit_becomes_canonical_events(browser, settings, stack_of_two):
     events = list({e.event_id: e for e in events}.values())
     assert {e.env_id for e in events} == {ENV_ID}
     assert {e.source for e in events} == {"web"}
+    assert {e.bot for e in events} == {"headless"}  # kept, flagged, as this environment says
     assert {e.device_id for e in events} == {ids["deviceId"]}
     assert {e.user_id for e in events} == {ids["userId"]}  # identify kept the anonymous user id
     assert {e.session_id for e in events} == {ids["sessionId"]}

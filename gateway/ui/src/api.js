@@ -48,6 +48,7 @@ export function envApi(envId) {
   };
   const seg = encodeURIComponent;
   return {
+    envId,
     feed: (params) => get(`${base}/users${q(params)}`),
     user: (id) => get(`${base}/users/${seg(id)}`),
     userSessions: (id, filter) => get(`${base}/users/${seg(id)}/sessions${q({ filter: filter.length ? filter : undefined, limit: 100 })}`),

@@ -5,6 +5,7 @@ import { FilterBar } from "./filters.jsx";
 import { UserCard } from "./user.jsx";
 import { PRESETS, timelineLabel, todayISO, windowOf } from "./time.js";
 import { CalendarIcon, ChevronIcon } from "./icons.jsx";
+import { DataSettingsButton } from "./privacy.jsx";
 
 const PAGE_SIZE = 25;
 // New activity shows up without a reload: the first page is fetched again this often. A link can
@@ -157,6 +158,7 @@ export function FeedPage({ me, onLogout }) {
           <a href="#tokens" data-testid="nav-tokens">API tokens</a></nav>
         <div class="spacer" />
         <TrialBadge status={trial} />
+        <DataSettingsButton envId={envId} />
         <select class="env-select" value={envId} onChange={(e) => setEnvId(e.target.value)} aria-label="Environment" data-testid="env-select">
           {me.environments.map((env) => <option value={env.id}>{env.name} ({env.id})</option>)}
         </select>

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { CloseIcon } from "./icons.jsx";
 import { SessionEvents, SessionRow } from "./user.jsx";
 import { count, fmtDate, fmtDateTime } from "./time.js";
+import { DeleteUser } from "./privacy.jsx";
 
 export function Modal({ title, onClose, children, wide, testid }) {
   useEffect(() => {
@@ -55,6 +56,7 @@ export function AboutUserModal({ api, user, onClose }) {
           ))}
         </dl>
       )}
+      {data && <DeleteUser envId={api.envId} user={data} />}
     </Modal>
   );
 }
