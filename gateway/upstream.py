@@ -74,7 +74,7 @@ class Upstream:
         (a 404 answers None): for answers too big to hold (a user's export)."""
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         try:
-            response = self._pool.request("GET", url, headers=JSON_HEADERS, preload_content=False,
+            response = self._pool.request("GET", url, headers=self.headers, preload_content=False,
                                           timeout=urllib3.Timeout(connect=0.5, read=60.0))
         except (NewConnectionError, Unreachable):
             raise self._unavailable() from None

@@ -65,5 +65,6 @@ def test_openapi_describes_every_route(client):
     assert set(paths) == {
         "/internal/v1/envs/{env_id}/users/{user_id}", "/internal/v1/envs/{env_id}/users/by-identity/{identity}",
         "/internal/v1/envs/{env_id}/users/{user_id}/devices", "/internal/v1/envs/{env_id}/warnings",
+        "/internal/v1/envs/{env_id}/deletions",
     }
     assert client.get("/readyz").status_code == 200
