@@ -134,7 +134,12 @@ CUT = f"""
     select s.env_id, chr(30) || s.session_id, {NO_TIMEOUT}, s.start, s."end", s.first_event_id,
            s.session_id, s.event_count, s.anon_user_id, s.session_id
     from (select distinct env_id, client_session_id from fresh where client_session_id is not null) c
-    join sessions s on s.env_id = c.env_id and s.session_id = c.client_session_id and s.client
+    cross join lateral (
+        -- by key, one probe per client session: as a plain join the planner hashed all of
+        -- `sessions` (a scan of the whole table per batch) when it expected many client ids
+        select * from sessions s where s.env_id = c.env_id and s.session_id = c.client_session_id
+        and s.client offset 0
+    ) s
     union all
     select env_id, skey, timeout, time, time, event_id, null, 1, anon_user_id, client_session_id
     from fresh
