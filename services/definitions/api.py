@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection
 
 from footfall.bus import BrokerUnavailable
@@ -36,6 +36,14 @@ class DefinitionIn(BaseModel):
     color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}$")
     description: str = Field("", max_length=2000)
     criteria: Any = Field(description=CRITERIA_DOC)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        # Names are what people pick from lists: surrounding spaces would make look-alike twins.
+        if not name.strip():
+            raise ValueError("must not be blank")
+        return name.strip()
 
 
 class Definition(DefinitionIn):
@@ -105,6 +113,16 @@ def _publish(env_id: str, definition_id: str, action: str) -> None:
         raise ApiError(503, "broker unavailable; nothing was changed", headers={"Retry-After": "5"}) from None
 
 
+def _claim_name(conn: Connection, env_id: str, name: str, definition_id: str | None) -> None:
+    """409 when another live definition of the environment already has this name (any case):
+    two "Signed Up" in a filter list cannot be told apart. Holds the environment's name lock."""
+    store.lock_names(conn, env_id)
+    twin = store.live_named(conn, env_id, name, other_than=definition_id)
+    if twin is not None:
+        raise ApiError(409, f"a definition named {twin['name']!r} already exists", field="name",
+                       definition_id=twin["id"])
+
+
 def _write_fields(body: DefinitionIn, items: list[Item]) -> dict[str, Any]:
     fields = body.model_dump(include={"name", "category", "color", "description"})
     return {**fields, "criteria": dump_items(items)}
@@ -124,12 +142,14 @@ def list_definitions(env_id: str):
 
 @bp.post("")
 @operation("Create a definition (publishes definition.changed)", request=DefinitionIn,
-           responses={201: Definition, 400: "invalid criteria or fields, with where", 503: "broker down"})
+           responses={201: Definition, 400: "invalid criteria or fields, with where",
+                      409: "the name is taken (field: name)", 503: "broker down"})
 def create_definition(env_id: str):
     body = DefinitionIn.model_validate(request.get_json(silent=True) or {})
     items = _parse(body.criteria)
     with _engine().begin() as conn:
         _check_combos(conn, env_id, items, None)
+        _claim_name(conn, env_id, body.name, None)
         row = store.create(conn, env_id, _write_fields(body, items))
         _publish(env_id, row["id"], "created")
     return row, 201
@@ -145,14 +165,18 @@ def get_definition(env_id: str, definition_id: str):
 
 @bp.put("/<definition_id>")
 @operation("Replace a definition's fields (publishes definition.changed)", request=DefinitionIn,
-           responses={200: Definition, 400: "invalid", 404: "unknown definition", 503: "broker down"})
+           responses={200: Definition, 400: "invalid", 404: "unknown definition",
+                      409: "the name is taken (field: name)", 503: "broker down"})
 def update_definition(env_id: str, definition_id: str):
     body = DefinitionIn.model_validate(request.get_json(silent=True) or {})
     items = _parse(body.criteria)
     with _engine().begin() as conn:
-        if store.get(conn, env_id, definition_id, lock=True) is None:
+        current = store.get(conn, env_id, definition_id, lock=True)
+        if current is None:
             raise ApiError(404, "no such definition", definition_id=definition_id)
         _check_combos(conn, env_id, items, definition_id)
+        if not current["archived"]:
+            _claim_name(conn, env_id, body.name, definition_id)
         row = store.update_(conn, env_id, definition_id, _write_fields(body, items))
         _publish(env_id, definition_id, "updated")
     return row
@@ -169,6 +193,23 @@ def archive_definition(env_id: str, definition_id: str):
         if not row["archived"]:
             row = store.update_(conn, env_id, definition_id, {"archived": True})
             _publish(env_id, definition_id, "archived")
+    return row
+
+
+@bp.post("/<definition_id>/restore")
+@operation("Restore an archived definition (publishes definition.changed)",
+           responses={200: Definition, 404: "unknown definition",
+                      409: "a live definition has its name (field: name)", 503: "broker down"})
+def restore_definition(env_id: str, definition_id: str):
+    with _engine().begin() as conn:
+        row = store.get(conn, env_id, definition_id, lock=True)
+        if row is None:
+            raise ApiError(404, "no such definition", definition_id=definition_id)
+        if row["archived"]:
+            _claim_name(conn, env_id, row["name"], definition_id)
+            row = store.update_(conn, env_id, definition_id, {"archived": False})
+            # "updated": consumers already treat any change as "labels may differ now".
+            _publish(env_id, definition_id, "updated")
     return row
 
 

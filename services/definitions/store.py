@@ -16,6 +16,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -80,6 +81,24 @@ def update_(conn: Connection, env_id: str, definition_id: str, changes: dict[str
         .values(**changes, updated_at=datetime.now(UTC))
         .returning(*definitions.c)
     ).one_or_none()
+    return None if row is None else _as_json(row)
+
+
+def lock_names(conn: Connection, env_id: str) -> None:
+    """Serialise an environment's name checks and writes until the transaction ends, so two
+    concurrent writers cannot both see a name as free."""
+    conn.execute(text("select pg_advisory_xact_lock(hashtext('definitions.names'), hashtext(:env))"),
+                 {"env": env_id})
+
+
+def live_named(conn: Connection, env_id: str, name: str, *, other_than: str | None = None) -> dict[str, Any] | None:
+    """The live (not archived) definition called `name`, ignoring case and surrounding spaces."""
+    query = select(definitions).where(
+        definitions.c.env_id == env_id, definitions.c.archived.is_(False),
+        func.lower(func.btrim(definitions.c.name)) == name.strip().lower())
+    if other_than is not None:
+        query = query.where(definitions.c.id != other_than)
+    row = conn.execute(query.limit(1)).one_or_none()
     return None if row is None else _as_json(row)
 
 

@@ -99,8 +99,50 @@ def test_suggest_proposes_criteria_that_match_the_event(client):
     assert client.post(f"{BASE}/suggest", json={"nope": 1}).status_code == 400
 
 
+def test_a_name_is_taken_once_among_live_definitions(client, facts):
+    first = client.post(BASE, json={**BUY, "name": "Signed Up"}).json
+    for name in ("Signed Up", "signed up", "  SIGNED UP "):
+        twin = client.post(BASE, json={**BUY, "name": name})
+        assert twin.status_code == 409, twin.json
+        assert twin.json["error"]["field"] == "name" and twin.json["error"]["definition_id"] == first["id"]
+    other = client.post(BASE, json={**BUY, "name": "Bought"}).json
+    renamed = client.put(f"{BASE}/{other['id']}", json={**BUY, "name": "signed up"})
+    assert renamed.status_code == 409 and renamed.json["error"]["field"] == "name"
+    assert client.put(f"{BASE}/{first['id']}", json={**BUY, "name": "Signed Up"}).status_code == 200  # itself
+    assert client.post(BASE, json={**BUY, "name": "   "}).json["error"]["errors"][0]["field"] == "name"
+
+    # Archived names are free again; restoring one whose name was taken since is refused.
+    client.post(f"{BASE}/{first['id']}/archive")
+    again = client.post(BASE, json={**BUY, "name": "Signed Up"})
+    assert again.status_code == 201
+    refused = client.post(f"{BASE}/{first['id']}/restore")
+    assert refused.status_code == 409 and refused.json["error"]["field"] == "name"
+    client.post(f"{BASE}/{again.json['id']}/archive")
+    restored = client.post(f"{BASE}/{first['id']}/restore")
+    assert restored.status_code == 200 and restored.json["archived"] is False
+    assert [d["id"] for d in client.get(BASE).json["definitions"]] == [first["id"], other["id"]]
+    assert client.post(f"{BASE}/missing/restore").status_code == 404
+    actions = [m.action for m in facts() if m.definition_id == first["id"]]
+    assert actions == ["created", "updated", "archived", "updated"]
+
+
+def test_concurrent_creates_of_one_name_leave_one(app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(k: int) -> int:
+        return app.test_client().post(BASE, json={**BUY, "name": "Checkout"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(create, range(8)))
+    assert statuses == [201] + [409] * 7
+    listed = app.test_client().get(BASE).json["definitions"]
+    assert [d["name"] for d in listed] == ["Checkout"]
+
+
 def test_openapi_describes_the_api(client):
     paths = client.get("/openapi.json").json["paths"]
     assert set(paths["/internal/v1/envs/{env_id}/definitions"]) == {"get", "post"}
     assert "post" in paths["/internal/v1/envs/{env_id}/definitions/label"]
+    restore = paths["/internal/v1/envs/{env_id}/definitions/{definition_id}/restore"]["post"]
+    assert {"200", "404", "409"} <= set(restore["responses"])
     assert client.get("/readyz").json["status"] == "ready"
