@@ -44,9 +44,6 @@ EVENT_SCHEMA = {"type": "object", "required": ["event_id", "kind", "display_name
                                "name": {"type": ["string", "null"]}, "display_name": {"type": "string"},
                                "time": {"type": "string"}, "properties": {"type": "object"},
                                "definition": {"type": ["object", "null"]}}}
-DEFINITION_BODY = {"type": "object", "required": ["name", "criteria"], "properties": {
-    "name": {"type": "string"}, "category": {"type": "string"}, "color": {"type": "string"},
-    "description": {"type": "string"}, "criteria": {}}}
 TAGS = ["users & sessions"]
 
 
@@ -54,11 +51,13 @@ def services():
     return current_app.extensions["services"]
 
 
-def _internal(env_id: str, path: str) -> str:
+def internal(env_id: str, path: str) -> str:
+    """An environment's path on an internal service."""
     return f"/internal/v1/envs/{quote(env_id, safe='')}{path}"
 
 
-def _seg(value: str) -> str:
+def seg(value: str) -> str:
+    """One URL path segment, escaped (ids may hold '/')."""
     return quote(value, safe="")
 
 
@@ -78,7 +77,7 @@ def _filter_param(env_id: str) -> str | None:
         return None
 
     def criteria_of(definition_id: str):
-        found = services().definitions.get(_internal(env_id, f"/definitions/{_seg(definition_id)}/criteria"),
+        found = services().definitions.get(internal(env_id, f"/definitions/{seg(definition_id)}/criteria"),
                                            allow_404=True)
         if found is None:
             raise ApiError(400, f"no definition {definition_id!r}", field="filter")
@@ -93,7 +92,8 @@ def _trial(env_id: str) -> dict | None:
     return status(env_id) if status else None
 
 
-def _params(**values) -> dict:
+def present(**values) -> dict:
+    """The query parameters that are set (None means: leave it to the service's default)."""
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -104,9 +104,9 @@ def _params(**values) -> dict:
            tags=TAGS)
 def users_feed(env_id: str):
     start, end = compose.window(request.args.get("from"), request.args.get("to"))
-    params = _params(**{"from": start, "to": end, "filter": _filter_param(env_id),
+    params = present(**{"from": start, "to": end, "filter": _filter_param(env_id),
                         "cursor": request.args.get("cursor"), "limit": _limit()})
-    feed = services().sessions.get(_internal(env_id, "/users"), params)
+    feed = services().sessions.get(internal(env_id, "/users"), params)
     now, trial = datetime.now(timezone.utc), _trial(env_id)
     for user in feed.get("users", []):
         compose.with_replay(user.get("sessions") or [], now, trial)
@@ -120,7 +120,7 @@ def users_feed(env_id: str):
 @operation("About this user: every property", responses={200: USER_SCHEMA, 404: "no such user"},
            tags=TAGS)
 def user_detail(env_id: str, user_id: str):
-    return found(services().sessions.get(_internal(env_id, f"/users/{_seg(user_id)}"), allow_404=True),
+    return found(services().sessions.get(internal(env_id, f"/users/{seg(user_id)}"), allow_404=True),
                  f"no user {user_id!r} in this environment")
 
 
@@ -132,8 +132,8 @@ def user_detail(env_id: str, user_id: str):
                "sessions": {"type": "array", "items": SESSION_SCHEMA},
                "next_cursor": {"type": ["string", "null"]}}}}, tags=TAGS)
 def user_sessions(env_id: str, user_id: str):
-    params = _params(filter=_filter_param(env_id), cursor=request.args.get("cursor"), limit=_limit())
-    answer = found(services().sessions.get(_internal(env_id, f"/users/{_seg(user_id)}/sessions"),
+    params = present(filter=_filter_param(env_id), cursor=request.args.get("cursor"), limit=_limit())
+    answer = found(services().sessions.get(internal(env_id, f"/users/{seg(user_id)}/sessions"),
                                            params, allow_404=True),
                    f"no user {user_id!r} in this environment")
     compose.with_replay(answer.get("sessions", []), datetime.now(timezone.utc), _trial(env_id))
@@ -143,10 +143,35 @@ def user_sessions(env_id: str, user_id: str):
     return answer
 
 
+@bp.get("/sessions/<session_id>")
+@require_env_access
+@operation("One session (its page: replay state, platform, who): found through its events' user",
+           responses={200: {**SESSION_SCHEMA, "required": [*SESSION_SCHEMA["required"], "user_id"]},
+                      404: "no such session"}, tags=TAGS)
+def session_detail(env_id: str, session_id: str):
+    not_found = f"no session {session_id!r} in this environment"
+    answer = found(services().sessions.get(internal(env_id, f"/sessions/{seg(session_id)}/events"),
+                                           allow_404=True), not_found)
+    events = answer.get("events") or []
+    if not events:
+        raise ApiError(404, not_found)
+    # The session overlaps its own first and last event: a window that small lists only a few
+    # of the user's sessions, so one page finds it without walking their whole history.
+    user_id = events[0]["user_id"]
+    window = present(**{"from": events[0]["time"], "to": events[-1]["time"], "limit": 100})
+    listed = services().sessions.get(internal(env_id, f"/users/{seg(user_id)}/sessions"), window,
+                                     allow_404=True) or {}
+    session = next((s for s in listed.get("sessions", []) if s["session_id"] == session_id), None)
+    session = found(session, not_found)
+    compose.with_replay([session], datetime.now(timezone.utc), _trial(env_id))
+    session.pop("matched", None)
+    return {**session, "user_id": session.get("user_id") or user_id}
+
+
 def _labelled(env_id: str, events: list[dict]) -> list[dict]:
     labels = {}
     if events:
-        labels = services().definitions.post(_internal(env_id, "/definitions/label"),
+        labels = services().definitions.post(internal(env_id, "/definitions/label"),
                                              {"events": events}).get("labels", {})
     return [compose.shape_event(event, labels.get(event["event_id"])) for event in events]
 
@@ -158,14 +183,14 @@ def _labelled(env_id: str, events: list[dict]) -> list[dict]:
                "events": {"type": "array", "items": EVENT_SCHEMA}}}, 404: "no such session"},
            tags=TAGS)
 def session_events(env_id: str, session_id: str):
-    answer = found(services().sessions.get(_internal(env_id, f"/sessions/{_seg(session_id)}/events"),
+    answer = found(services().sessions.get(internal(env_id, f"/sessions/{seg(session_id)}/events"),
                                            allow_404=True),
                    f"no session {session_id!r} in this environment")
     return {"events": _labelled(env_id, answer.get("events", []))}
 
 
-def _event(env_id: str, event_id: str) -> dict:
-    return found(services().sessions.get(_internal(env_id, f"/events/{_seg(event_id)}"), allow_404=True),
+def fetch_event(env_id: str, event_id: str) -> dict:
+    return found(services().sessions.get(internal(env_id, f"/events/{seg(event_id)}"), allow_404=True),
                  f"no event {event_id!r} in this environment")
 
 
@@ -174,64 +199,6 @@ def _event(env_id: str, event_id: str) -> dict:
 @operation("One event with all its properties and its label", responses={200: EVENT_SCHEMA, 404: "no such event"},
            tags=TAGS)
 def event_detail(env_id: str, event_id: str):
-    return _labelled(env_id, [_event(env_id, event_id)])[0]
+    return _labelled(env_id, [fetch_event(env_id, event_id)])[0]
 
 
-@bp.get("/definitions")
-@require_env_access
-@operation("Event definitions of the environment", tags=["definitions"],
-           query={"include_archived": {"type": "boolean"}})
-def definitions_list(env_id: str):
-    params = _params(include_archived=request.args.get("include_archived"))
-    return services().definitions.get(_internal(env_id, "/definitions"), params)
-
-
-@bp.post("/definitions")
-@require_env_access
-@operation("Define an event (retroactive: it labels past events too)", request=DEFINITION_BODY,
-           responses={201: "created", 400: "invalid definition"}, tags=["definitions"])
-def definitions_create(env_id: str):
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "a JSON object body is required")
-    return services().definitions.post(_internal(env_id, "/definitions"), body), 201
-
-
-@bp.get("/definitions/<definition_id>")
-@require_env_access
-@operation("One event definition", tags=["definitions"], responses={200: "OK", 404: "no such definition"})
-def definitions_get(env_id: str, definition_id: str):
-    return found(services().definitions.get(_internal(env_id, f"/definitions/{_seg(definition_id)}"),
-                                            allow_404=True),
-                 f"no definition {definition_id!r}")
-
-
-@bp.put("/definitions/<definition_id>")
-@require_env_access
-@operation("Update an event definition", request=DEFINITION_BODY, tags=["definitions"])
-def definitions_update(env_id: str, definition_id: str):
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "a JSON object body is required")
-    return services().definitions.put(_internal(env_id, f"/definitions/{_seg(definition_id)}"), body)
-
-
-@bp.post("/definitions/<definition_id>/archive")
-@require_env_access
-@operation("Archive an event definition (events become raw again)", tags=["definitions"])
-def definitions_archive(env_id: str, definition_id: str):
-    return services().definitions.post(_internal(env_id, f"/definitions/{_seg(definition_id)}/archive"))
-
-
-@bp.get("/definitions/suggest")
-@require_env_access
-@operation("A definition (name and criteria) suggested from a raw event, to define it inline",
-           query={"event_id": {"type": "string", "required": True}}, tags=["definitions"])
-def definitions_suggest(env_id: str):
-    event_id = request.args.get("event_id")
-    if not event_id:
-        raise ApiError(400, "'event_id' is required", field="event_id")
-    event = _event(env_id, event_id)
-    suggestion = services().definitions.post(_internal(env_id, "/definitions/suggest"), {"event": event})
-    suggestion.setdefault("name", compose.raw_event_name(event))
-    return suggestion

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from footfall.config import Settings, get_settings, require_secrets
 from footfall.web import OpenAPI, create_service_app
-from gateway import api, controlplane, environments, privacy_api, ui
+from gateway import api, controlplane, definitions, environments, privacy_api, ui
 from gateway.environments import redis_client
 from gateway.store import get_engine
 from gateway.upstream import Services
@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None):
 
     app = create_service_app(
         "gateway",
-        [controlplane.auth_bp, controlplane.envs_bp, api.bp, privacy_api.bp, *_replay_blueprints(), ui.bp],
+        [controlplane.auth_bp, controlplane.envs_bp, api.bp, definitions.bp, privacy_api.bp,
+         *_replay_blueprints(), ui.bp],
         settings=settings,
         readiness={"database": database, "redis": lambda: redis_client(settings).ping()},
         openapi=OpenAPI("Footfall API", description="The Users & Sessions feed, event definitions, "

@@ -49,6 +49,14 @@ def login_page():
     return _index()
 
 
+# Every view of the UI has its own address, so a link opened in a new tab or shared lands on it.
+@bp.get("/users/<path:user_id>")
+@bp.get("/sessions/<path:session_id>")
+@bp.get("/definitions")
+def deep_link(**_ids):
+    return _index()
+
+
 @bp.get("/assets/<path:filename>")
 def assets(filename: str):
     # Vite puts a content hash in every asset name, so they may be cached for a year.

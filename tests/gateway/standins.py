@@ -13,6 +13,8 @@ import orjson
 from flask import Flask, abort, jsonify, request
 from werkzeug.serving import make_server
 
+from criteria.match import matches as criteria_match
+
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
@@ -75,11 +77,19 @@ def sessions_app(data: dict[str, dict], calls: list) -> Flask:
             abort(500)
         d = env(env_id)
         flt = orjson.loads(request.args["filter"]) if request.args.get("filter") else []
+        # Criteria of did_event filters are matched for real (the shared pure matcher); anything
+        # else is not evaluated, and the replayed sessions stand for the matched ones.
+        combos = [f["event"]["criteria"] for f in flt if f.get("type") == "did_event" and "criteria" in f["event"]]
         users = []
         for user in sorted(d["users"].values(), key=lambda u: u["last_seen"], reverse=True):
             sessions = sorted((s for s in d["sessions"].values() if s["user_id"] == user["user_id"]),
                               key=lambda s: s["start"], reverse=True)
             matched = [s["session_id"] for s in sessions if s["has_replay"]] if flt else []
+            if combos:
+                mine = [e for e in d["events"].values() if e["user_id"] == user["user_id"]]
+                if not all(any(criteria_match(c, e) for e in mine) for c in combos):
+                    continue
+                matched = sorted({e["session_id"] for e in mine if any(criteria_match(c, e) for c in combos)})
             users.append({**user, "sessions": [dict(s) for s in sessions[:5]], "matched_session_ids": matched})
         limit = int(request.args.get("limit", 25))
         return {"users": users[:limit], "next_cursor": "c2" if len(users) > limit else None}
@@ -156,19 +166,30 @@ def definitions_app(calls: list, store: dict[str, dict[str, dict]]) -> Flask:
         text = (criteria.get("text") or {}).get("value")
         return not text or text == ((event.get("target") or {}).get("text"))
 
+    def taken(env_id, name, other_than=None):
+        """The 409 of the real service when a live definition has this name (any case)."""
+        twin = next((d for d in store.get(env_id, {}).values() if not d["archived"] and d["id"] != other_than
+                     and d["name"].strip().lower() == name.strip().lower()), None)
+        return twin and (jsonify({"error": {"code": 409, "message": f"a definition named {twin['name']!r} already "
+                                            "exists", "field": "name", "definition_id": twin["id"]}}), 409)
+
     @app.get("/internal/v1/envs/<env_id>/definitions")
     def listing(env_id):
-        return {"definitions": [d for d in store.get(env_id, {}).values() if not d["archived"]]}
+        wanted = {"false": [False], "true": [True], "all": [False, True]}[request.args.get("archived", "false")]
+        return {"definitions": [d for d in store.get(env_id, {}).values() if d["archived"] in wanted]}
 
     @app.post("/internal/v1/envs/<env_id>/definitions")
     def create(env_id):
         body = request.get_json()
         if not body.get("name"):
             return jsonify({"error": {"code": 400, "message": "name is required", "field": "name"}}), 400
+        if refused := taken(env_id, body["name"]):
+            return refused
         envs = store.setdefault(env_id, {})
+        now = iso(NOW)
         definition = {"id": str(len(envs) + 1), "name": body["name"], "color": body.get("color", "#6c5ce7"),
                       "category": body.get("category"), "description": body.get("description", ""),
-                      "criteria": body["criteria"], "archived": False}
+                      "criteria": body["criteria"], "archived": False, "created_at": now, "updated_at": now}
         envs[definition["id"]] = definition
         return definition, 201
 
@@ -182,7 +203,20 @@ def definitions_app(calls: list, store: dict[str, dict[str, dict]]) -> Flask:
         found = store.get(env_id, {}).get(def_id)
         if not found:
             return jsonify({"error": {"code": 404, "message": "no such definition"}}), 404
-        found.update({k: v for k, v in request.get_json().items() if k in ("name", "color", "criteria")})
+        body = request.get_json()
+        if not found["archived"] and (refused := taken(env_id, body.get("name") or found["name"], def_id)):
+            return refused
+        found.update({k: v for k, v in body.items() if k in ("name", "color", "criteria", "category", "description")})
+        return found
+
+    @app.post("/internal/v1/envs/<env_id>/definitions/<def_id>/restore")
+    def restore(env_id, def_id):
+        found = store.get(env_id, {}).get(def_id)
+        if not found:
+            return jsonify({"error": {"code": 404, "message": "no such definition"}}), 404
+        if found["archived"] and (refused := taken(env_id, found["name"], def_id)):
+            return refused
+        found["archived"] = False
         return found
 
     @app.post("/internal/v1/envs/<env_id>/definitions/<def_id>/archive")

@@ -126,3 +126,59 @@ def test_openapi_describes_the_public_api(client):
         assert path in spec["paths"]
     params = {p["name"] for p in spec["paths"]["/api/v1/environments/{env_id}/users"]["get"]["parameters"]}
     assert {"from", "to", "filter", "cursor", "limit"} <= params
+
+
+def test_a_session_has_its_own_page(client):
+    session = client.get(f"{ACME}/sessions/s-ada-1", headers=bearer("acme"))
+    assert session.status_code == 200, session.json
+    assert session.json["user_id"] == "1001" and session.json["session_id"] == "s-ada-1"
+    assert session.json["replay"] == {"available": True, "playable": True, "reason": None}
+    assert SESSION_FIELDS <= set(session.json) and "matched" not in session.json
+    missing = client.get(f"{ACME}/sessions/nope", headers=bearer("acme"))
+    assert missing.status_code == 404 and "nope" in missing.json["error"]["message"]
+
+
+def test_preview_counts_what_criteria_would_label(client):
+    def preview(body):
+        return client.post(f"{ACME}/definitions/preview", json=body, headers=bearer("acme"))
+
+    clicks = preview({"criteria": {"kind": "click", "text": {"op": "equals", "value": "Buy now"}}}).json
+    assert (clicks["events"], clicks["users"], clicks["events_exact"], clicks["users_exact"]) == (1, 1, True, True)
+    views = preview({"criteria": [{"kind": "pageview", "path": "/pricing"}, {"kind": "pageview", "path": "/"}]}).json
+    assert (views["events"], views["users"]) == (2, 2)
+    nothing = preview({"criteria": {"kind": "pageview", "path": "/nowhere"}}).json
+    assert (nothing["events"], nothing["users"]) == (0, 0)
+    old = preview({"criteria": {"kind": "click"}, "from": "2001-01-01T00:00:00Z", "to": "2001-01-02T00:00:00Z"}).json
+    assert old["events"] == 0 and old["from"] == "2001-01-01T00:00:00Z"  # events outside the window do not count
+
+    bad = preview({"criteria": [{"kind": "click"}, {"selector": "a ~ b"}]})
+    assert bad.status_code == 400 and bad.json["error"]["errors"][0]["field"] == "criteria.1.selector"
+    assert preview({"criteria": {"kind": "click"}, "from": "soon"}).json["error"]["field"] == "from"
+    assert preview({"criteria": {}}).status_code == 400
+    assert preview({"name": "x"}).status_code == 400
+
+
+def test_definitions_refuse_taken_names_and_restore(client):
+    def define(name):
+        return client.post(f"{ACME}/definitions", json={"name": name, "criteria": {"kind": "click"}},
+                           headers=bearer("acme"))
+
+    first = define("Signed Up").json
+    twin = define("signed up")
+    assert twin.status_code == 409 and twin.json["error"]["field"] == "name"
+    client.post(f"{ACME}/definitions/{first['id']}/archive", headers=bearer("acme"))
+    archived = client.get(f"{ACME}/definitions?archived=true", headers=bearer("acme")).json["definitions"]
+    assert [d["id"] for d in archived] == [first["id"]]
+    restored = client.post(f"{ACME}/definitions/{first['id']}/restore", headers=bearer("acme"))
+    assert restored.status_code == 200 and restored.json["archived"] is False
+    assert client.post(f"{ACME}/definitions/404/restore", headers=bearer("acme")).status_code == 404
+
+
+def test_openapi_describes_the_routes_of_the_ui(client):
+    paths = client.get("/openapi.json").json["paths"]
+    base = "/api/v1/environments/{env_id}"
+    assert {"200", "404"} <= set(paths[f"{base}/sessions/{{session_id}}"]["get"]["responses"])
+    assert {"200", "400"} <= set(paths[f"{base}/definitions/preview"]["post"]["responses"])
+    assert {"200", "404", "409"} <= set(paths[f"{base}/definitions/{{definition_id}}/restore"]["post"]["responses"])
+    assert "409" in paths[f"{base}/definitions"]["post"]["responses"]
+    assert "409" in paths[f"{base}/definitions/{{definition_id}}"]["put"]["responses"]
