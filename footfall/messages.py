@@ -66,6 +66,8 @@ class Device(Model):
     device_type: Literal["Desktop", "Mobile", "Tablet", "Other"] | None = None
     screen: str | None = None
     user_agent: str | None = None
+    model: str | None = None  # mobile apps: context.device.model ("iPhone15,2")
+    app_version: str | None = None  # mobile apps: context.app.version
 
 
 class Geo(Model):

@@ -93,18 +93,22 @@ def _device_type(family: str, os_family: str | None, user_agent: str) -> str:
     return "Other"
 
 
-def device_from_context(os_info: dict, device_info: dict, screen: str | None) -> dict:
-    """Device fields from a mobile SDK's context.os / context.device when no user agent is given."""
+def device_from_context(os_info: dict, device_info: dict, screen: str | None, app_info: dict | None = None) -> dict:
+    """Device fields from a mobile SDK's context.os / context.device / context.app when no user agent
+    is given: the model and app version are what a mobile team asks of an event first."""
     model = str(device_info.get("model") or "")
     os_name = os_info.get("name")
     mobile = isinstance(os_name, str) and os_name.lower() in ("ios", "ipados", "android")
     device_type = "Tablet" if "ipad" in model.lower() or device_info.get("type") == "tablet" else (
         "Mobile" if mobile else None)
+    app_version = (app_info or {}).get("version")
     return {
         "browser": None, "browser_version": None,
         "os": str(os_name)[:MAX_VALUE_CHARS] if os_name else None,
         "os_version": str(os_info["version"])[:MAX_VALUE_CHARS] if os_info.get("version") else None,
         "device_type": device_type, "screen": screen, "user_agent": None,
+        "model": model[:MAX_VALUE_CHARS] or None,
+        "app_version": str(app_version)[:MAX_VALUE_CHARS] if app_version not in (None, "") else None,
     }
 
 

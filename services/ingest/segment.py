@@ -127,8 +127,9 @@ def _message(raw: dict, out: Normalized, envelope: Envelope, receipt: Receipt, f
     page = _page(page_context, raw.get("properties") if msg_type == "page" else None)
     if source != "web" and user_agent is None:
         device_info = obj(context.get("device"), "context.device")
-        device = enrich.device_from_context(os_info, device_info, enrich.screen_of(context.get("screen"))) \
-            if (os_info or device_info) else None
+        app_info = obj(context.get("app"), "context.app")
+        device = enrich.device_from_context(os_info, device_info, enrich.screen_of(context.get("screen")),
+                                            app_info) if (os_info or device_info or app_info) else None
     else:
         agent = user_agent or receipt.user_agent
         device = enrich.browser_device(agent, enrich.screen_of(context.get("screen"))) if agent else None

@@ -92,10 +92,11 @@ def test_server_events_are_not_located_by_the_servers_address():
 def test_screen_from_an_ios_library_uses_its_os_and_device():
     message = {"name": "Home", "anonymousId": "a", "context": {
         "library": {"name": "analytics-ios"}, "os": {"name": "iOS", "version": "17.1"},
-        "device": {"model": "iPhone15,2", "type": "ios"}}}
+        "device": {"model": "iPhone15,2", "type": "ios"}, "app": {"name": "Shop", "version": "4.2.0"}}}
     [event] = events(single("screen", message))
     assert (event.kind, event.name, event.source) == ("screen", "Home", "ios")
     assert (event.device.os, event.device.os_version, event.device.device_type) == ("iOS", "17.1", "Mobile")
+    assert (event.device.model, event.device.app_version) == ("iPhone15,2", "4.2.0")
 
 
 def test_identify_links_the_device_and_sets_traits():
