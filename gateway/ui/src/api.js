@@ -1,15 +1,23 @@
 // The gateway's JSON API: session cookie + CSRF header on writes; errors become ApiError.
 let csrfToken = null;
+let onSignedOut = null;
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, details = {}) {
     super(message);
     this.status = status;
+    this.details = details;
   }
 }
 
 export function setCsrf(token) {
   csrfToken = token;
+}
+
+// Called when the gateway stops knowing us (an expired or ended session): the App asks to sign
+// in again instead of showing "authentication required" with a Retry that cannot help.
+export function whenSignedOut(handler) {
+  onSignedOut = handler;
 }
 
 export async function request(method, path, body) {
@@ -27,14 +35,19 @@ export async function request(method, path, body) {
   }
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    const message = (data && data.error && data.error.message) || `Request failed (${response.status})`;
-    throw new ApiError(response.status, message);
+    const error = (data && data.error) || {};
+    if (response.status === 401 && !path.startsWith("/auth/") && onSignedOut) {
+      onSignedOut();
+      throw new ApiError(401, "Your session has ended. Sign in again to continue.");
+    }
+    throw new ApiError(response.status, error.message || `Request failed (${response.status})`, error);
   }
   return data;
 }
 
 export const get = (path) => request("GET", path);
 export const post = (path, body) => request("POST", path, body === undefined ? {} : body);
+export const put = (path, body) => request("PUT", path, body);
 
 export function envApi(envId) {
   const base = `/api/v1/environments/${encodeURIComponent(envId)}`;
@@ -47,16 +60,22 @@ export function envApi(envId) {
     return s ? `?${s}` : "";
   };
   const seg = encodeURIComponent;
+  const defs = `${base}/definitions`;
   return {
     envId,
     feed: (params) => get(`${base}/users${q(params)}`),
     user: (id) => get(`${base}/users/${seg(id)}`),
-    userSessions: (id, filter) => get(`${base}/users/${seg(id)}/sessions${q({ filter: filter.length ? filter : undefined, limit: 100 })}`),
+    userSessions: (id, filter, cursor) => get(`${base}/users/${seg(id)}/sessions${q({ filter: filter.length ? filter : undefined, cursor, limit: 100 })}`),
+    session: (id) => get(`${base}/sessions/${seg(id)}`),
     sessionEvents: (id) => get(`${base}/sessions/${seg(id)}/events`),
     event: (id) => get(`${base}/events/${seg(id)}`),
-    definitions: () => get(`${base}/definitions`),
-    suggest: (eventId) => get(`${base}/definitions/suggest${q({ event_id: eventId })}`),
-    define: (body) => post(`${base}/definitions`, body),
+    definitions: (archived = "false") => get(`${defs}${q({ archived })}`),
+    suggest: (eventId) => get(`${defs}/suggest${q({ event_id: eventId })}`),
+    preview: (body) => post(`${defs}/preview`, body),
+    define: (body) => post(defs, body),
+    updateDefinition: (id, body) => put(`${defs}/${seg(id)}`, body),
+    archive: (id) => post(`${defs}/${seg(id)}/archive`),
+    restore: (id) => post(`${defs}/${seg(id)}/restore`),
     replayStatus: () => get(`${base}/replay/status`),
     replay: (sessionId) => get(`${base}/replays/${seg(sessionId)}?inline=1`),
   };

@@ -1,14 +1,19 @@
-// An event's properties, and for a raw event the inline form that defines it (pre-filled).
-import { useEffect, useState } from "preact/hooks";
-import { CloseIcon } from "./icons.jsx";
-import { fmtDateTime } from "./time.js";
+// An event's properties, and for a raw event the form that defines it (define.jsx).
+import { CloseIcon, sourceLabel } from "./icons.jsx";
+import { DefineForm } from "./define.jsx";
+import { fmtFull } from "./time.js";
 
-const COLORS = ["#6c5ce7", "#00a3a3", "#e17055", "#0984e3", "#d63384", "#2d9d5a", "#f0a500"];
+// Ingest keeps a client time that cannot have happened yet (a clock running ahead, no sentAt)
+// under this property and files the event at its receipt time instead.
+export const ORIGINAL_TIME = "original_time";
+
+const text = (v) => (typeof v === "object" ? JSON.stringify(v) : String(v));
 
 // Every field worth showing, flattened: "Path", "Domain", "Browser", then custom properties. Text only.
 export function eventProperties(event) {
-  const rows = [["Event", event.display_name], ["Kind", event.kind], ["Source", event.source], ["Time", fmtDateTime(event.time)]];
-  const add = (label, value) => value !== undefined && value !== null && value !== "" && rows.push([label, String(value)]);
+  const props = event.properties || {};
+  const rows = [["Event", event.display_name], ["Kind", event.kind], ["Source", sourceLabel(event.source)], ["Time", fmtFull(event.time)]];
+  const add = (label, value) => value !== undefined && value !== null && value !== "" && rows.push([label, text(value)]);
   const page = event.page || {};
   add("Path", page.path); add("Domain", page.domain); add("URL", page.url); add("Title", page.title);
   add("Query", page.query); add("Hash", page.hash); add("Referrer", page.referrer);
@@ -18,73 +23,43 @@ export function eventProperties(event) {
     add("Target", target.hierarchy.slice(0, 4).map((n) => n.tag + (n.id ? `#${n.id}` : "") + (n.classes || []).map((c) => `.${c}`).join("")).reverse().join(" > "));
   }
   const device = event.device || {};
-  add("Browser", device.browser); add("OS", device.os); add("Device type", device.device_type); add("Screen", device.screen);
+  add("App version", device.app_version); add("Device model", device.model);
+  add("Browser", [device.browser, device.browser_version].filter(Boolean).join(" "));
+  add("OS", device.os); add("OS version", device.os_version);
+  add("Device type", device.device_type); add("Screen", device.screen);
   const geo = event.geo || {};
   add("Country", geo.country); add("Region", geo.region); add("City", geo.city);
   Object.entries(event.campaign || {}).forEach(([k, v]) => add(k, v));
   add("Session ID", event.session_id); add("Event ID", event.event_id);
-  Object.entries(event.properties || {}).forEach(([k, v]) => add(k, typeof v === "object" ? JSON.stringify(v) : v));
+  Object.entries(props).filter(([k]) => k !== ORIGINAL_TIME).forEach(([k, v]) => add(k, v));
   return rows;
 }
 
-function DefineForm({ api, event, onDefined }) {
-  const [suggestion, setSuggestion] = useState(null);
-  const [name, setName] = useState("");
-  const [color, setColor] = useState(COLORS[0]);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    let live = true;
-    api.suggest(event.event_id).then((s) => { if (live) { setSuggestion(s); setName(s.name || event.raw_name); } })
-      .catch((err) => live && setError(err.message));
-    return () => { live = false; };
-  }, [event.event_id]);
-  const submit = async (e) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await api.define({ name: name.trim(), color, category: "Users & Sessions", criteria: suggestion.criteria });
-      onDefined();
-    } catch (err) {
-      setError(err.message);
-    } finally {
-      setBusy(false);
-    }
-  };
+function ClampedNote({ event }) {
+  const original = (event.properties || {})[ORIGINAL_TIME];
+  if (!original) return null;
   return (
-    <form class="define" onSubmit={submit} data-testid="define-form">
-      <div class="define-title">Define this event</div>
-      <p class="muted small">It will be labelled everywhere, including past sessions.</p>
-      <input name="definition-name" value={name} onInput={(e) => setName(e.target.value)} placeholder="Event name"
-        disabled={!suggestion} data-testid="define-name" />
-      <div class="swatches">
-        {COLORS.map((c) => (
-          <button type="button" class={`swatch ${c === color ? "on" : ""}`} style={{ background: c }}
-            aria-label={`colour ${c}`} onClick={() => setColor(c)} />
-        ))}
-      </div>
-      {error && <div class="error-text" role="alert">{error}</div>}
-      <button class="btn primary small" type="submit" disabled={!suggestion || !name.trim() || busy} data-testid="define-submit">
-        {busy ? "Defining…" : "Define"}
-      </button>
-    </form>
+    <p class="note warn" role="note" data-testid="clamped-note">
+      The device's clock said {fmtFull(original)}, which had not happened yet when the event arrived;
+      it is shown at the time Footfall received it.
+    </p>
   );
 }
 
-export function EventPanel({ api, event, onClose, onDefined }) {
+export function EventPanel({ api, event, definitions, onClose, onDefined }) {
   return (
-    <div class="event-panel" data-testid="event-panel">
+    <section class="event-panel" data-testid="event-panel" aria-label={`Event ${event.display_name}`}>
       <div class="panel-head">
         {event.definition ? <span class="marker" style={{ background: event.definition.color }} /> : <span class="marker hollow" />}
-        <strong data-testid="event-panel-name">{event.display_name}</strong>
+        <strong class="panel-title" data-testid="event-panel-name">{event.display_name}</strong>
         <span class="muted small">{event.definition ? "Defined event" : "Raw event"}</span>
-        <button class="icon-btn" aria-label="Close" onClick={onClose}><CloseIcon /></button>
+        <button class="icon-btn" aria-label="Close event properties" onClick={onClose}><CloseIcon /></button>
       </div>
+      <ClampedNote event={event} />
       <dl class="props" data-testid="event-properties">
         {eventProperties(event).map(([k, v]) => (<><dt>{k}</dt><dd>{v}</dd></>))}
       </dl>
-      {!event.definition && <DefineForm api={api} event={event} onDefined={onDefined} />}
-    </div>
+      {!event.definition && <DefineForm api={api} event={event} definitions={definitions} onDefined={onDefined} />}
+    </section>
   );
 }

@@ -1,68 +1,51 @@
-// The feed page: header (environment, replay trial), toolbar (timeline, filters), users, polling.
-import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { envApi } from "./api.js";
+// The feed page: toolbar (timeline, filters, list mode), users newest first, live polling, j/k.
+import { useCallback, useContext, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { EnvContext } from "./context.js";
 import { FilterBar } from "./filters.jsx";
-import { UserCard } from "./user.jsx";
-import { PRESETS, timelineLabel, todayISO, windowOf } from "./time.js";
-import { CalendarIcon, ChevronIcon } from "./icons.jsx";
-import { DataSettingsButton } from "./privacy.jsx";
+import { UserCard, UserRow } from "./user.jsx";
+import { AboutUserModal, AllSessionsModal, ReplayModal } from "./modals.jsx";
+import { PageHead } from "./page.jsx";
+import { PRESETS, addDays, currentZone, dayOf, fmtDays, timelineLabel } from "./time.js";
+import { apiFilters, filtersQuery, timelineQuery, windowFor } from "./view.js";
+import { closeOverlay, linkTo, navigate, patchQuery } from "./router.jsx";
+import { useDismiss } from "./hooks.js";
+import { CalendarIcon, CardsIcon, ChevronIcon, ListIcon } from "./icons.jsx";
 
 const PAGE_SIZE = 25;
 // New activity shows up without a reload: the first page is fetched again this often. A link can
 // set it (?poll_ms=, for tests and demos), within bounds: never more than twice a second.
 const POLL_MS = Math.min(Math.max(Number(new URLSearchParams(location.search).get("poll_ms")) || 5000, 500), 60000);
 
-function TrialBadge({ status }) {
-  if (!status) return null;
-  const reason = status.reason;
-  let text;
-  let tone = "ok";
-  if (reason === "paid") text = "Session replay: paid plan";
-  else if (reason === "off") { text = "Session replay is off"; tone = "muted"; }
-  else if (reason === "trial_expired" || reason === "trial_exhausted") {
-    text = "Replay trial ended — contact sales";
-    tone = "warn";
-  } else if (reason === "trial_not_started") {
-    text = `Replay trial: ${status.trial_days} days · ${status.sessions_left.toLocaleString()} sessions`;
-  } else {
-    const days = Math.max(0, Math.ceil((new Date(status.trial_ends_at) - Date.now()) / 86400000));
-    text = `Replay trial: ${days} days · ${status.sessions_left.toLocaleString()} sessions left`;
-  }
-  return (
-    <span class={`trial-badge ${tone}`} data-testid="trial-badge" title={status.message}>
-      {text}
-      {tone === "warn" && <a href="mailto:sales@footfall.example">Contact sales</a>}
-    </span>
-  );
-}
-
-function TimelinePicker({ timeline, onChange }) {
+function TimelinePicker({ view, onChange }) {
+  const { timeline, seen } = view;
   const [open, setOpen] = useState(false);
-  const [from, setFrom] = useState(timeline.from || todayISO());
-  const [to, setTo] = useState(timeline.to || todayISO());
   const [custom, setCustom] = useState(false);
+  const [from, setFrom] = useState(timeline.from || addDays(dayOf(), -6));
+  const [to, setTo] = useState(timeline.to || dayOf());
+  const box = useRef(null);
+  const close = () => { setOpen(false); setCustom(false); };
+  useDismiss(box, open, close);
   const choose = (id) => {
     if (id === "custom") return setCustom(true);
-    setOpen(false);
-    setCustom(false);
+    close();
     onChange({ id });
   };
   return (
-    <div class="dropdown" data-testid="timeline">
-      <button class="btn" onClick={() => setOpen(!open)} data-testid="timeline-button">
-        <CalendarIcon /> {timelineLabel(timeline)} <ChevronIcon />
+    <div class="dropdown" data-testid="timeline" ref={box}>
+      <button class="btn" onClick={() => (open ? close() : setOpen(true))} aria-haspopup="true" aria-expanded={open ? "true" : "false"}
+        data-testid="timeline-button">
+        <CalendarIcon /> {seen ? `${fmtDays(seen.from, seen.to)} (time filter)` : timelineLabel(timeline)} <ChevronIcon />
       </button>
       {open && (
         <div class="menu" role="menu">
           {PRESETS.map((p) => (
-            <button role="menuitem" class={`menu-item ${p.id === timeline.id ? "active" : ""}`}
+            <button role="menuitem" class={`menu-item ${!seen && p.id === timeline.id ? "active" : ""}`}
               onClick={() => choose(p.id)} data-testid={`timeline-${p.id}`}>{p.label}</button>
           ))}
           {custom && (
             <form class="custom-range" onSubmit={(e) => {
               e.preventDefault();
-              setOpen(false);
-              setCustom(false);
+              close();
               onChange({ id: "custom", from, to });
             }}>
               <label>From<input type="date" name="from" value={from} max={to} onInput={(e) => setFrom(e.target.value)} /></label>
@@ -82,14 +65,16 @@ function mergeFirstPage(current, fresh) {
   return [...fresh, ...current.filter((u) => !ids.has(u.user_id))];
 }
 
-function useFeed(api, timeline, filters) {
+function useFeed(api, view) {
   const [state, setState] = useState({ users: [], next: null, paged: false, loading: true, error: null });
   const generation = useRef(0);
+  const filters = apiFilters(view.filters);
+  const key = JSON.stringify([api.envId, view.timeline, view.seen, filters, currentZone()]);
   const load = useCallback(async (cursor, { quiet = false } = {}) => {
     const gen = generation.current;
     if (!quiet) setState((s) => ({ ...s, loading: true, error: null, ...(cursor ? {} : { users: [] }) }));
     try {
-      const page = await api.feed({ ...windowOf(timeline), filter: filters.length ? filters : undefined, cursor, limit: PAGE_SIZE });
+      const page = await api.feed({ ...windowFor(view), filter: filters.length ? filters : undefined, cursor, limit: PAGE_SIZE });
       if (gen !== generation.current) return;
       // Once more pages are loaded, a live refresh of the first page keeps their cursor (null: no more).
       setState((s) => ({
@@ -99,10 +84,10 @@ function useFeed(api, timeline, filters) {
         loading: false, error: null,
       }));
     } catch (err) {
-      if (gen !== generation.current) return;
+      if (gen !== generation.current || err.status === 401) return;
       if (!quiet) setState((s) => ({ ...s, loading: false, error: err.message }));
     }
-  }, [api, timeline, filters]);
+  }, [key]);
   useEffect(() => {
     generation.current += 1;
     load(null);
@@ -118,88 +103,103 @@ function useFeed(api, timeline, filters) {
   return { ...state, reload: () => load(null), more: () => load(state.next) };
 }
 
-export function FeedPage({ me, onLogout }) {
-  // ?env=<id> deep-links an environment; otherwise the first one the account may read.
-  const wanted = new URLSearchParams(location.search).get("env");
-  const [envId, setEnvId] = useState((me.environments.find((e) => e.id === wanted) || me.environments[0] || {}).id || null);
-  const api = useMemo(() => envApi(envId), [envId]);
-  const [timeline, setTimeline] = useState({ id: "7d" });
-  const [filters, setFilters] = useState([]);
-  const [definitions, setDefinitions] = useState([]);
-  const [trial, setTrial] = useState(null);
-  // Bumped when an event gets defined, so every open session relabels its events.
-  const [labelsVersion, setLabelsVersion] = useState(0);
-  const feed = useFeed(api, timeline, filters);
-
+// j / k move between users, Enter opens the focused one (not while typing or in a dialog).
+function useListKeys(count, onOpen) {
+  const [focused, setFocused] = useState(-1);
+  const open = useRef(onOpen);
+  open.current = onOpen;
   useEffect(() => {
-    if (!envId) return;
-    api.definitions().then((d) => setDefinitions(d.definitions || d || [])).catch(() => setDefinitions([]));
-  }, [api, labelsVersion]);
+    const onKey = (e) => {
+      if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || document.querySelector("[role=dialog]")) return;
+      const target = e.target;
+      if (target.closest && target.closest("input, select, textarea, [contenteditable=true]")) return;
+      if (e.key === "j" || e.key === "k") {
+        e.preventDefault();
+        setFocused((i) => Math.max(0, Math.min(count - 1, i + (e.key === "j" ? 1 : -1))));
+      } else if (e.key === "Enter" && target.matches && target.matches("[data-testid=user-card]")) {
+        e.preventDefault();
+        open.current(target.getAttribute("data-user-id"));
+      }
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [count]);
   useEffect(() => {
-    if (!envId) return;
-    const refresh = () => api.replayStatus().then(setTrial).catch(() => setTrial(null));
-    refresh();
-    const timer = setInterval(refresh, 60000);
-    return () => clearInterval(timer);
-  }, [api]);
+    const card = document.querySelectorAll("[data-testid=feed] [data-testid=user-card]")[focused];
+    if (card) {
+      card.focus({ preventScroll: true });
+      card.scrollIntoView({ block: "nearest" });
+    }
+  }, [focused]);
+  return focused;
+}
 
+function ListModeSwitch({ compact, onChange }) {
+  return (
+    <div class="segmented" role="group" aria-label="List mode">
+      <button class={!compact ? "on" : ""} aria-pressed={!compact ? "true" : "false"} onClick={() => onChange(false)} data-testid="view-cards">
+        <CardsIcon /> Cards</button>
+      <button class={compact ? "on" : ""} aria-pressed={compact ? "true" : "false"} onClick={() => onChange(true)} data-testid="view-compact">
+        <ListIcon /> Compact</button>
+    </div>
+  );
+}
+
+export function FeedPage({ view }) {
+  const { api, route, definitions } = useContext(EnvContext);
+  const feed = useFeed(api, view);
+  const q = route.query;
+  const focused = useListKeys(feed.users.length, (userId) => navigate(linkTo(route, "user", userId)));
   const knownProperties = useMemo(() => {
     const names = new Set(["identity"]);
     feed.users.forEach((u) => Object.keys(u.properties || {}).forEach((k) => names.add(k)));
     return [...names].sort();
   }, [feed.users]);
-
-  if (!envId) return <div class="state empty-state">Your account has no environment yet. Ask an admin to add you to one.</div>;
+  const actions = {
+    openSession: (sessionId) => patchQuery(route, { session: sessionId, event: null }),
+    openEvent: (sessionId, eventId) => patchQuery(route, { session: sessionId, event: eventId }),
+    about: (userId) => patchQuery(route, { about: userId }, { overlay: true }),
+    allSessions: (userId) => patchQuery(route, { sessions: userId }, { overlay: true }),
+    play: (sessionId) => patchQuery(route, { replay: sessionId, sessions: null }, { overlay: true }),
+  };
+  const close = (key) => () => closeOverlay(route, [key]);
   return (
-    <div class="page">
-      <header class="topbar">
-        <div class="brand"><span class="brand-mark" />Footfall</div>
-        <nav class="topnav"><span class="active">Users &amp; Sessions</span>
-          <a href="#tokens" data-testid="nav-tokens">API tokens</a></nav>
+    <>
+      <PageHead title="Users & Sessions" subtitle="Most recently active first · updates live" />
+      <div class="toolbar">
+        <TimelinePicker view={view} onChange={(t) => patchQuery(route, timelineQuery(t, view.filters))} />
+        <FilterBar filters={view.filters} onChange={(f) => patchQuery(route, filtersQuery(f))} definitions={definitions} properties={knownProperties} />
         <div class="spacer" />
-        <TrialBadge status={trial} />
-        <DataSettingsButton envId={envId} />
-        <select class="env-select" value={envId} onChange={(e) => setEnvId(e.target.value)} aria-label="Environment" data-testid="env-select">
-          {me.environments.map((env) => <option value={env.id}>{env.name} ({env.id})</option>)}
-        </select>
-        <span class="account">{me.email}</span>
-        <button class="btn ghost small" onClick={onLogout}>Sign out</button>
-      </header>
-      <main class="content">
-        <div class="title-row">
-          <h1>Users &amp; Sessions</h1>
-          <span class="muted">Most recently active first · updates live</span>
+        <ListModeSwitch compact={view.compact} onChange={(c) => patchQuery(route, { view: c ? "compact" : null })} />
+      </div>
+      {feed.error && (
+        <div class="banner error-state" role="alert" data-testid="feed-error">
+          <strong>Could not load users.</strong> {feed.error}
+          <button class="btn small" onClick={feed.reload}>Retry</button>
         </div>
-        <div class="toolbar">
-          <TimelinePicker timeline={timeline} onChange={setTimeline} />
-          <FilterBar filters={filters} onChange={setFilters} definitions={definitions} properties={knownProperties} />
-        </div>
-        {feed.error && (
-          <div class="banner error-state" role="alert" data-testid="feed-error">
-            <strong>Could not load users.</strong> {feed.error}
-            <button class="btn small" onClick={feed.reload}>Retry</button>
+      )}
+      <section class={`feed ${view.compact ? "compact" : ""}`} data-testid="feed" aria-label="Users" aria-busy={feed.loading ? "true" : "false"}>
+        {feed.users.map((user, i) => (view.compact
+          ? <UserRow key={user.user_id} user={user} focused={i === focused} />
+          : <UserCard key={user.user_id} user={user} focused={i === focused} actions={actions} />))}
+        {feed.loading && feed.users.length === 0 && [0, 1, 2].map(() => <div class="card skeleton" data-testid="feed-loading" />)}
+        {!feed.loading && !feed.error && feed.users.length === 0 && (
+          <div class="state empty-state" data-testid="feed-empty">
+            <h2>No users in this time range</h2>
+            <p class="muted">{view.filters.length ? "No user matches these filters. Remove a filter or widen the timeline."
+              : "Nobody was active yet. Send events with your write key and they will appear here."}</p>
           </div>
         )}
-        <section class="feed" data-testid="feed">
-          {feed.users.map((user) => (
-            <UserCard key={user.user_id} user={user} api={api} filters={filters}
-              labelsVersion={labelsVersion} onDefined={() => setLabelsVersion((v) => v + 1)} />
-          ))}
-          {feed.loading && feed.users.length === 0 && [0, 1, 2].map(() => <div class="card skeleton" data-testid="feed-loading" />)}
-          {!feed.loading && !feed.error && feed.users.length === 0 && (
-            <div class="state empty-state" data-testid="feed-empty">
-              <h3>No users in this time range</h3>
-              <p class="muted">{filters.length ? "No user matches these filters. Remove a filter or widen the timeline."
-                : "Nobody was active yet. Send events with your write key and they will appear here."}</p>
-            </div>
-          )}
-          {feed.next && (
-            <button class="btn load-more" onClick={feed.more} disabled={feed.loading} data-testid="load-more">
-              {feed.loading ? "Loading…" : "Load more users"}
-            </button>
-          )}
-        </section>
-      </main>
-    </div>
+        {feed.next && (
+          <button class="btn load-more" onClick={feed.more} disabled={feed.loading} data-testid="load-more">
+            {feed.loading ? "Loading…" : "Load more users"}
+          </button>
+        )}
+      </section>
+      {feed.users.length > 0 && <p class="muted small keys-hint">Keys: <kbd>j</kbd> / <kbd>k</kbd> move between users, <kbd>Enter</kbd> opens one.</p>}
+      {q.about && <AboutUserModal userId={q.about} onClose={close("about")} />}
+      {q.sessions && <AllSessionsModal userId={q.sessions} filters={apiFilters(view.filters)} onPlay={(s) => actions.play(s.session_id)} onClose={close("sessions")} />}
+      {q.replay && <ReplayModal sessionId={q.replay} onClose={close("replay")} />}
+    </>
   );
 }

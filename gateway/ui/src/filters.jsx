@@ -1,6 +1,14 @@
-// Add Filter: time, user property (identity included), did event, event property. Conditions AND.
-import { useState } from "preact/hooks";
+// Add Filter: time, user property (identity included), did event, event property. Conditions AND;
+// a time filter sets the window instead (view.js).
+//
+// Property and value inputs take suggestions through `suggest` ({ properties(scope, text),
+// values(scope, property, text) }, each answering a promise of strings), so a catalogue of
+// properties and values can plug in without touching the editor. Without one, user properties
+// come from the users on screen.
+import { useEffect, useRef, useState } from "preact/hooks";
 import { CloseIcon, FilterIcon } from "./icons.jsx";
+import { useDebounced, useDismiss, useLatest } from "./hooks.js";
+import { addDays, dayOf, fmtDays } from "./time.js";
 
 export const OPERATORS = [
   ["equals", "equals"], ["not_equals", "does not equal"], ["contains", "contains"],
@@ -22,7 +30,7 @@ function eventLabel(event, definitions) {
 
 export function describe(condition, definitions) {
   switch (condition.type) {
-    case "seen": return `Seen ${condition.from ? condition.from.slice(0, 10) : "…"} → ${condition.to ? condition.to.slice(0, 10) : "now"}`;
+    case "seen": return `Seen ${fmtDays(condition.from, condition.to)}`;
     case "user_property": return `${condition.property} ${opLabel(condition.op)}${NO_VALUE.has(condition.op) ? "" : ` “${condition.value}”`}`;
     case "did_event": {
       const where = (condition.where || []).map((w) => ` where ${w.property} ${opLabel(w.op)}${NO_VALUE.has(w.op) ? "" : ` “${w.value}”`}`).join("");
@@ -32,18 +40,41 @@ export function describe(condition, definitions) {
   }
 }
 
-function PropertyCondition({ value, onChange, properties, listId, testid }) {
+// A text input offering suggestions (a <datalist>): a fixed list, or answers to what is typed.
+// `lookupKey` says when answers must be asked again (the property a value belongs to).
+function SuggestInput({ value, onInput, options, lookup, lookupKey, listId, ...rest }) {
+  const typed = useDebounced(value, 200);
+  const [found, setFound] = useState([]);
+  const ask = useLatest(lookup);
+  useEffect(() => {
+    if (!ask.current) return undefined;
+    let live = true;
+    ask.current(typed).then((list) => live && setFound(list || [])).catch(() => live && setFound([]));
+    return () => { live = false; };
+  }, [typed, lookupKey, !!lookup]);
+  const shown = lookup ? found : options || [];
   return (
-    <div class="row">
-      <input list={listId} placeholder="property" value={value.property} data-testid={`${testid}-property`}
-        onInput={(e) => onChange({ ...value, property: e.target.value })} />
-      {properties && <datalist id={listId}>{properties.map((p) => <option value={p} />)}</datalist>}
-      <select value={value.op} onChange={(e) => onChange({ ...value, op: e.target.value })} data-testid={`${testid}-op`}>
+    <>
+      <input list={listId} value={value} onInput={(e) => onInput(e.target.value)} autoComplete="off" {...rest} />
+      <datalist id={listId}>{shown.slice(0, 200).map((p) => <option value={p} />)}</datalist>
+    </>
+  );
+}
+
+function PropertyCondition({ value, onChange, scope, properties, suggest, testid }) {
+  const propertyLookup = suggest && suggest.properties ? (text) => suggest.properties(scope, text) : null;
+  const valueLookup = suggest && suggest.values && value.property ? (text) => suggest.values(scope, value.property, text) : null;
+  return (
+    <div class="row wrap">
+      <SuggestInput listId={`${scope}-props`} options={properties} lookup={propertyLookup} lookupKey={scope} placeholder="property"
+        aria-label="Property" value={value.property} data-testid={`${testid}-property`}
+        onInput={(property) => onChange({ ...value, property })} />
+      <select value={value.op} onChange={(e) => onChange({ ...value, op: e.target.value })} aria-label="Operator" data-testid={`${testid}-op`}>
         {OPERATORS.map(([k, label]) => <option value={k}>{label}</option>)}
       </select>
       {!NO_VALUE.has(value.op) && (
-        <input placeholder="value" value={value.value} data-testid={`${testid}-value`}
-          onInput={(e) => onChange({ ...value, value: e.target.value })} />
+        <SuggestInput listId={`${scope}-values`} lookup={valueLookup} lookupKey={`${scope}:${value.property}`} placeholder="value" aria-label="Value"
+          value={value.value} data-testid={`${testid}-value`} onInput={(v) => onChange({ ...value, value: v })} />
       )}
     </div>
   );
@@ -51,8 +82,8 @@ function PropertyCondition({ value, onChange, properties, listId, testid }) {
 
 function EventChooser({ value, onChange, definitions }) {
   return (
-    <div class="row">
-      <select value={value.ref} onChange={(e) => onChange({ ...value, ref: e.target.value })} data-testid="filter-event">
+    <div class="row wrap">
+      <select value={value.ref} onChange={(e) => onChange({ ...value, ref: e.target.value })} aria-label="Event" data-testid="filter-event">
         <optgroup label="Defined events">
           {definitions.filter((d) => !d.archived).map((d) => <option value={`def:${d.id}`}>{d.name}</option>)}
         </optgroup>
@@ -61,21 +92,23 @@ function EventChooser({ value, onChange, definitions }) {
         </optgroup>
       </select>
       {value.ref.startsWith("kind:") && (
-        <input placeholder="name (optional)" value={value.name} data-testid="filter-event-name"
+        <input placeholder="name (optional)" aria-label="Event name (optional)" value={value.name} data-testid="filter-event-name"
           onInput={(e) => onChange({ ...value, name: e.target.value })} />
       )}
     </div>
   );
 }
 
-function FilterEditor({ type, definitions, properties, onAdd, onCancel }) {
+function FilterEditor({ type, definitions, properties, suggest, onAdd, onCancel }) {
   const [prop, setProp] = useState({ property: type === "user_property" ? "identity" : "", op: "contains", value: "" });
-  const [evt, setEvt] = useState({ ref: definitions.length ? `def:${definitions[0].id}` : "kind:pageview", name: "" });
-  const [from, setFrom] = useState(new Date(Date.now() - 7 * 86400000).toISOString().slice(0, 10));
-  const [to, setTo] = useState(new Date().toISOString().slice(0, 10));
+  const live = definitions.filter((d) => !d.archived);
+  const [evt, setEvt] = useState({ ref: live.length ? `def:${live[0].id}` : "kind:pageview", name: "" });
+  const [to, setTo] = useState(dayOf());
+  const [from, setFrom] = useState(addDays(dayOf(), -6));
 
   const build = () => {
-    if (type === "seen") return { type, from: new Date(from + "T00:00:00").toISOString(), to: new Date(new Date(to + "T00:00:00").getTime() + 86400000).toISOString() };
+    // Days of the chosen time zone, kept as days: the chip shows them as picked, never UTC-shifted.
+    if (type === "seen") return { type, from: from <= to ? from : to, to: from <= to ? to : from };
     // The value goes as typed: the feed compares text, and gt/lt read numbers and dates from it.
     // (Turning "850780e9" into 8.5078e14 once made `identity contains 850780e9` match nobody.)
     const condition = { property: prop.property.trim(), op: prop.op, ...(NO_VALUE.has(prop.op) ? {} : { value: prop.value }) };
@@ -84,19 +117,20 @@ function FilterEditor({ type, definitions, properties, onAdd, onCancel }) {
       : { kind: evt.ref.slice(5), ...(evt.name ? { name: evt.name } : {}) };
     return { type: "did_event", event, where: type === "event_property" ? [condition] : [] };
   };
-  const valid = type === "seen" || type === "did_event" || prop.property.trim();
+  const valid = type === "seen" ? Boolean(from && to) : type === "did_event" || prop.property.trim();
   return (
-    <form class="filter-editor" data-testid="filter-editor" onSubmit={(e) => { e.preventDefault(); if (valid) onAdd(build()); }}>
+    <form class="filter-editor" data-testid="filter-editor" aria-label="New filter" onSubmit={(e) => { e.preventDefault(); if (valid) onAdd(build()); }}>
       {type === "seen" && (
-        <div class="row">
+        <div class="row wrap">
           <label>Seen from<input type="date" value={from} onInput={(e) => setFrom(e.target.value)} data-testid="filter-from" /></label>
           <label>to<input type="date" value={to} onInput={(e) => setTo(e.target.value)} data-testid="filter-to" /></label>
         </div>
       )}
-      {type === "user_property" && <PropertyCondition value={prop} onChange={setProp} properties={properties} listId="user-props" testid="filter" />}
+      {type === "seen" && <p class="muted small">The time filter sets the window: it replaces the timeline.</p>}
+      {type === "user_property" && <PropertyCondition value={prop} onChange={setProp} scope="user" properties={properties} suggest={suggest} testid="filter" />}
       {(type === "did_event" || type === "event_property") && <EventChooser value={evt} onChange={setEvt} definitions={definitions} />}
       {type === "event_property" && (<><div class="muted small">where event property</div>
-        <PropertyCondition value={prop} onChange={setProp} testid="filter" /></>)}
+        <PropertyCondition value={prop} onChange={setProp} scope="event" suggest={suggest} testid="filter" /></>)}
       <div class="row end">
         <button type="button" class="btn ghost small" onClick={onCancel}>Cancel</button>
         <button type="submit" class="btn primary small" disabled={!valid} data-testid="filter-apply">Apply filter</button>
@@ -108,19 +142,28 @@ function FilterEditor({ type, definitions, properties, onAdd, onCancel }) {
 const TYPES = [["seen", "Time", "Users seen between two dates"], ["user_property", "User property", "Identity, email, plan…"],
   ["did_event", "Did event", "Users that did an event"], ["event_property", "Event property", "Did an event where a property matches"]];
 
-export function FilterBar({ filters, onChange, definitions, properties }) {
+export function FilterBar({ filters, onChange, definitions, properties, suggest }) {
   const [menu, setMenu] = useState(false);
   const [editing, setEditing] = useState(null);
+  const box = useRef(null);
+  const close = () => { setMenu(false); setEditing(null); };
+  useDismiss(box, menu, close);
+  const add = (f) => {
+    // One time filter at a time: a new one replaces the old (it is the window).
+    onChange([...filters.filter((x) => f.type !== "seen" || x.type !== "seen"), f]);
+    close();
+  };
   return (
     <div class="filters">
       {filters.map((f, i) => (
         <span class="chip" data-testid="filter-chip">
           {describe(f, definitions)}
-          <button class="chip-x" aria-label="Remove filter" onClick={() => onChange(filters.filter((_, j) => j !== i))}><CloseIcon /></button>
+          <button class="chip-x" aria-label={`Remove filter ${describe(f, definitions)}`} onClick={() => onChange(filters.filter((_, j) => j !== i))}><CloseIcon /></button>
         </span>
       ))}
-      <div class="dropdown">
-        <button class="btn" onClick={() => { setMenu(!menu); setEditing(null); }} data-testid="add-filter"><FilterIcon /> Add Filter</button>
+      <div class="dropdown" ref={box}>
+        <button class="btn" onClick={() => (menu ? close() : setMenu(true))} aria-expanded={menu ? "true" : "false"} aria-haspopup="true"
+          data-testid="add-filter"><FilterIcon /> Add Filter</button>
         {menu && !editing && (
           <div class="menu" role="menu">
             {TYPES.map(([id, label, hint]) => (
@@ -131,10 +174,9 @@ export function FilterBar({ filters, onChange, definitions, properties }) {
           </div>
         )}
         {menu && editing && (
-          <div class="menu wide">
-            <FilterEditor type={editing} definitions={definitions} properties={properties}
-              onCancel={() => setEditing(null)}
-              onAdd={(f) => { onChange([...filters, f]); setMenu(false); setEditing(null); }} />
+          <div class="menu wide sheet">
+            <FilterEditor type={editing} definitions={definitions} properties={properties} suggest={suggest}
+              onCancel={() => setEditing(null)} onAdd={add} />
           </div>
         )}
       </div>
