@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+AXE = Path(__file__).resolve().parents[2] / "gateway" / "ui" / "node_modules" / "axe-core" / "axe.min.js"
 UI_BUILT = Path(__file__).resolve().parents[2] / "gateway" / "ui" / "dist" / "index.html"
 
 
@@ -18,9 +19,10 @@ def browser(chromium):
     return chromium
 
 
-def open_page(browser, base_url: str):
-    """A fresh context and page; every console error and page error is recorded on the page."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+def open_page(browser, base_url: str, viewport: dict | None = None, **context_options):
+    """A fresh context and page; every console error and page error is recorded on the page.
+    `context_options` go to Playwright's new_context (timezone_id, permissions, is_mobile…)."""
+    context = browser.new_context(viewport=viewport or {"width": 1440, "height": 900}, **context_options)
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
@@ -44,3 +46,21 @@ def screenshot(page, name: str) -> None:
     target = DOCS if os.environ.get("FOOTFALL_SCREENSHOTS") == "1" else Path(tempfile.gettempdir())
     target.mkdir(exist_ok=True)
     page.screenshot(path=str(target / name), full_page=False)
+
+
+def axe_violations(page, context: str | None = None) -> list[dict]:
+    """Serious and critical axe-core violations on the page (or inside the `context` selector).
+
+    axe-core comes from the UI's npm dev dependencies; it is evaluated through the DevTools
+    protocol, which the page's strict CSP (no inline scripts) does not apply to.
+    """
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        """async (context) => {
+            const r = await axe.run(context ? document.querySelector(context) : document,
+                                    {resultTypes: ["violations"], iframes: false});
+            return r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                                             nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " :: " + n.failureSummary)}));
+        }""", context)
+    return [v for v in result if v["impact"] in ("serious", "critical")]

@@ -51,6 +51,10 @@ def dataset(env_id: str, secret_marker: str = "") -> dict:
         "e2": _event("e2", "s-ada-1", ada, "click", 9, target={"text": "Buy now", "hierarchy": [{"tag": "button", "id": "buy"}]}),
         "e3": _event("e3", "s-ada-1", ada, "custom", 8, name="Signed Up", properties={"plan": "pro" + secret_marker}),
         "e4": _event("e4", "s-anon-1", anon, "pageview", 30, path="/"),
+        # The iOS app's own screen view, with what a mobile SDK sends about the device and app.
+        "e5": {**_event("e5", "s-ada-2", ada, "screen", 600, name="Dashboard"), "source": "ios", "page": None,
+               "device": {"os": "iOS", "os_version": "17.1", "model": "iPhone15,2", "app_version": "4.2.0",
+                          "device_type": "Mobile"}},
     }
     users = {
         ada: {"user_id": ada, "identity": f"ada@{env_id}.example", "display_name": f"ada@{env_id}.example",
@@ -125,16 +129,18 @@ def sessions_app(data: dict[str, dict], calls: list) -> Flask:
     @app.get("/internal/v1/envs/<env_id>/replays/<session_id>")
     def replay(env_id, session_id):
         # Stands in for the replay service's manifest (?inline=1): a page that tries to run scripts.
-        if not env(env_id)["sessions"].get(session_id, {}).get("has_replay"):
+        session = env(env_id)["sessions"].get(session_id, {})
+        if not session.get("has_replay"):
             return jsonify({"error": {"code": 404, "message": "no replay"}}), 404
-        return {"session_id": session_id, "events": recording()}
+        return {"session_id": session_id, "events": recording(datetime.fromisoformat(session["start"]))}
 
     return app
 
 
-def recording() -> list[dict]:
-    """A minimal rrweb recording whose page carries an inline script and an onerror handler."""
-    t = int(NOW.timestamp() * 1000)
+def recording(start: datetime = NOW) -> list[dict]:
+    """A minimal rrweb recording from `start` whose page carries an inline script and an onerror
+    handler; it spans 2.5 minutes (a last mouse move), so it covers Ada's first session."""
+    t = int(start.timestamp() * 1000)
     body = {"type": 2, "tagName": "body", "attributes": {}, "id": 4, "childNodes": [
         {"type": 2, "tagName": "h1", "attributes": {}, "id": 5, "childNodes": [
             {"type": 3, "textContent": "Hello from the replay", "id": 6}]},
@@ -151,6 +157,8 @@ def recording() -> list[dict]:
         {"type": 2, "data": {"node": document, "initialOffset": {"left": 0, "top": 0}}, "timestamp": t + 10},
         {"type": 3, "data": {"source": 1, "positions": [{"x": 10, "y": 10, "id": 5, "timeOffset": 0}]},
          "timestamp": t + 2000},
+        {"type": 3, "data": {"source": 1, "positions": [{"x": 40, "y": 30, "id": 5, "timeOffset": 0}]},
+         "timestamp": t + 150_000},
     ]
 
 
@@ -248,8 +256,14 @@ def definitions_app(calls: list, store: dict[str, dict[str, dict]]) -> Flask:
         criteria = {"kind": event["kind"]}
         if event.get("name"):
             criteria["name"] = event["name"]
-        if (event.get("target") or {}).get("text"):
-            criteria["text"] = {"op": "equals", "value": event["target"]["text"]}
+        target = event.get("target") or {}
+        if target.get("hierarchy"):  # like the real one: the element, its text, the page it was on
+            node = target["hierarchy"][0]
+            criteria["selector"] = node["tag"] + (f"#{node['id']}" if node.get("id") else "")
+        if target.get("text"):
+            criteria["text"] = {"op": "equals", "value": target["text"]}
+        if event["kind"] in ("click", "change", "submit", "pageview") and (event.get("page") or {}).get("path"):
+            criteria["path"] = event["page"]["path"]
         return {"name": f"Suggested {event['kind']}", "criteria": criteria}
 
     return app

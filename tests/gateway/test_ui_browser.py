@@ -5,37 +5,20 @@ and data through real ingest is test_e2e_stack.py.
 """
 from __future__ import annotations
 
-import copy
 from datetime import datetime
 
 import orjson
 import pytest
 
-from tests.gateway.browser import browser, open_page, screenshot, sign_in  # noqa: F401 (fixture)
+from tests.gateway.browser import browser, screenshot, sign_in  # noqa: F401 (fixture)
 from tests.gateway.conftest import ADMIN
-from tests.gateway.standins import Served, _event, _session
+from tests.gateway.standin_ui import gateway_url, page  # noqa: F401 (fixtures)
+from tests.gateway.standins import _event, _session
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 XSS_IDENTITY = "<img src=x onerror=\"window.__pwned='identity'\">"
 XSS_SCRIPT = "<script>window.__pwned='property'</script>"
-
-
-@pytest.fixture
-def gateway_url(app, standins):
-    saved = copy.deepcopy(standins["data"])
-    server = Served(app)
-    yield server.url
-    server.stop()
-    standins["data"].clear()
-    standins["data"].update(saved)
-
-
-@pytest.fixture
-def page(browser, gateway_url):  # noqa: F811
-    page = open_page(browser, gateway_url)
-    yield page
-    page.context.close()
 
 
 def test_feed_sessions_events_and_define_inline(page, standins):

@@ -1,5 +1,5 @@
 // Small shared hooks: loading, dismissing popovers, trapping focus in dialogs, visibility.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
 // {data, error} of an async load, reloaded when deps change; stale answers are dropped.
 export function useLoad(load, deps) {
@@ -22,9 +22,10 @@ export function useLatest(value) {
 }
 
 // A popover closes on Escape and on a click outside of `ref` (menus, the filter editor).
+// Listening from the layout effect: the popover answers keys from the moment it is drawn.
 export function useDismiss(ref, open, onClose) {
   const close = useLatest(onClose);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!open) return undefined;
     const onKey = (e) => {
       if (e.key !== "Escape") return;
@@ -49,7 +50,7 @@ const focusables = (box) => [...box.querySelectorAll(FOCUSABLE)].filter((el) => 
 // capture, so a player control cannot swallow it), and gives focus back to its opener.
 export function useDialogFocus(ref, onClose) {
   const close = useLatest(onClose);
-  useEffect(() => {
+  useLayoutEffect(() => {
     const box = ref.current;
     const opener = document.activeElement;
     box.focus();

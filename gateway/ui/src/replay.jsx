@@ -23,18 +23,15 @@ export function playerSize(recorded, phone, room) {
 
 // The controls rrweb-player draws without names get one, so screen readers can say what they do.
 function nameControls(root) {
-  root.querySelectorAll("button").forEach((b) => {
-    if (!b.textContent.trim() && !b.getAttribute("aria-label")) b.setAttribute("aria-label", b.closest(".rr-controller__btns") && b === b.parentElement.firstElementChild ? "Play or pause" : "Full screen");
+  root.querySelectorAll(".rr-controller__btns button").forEach((b, i, all) => {
+    if (b.textContent.trim() || b.getAttribute("aria-label")) return;
+    b.setAttribute("aria-label", i === 0 ? "Play or pause" : i === all.length - 1 ? "Full screen" : "Player control");
   });
-  root.querySelectorAll("input").forEach((input) => {
-    if (!input.getAttribute("aria-label") && !input.labels?.length) input.setAttribute("aria-label", "Skip inactive periods");
+  root.querySelectorAll("input[type=checkbox]").forEach((input) => {
+    const text = (input.closest(".switch") || input.parentElement).textContent.trim();
+    if (!input.getAttribute("aria-label")) input.setAttribute("aria-label", text || "Skip inactive periods");
   });
-  const progress = root.querySelector(".rr-progress");
-  if (progress) {
-    progress.setAttribute("role", "slider");
-    progress.setAttribute("aria-label", "Playback position");
-    progress.setAttribute("tabindex", "0");
-  }
+  root.querySelectorAll("iframe").forEach((frame) => frame.setAttribute("title", "Replayed page (recorded, not live)"));
 }
 
 export function ReplayView({ sessionId }) {
@@ -80,8 +77,8 @@ export function ReplayView({ sessionId }) {
   times.forEach((t, i) => { if (t <= now + 250) current = i; });
   const jump = (i) => {
     if (!player.current) return;
+    // The highlight follows the player's own clock (ui-update-current-time), not this click.
     player.current.goto(Math.max(0, times[i] - state.start), true);
-    setNow(times[i]);
   };
   return (
     <div class="replay-layout" data-testid="replay-view">

@@ -50,7 +50,7 @@ export function SessionRow({ session, selected, matched, onSelect, onPlay }) {
         <span class="session-time">{fmtDateTime(session.start)}</span>
         <span class="session-meta">{fmtDuration(session.duration_s)} · {count(session.event_count, "event")}</span>
       </button>
-      <span class="icons has-tip" tabIndex={0} data-testid="session-icons" aria-label={details.join(", ")}>
+      <span class="icons has-tip" tabIndex={0} role="group" data-testid="session-icons" aria-label={details.join(", ")}>
         <span class={`platform-icon p-${platform}`} data-platform={platform}><Icon /></span>
         {platform === "web" || platform === "mobile_web" ? <span class="browser-icon" data-testid="browser-icon"><BrowserIcon browser={session.browser} /></span> : null}
         <span class="tip" role="tooltip" data-testid="session-tip">{details.map((d) => <span>{d}</span>)}</span>
