@@ -172,7 +172,7 @@ def sent(stack):
                 context={**_context("http://shop.example/pricing"), "userAgent": IPHONE_UA})
     client.screen(BOB, name="Dashboard", anonymous_id=f"anon-bob-app-{TAG}", timestamp=BOB_APP,
                   context={"footfall": {"source": "ios"}, "os": {"name": "iOS", "version": "17.1"},
-                           "device": {"model": "iPhone15,2"}})
+                           "device": {"model": "iPhone15,2"}, "app": {"name": "Shop", "version": "3.4.1"}})
     client.page(name="Home", properties={"path": "/"}, timestamp=CAROL_AT, user_id=CAROL,
                 anonymous_id=f"anon-carol-{TAG}", context=_context("http://shop.example/"))
     client.flush()
@@ -243,7 +243,7 @@ def _names(page):
 
 
 def _card(page, identity: str):
-    return page.locator("[data-testid=user-card]").filter(has=page.locator(f"h2:text-is('{identity}')"))
+    return page.locator(f"[data-testid=user-card]:has([data-testid=user-name] a:text-is('{identity}'))")
 
 
 def _feed_settled(page) -> None:
@@ -315,23 +315,26 @@ def test_timeline_presets_and_custom_range(page, stack, sent):
             expect(_names(page)).to_have_text(expected)
         else:
             expect(page.locator("[data-testid=feed-empty]")).to_be_visible()
-    # A custom range around Carol's day only; then the same days as an Add Filter time condition.
+    # A custom range around Carol's day only; then the same days as an Add Filter time condition,
+    # which is the window: it finds Carol under "Past 7 days" too.
     day = CAROL_AT.astimezone()
+    first, last = day - timedelta(days=1), day + timedelta(days=1)
     page.click("[data-testid=timeline-button]")
     page.click("[data-testid=timeline-custom]")
-    page.fill(".custom-range input[name=from]", (day - timedelta(days=1)).strftime("%Y-%m-%d"))
-    page.fill(".custom-range input[name=to]", (day + timedelta(days=1)).strftime("%Y-%m-%d"))
+    page.fill(".custom-range input[name=from]", first.strftime("%Y-%m-%d"))
+    page.fill(".custom-range input[name=to]", last.strftime("%Y-%m-%d"))
     page.click(".custom-range button[type=submit]")
-    expect(page.locator("[data-testid=timeline-button]")).to_contain_text((day - timedelta(days=1)).strftime("%Y-%m-%d"))
+    expect(page.locator("[data-testid=timeline-button]")).to_contain_text(f"{first:%b} {first.day}, {first.year}")
     expect(_names(page)).to_have_text([CAROL])
-    _choose_timeline(page, "90d")
-    expect(_names(page)).to_have_text([ALICE, BOB, CAROL])
+    _choose_timeline(page, "7d")
+    expect(_names(page)).to_have_text([ALICE, BOB])
     page.click("[data-testid=add-filter]")
     page.click("[data-testid=filter-type-seen]")
-    page.fill("[data-testid=filter-from]", (day - timedelta(days=1)).strftime("%Y-%m-%d"))
-    page.fill("[data-testid=filter-to]", (day + timedelta(days=1)).strftime("%Y-%m-%d"))
+    page.fill("[data-testid=filter-from]", first.strftime("%Y-%m-%d"))
+    page.fill("[data-testid=filter-to]", last.strftime("%Y-%m-%d"))
     page.click("[data-testid=filter-apply]")
-    expect(page.locator("[data-testid=filter-chip]").last).to_contain_text("Seen")
+    expect(page.locator("[data-testid=filter-chip]").last).to_have_text(
+        f"Seen {first:%b} {first.day}, {first.year} – {last:%b} {last.day}, {last.year}")
     expect(_names(page)).to_have_text([CAROL])
     assert page.errors == []
 
@@ -393,6 +396,9 @@ def test_session_events_properties_and_define_inline_retroactively(page, stack, 
     expect(panel.locator("[data-testid=event-properties]")).to_contain_text("/pricing")
     name = panel.locator("[data-testid=define-name]")
     expect(name).to_have_value(EXPORTED)  # pre-filled from the suggestion
+    expect(panel.locator("[data-testid=criteria-name]")).to_have_value(EXPORTED)  # what it will match
+    # Counted by the real services before defining: alice's export and bob's, this week.
+    expect(panel.locator("[data-testid=define-preview]")).to_have_text("Matches 2 events from 2 users in the window")
     name.fill(f"Exported {TAG}")
     panel.locator("[aria-label='colour #00a3a3']").click()
     panel.locator("[data-testid=define-submit]").click()
@@ -420,6 +426,47 @@ def test_session_events_properties_and_define_inline_retroactively(page, stack, 
     page.click("[data-testid=filter-apply]")
     expect(page.locator("[data-testid=filter-chip]").last).to_have_text(f"Did Exported {TAG}")
     expect(_names(page)).to_have_text([ALICE, BOB])
+    assert page.errors == []
+
+
+def test_a_view_restored_from_its_url_and_the_pages_of_a_user_and_a_session(page, stack, sent):
+    _only_this_run(page, stack)
+    alice = _card(page, ALICE)
+    alice.locator(f"[data-testid=session-row][data-session-id='{A1}'] [data-testid=session-open]").click()
+    # ("Exported": the export may be defined by now, under another name.)
+    alice.locator("[data-testid=event]").filter(has_text="Exported").locator("button").click()
+    expect(alice.locator("[data-testid=event-properties]")).to_contain_text("csv")
+    page.reload()
+    expect(_names(page)).to_have_text([ALICE, BOB])
+    expect(page.locator("[data-testid=filter-chip]")).to_have_text([f"identity contains “{TAG}”"])
+    expect(alice.locator("[data-testid=event-properties]")).to_contain_text("csv")
+
+    # Alice's page, as a new tab would open it, then the recorded session's page: replay and events.
+    tab = page.context.new_page()
+    tab.goto(stack.url("gateway") + alice.locator("[data-testid=user-name] a").get_attribute("href"))
+    expect(tab.locator("[data-testid=user-properties]")).to_contain_text(f"Acme {TAG}")
+    expect(tab.locator("[data-testid=user-page] [data-testid=session-row]")).to_have_count(2)
+    tab.locator("[data-testid=user-page] [data-testid=session-page-link]").click()
+    session_page = tab.locator(f"[data-testid=session-page][data-session-id='{A2}']")
+    expect(session_page.locator("[data-testid=replay-event] .event-name")).to_have_text([re.compile("/welcome"), "Signed Up"])
+    tab.locator("[data-testid=replay-player] iframe").wait_for(state="attached")
+    expect(session_page.locator("[data-testid=session-user-link]")).to_have_text(ALICE)
+    tab.close()
+
+
+def test_an_ios_app_event_shows_what_the_sdk_sent(page, stack, sent):
+    _only_this_run(page, stack)
+    bob = _card(page, BOB)
+    app_session = bob.locator("[data-testid=session-row]").nth(2)
+    app_session.locator("[data-testid=session-icons]").hover()
+    expect(app_session.locator("[data-testid=session-tip]")).to_contain_text("iOS app")
+    expect(app_session.locator("[data-testid=session-tip]")).not_to_contain_text("iOS · iOS")
+    app_session.locator("[data-testid=session-open]").click()
+    bob.locator("[data-testid=event] button").first.click()
+    properties = bob.locator("[data-testid=event-properties]")
+    expect(properties).to_contain_text("View screen Dashboard")
+    rows = dict(zip(properties.locator("dt").all_inner_texts(), properties.locator("dd").all_inner_texts(), strict=True))
+    assert (rows["Source"], rows["App version"], rows["Device model"], rows["OS version"]) == ("iOS", "3.4.1", "iPhone15,2", "17.1")
     assert page.errors == []
 
 
