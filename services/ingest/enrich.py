@@ -101,7 +101,9 @@ def device_from_context(os_info: dict, device_info: dict, screen: str | None, ap
     mobile = isinstance(os_name, str) and os_name.lower() in ("ios", "ipados", "android")
     device_type = "Tablet" if "ipad" in model.lower() or device_info.get("type") == "tablet" else (
         "Mobile" if mobile else None)
+    # A scalar only: str() of a deeply nested object or list recurses without bound.
     app_version = (app_info or {}).get("version")
+    app_version = app_version if isinstance(app_version, (str, int, float)) else None
     return {
         "browser": None, "browser_version": None,
         "os": str(os_name)[:MAX_VALUE_CHARS] if os_name else None,

@@ -143,14 +143,14 @@ def _panel_rows(scope) -> dict[str, str]:
 def test_a_clamped_future_time_is_explained_in_the_event_panel(page, standins):
     ahead = NOW + timedelta(days=3)
     standins["data"]["acme"]["events"]["e-ahead"] = _event(
-        "e-ahead", "s-ada-1", "1001", "custom", 7, name="Synced", properties={"original_time": iso(ahead)})
+        "e-ahead", "s-ada-1", "1001", "custom", 7, name="Synced", properties={"$original_time": iso(ahead)})
     sign_in(page, *ADMIN)
     ada = page.locator("[data-testid=user-card][data-user-id='1001']")
     ada.locator("[data-testid=event][data-event-id=e-ahead] button").click()
     note = ada.locator("[data-testid=clamped-note]")
     expect(note).to_contain_text("had not happened yet")
     expect(note).to_contain_text(ahead.strftime("%b %-d, %Y"))
-    assert "original_time" not in _panel_rows(ada)  # said once, in words
+    assert "$original_time" not in _panel_rows(ada)  # said once, in words
 
 
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "America/Los_Angeles"])

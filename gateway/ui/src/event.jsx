@@ -5,7 +5,7 @@ import { fmtFull } from "./time.js";
 
 // Ingest keeps a client time that cannot have happened yet (a clock running ahead, no sentAt)
 // under this property and files the event at its receipt time instead.
-export const ORIGINAL_TIME = "original_time";
+export const ORIGINAL_TIME = "$original_time";
 
 const text = (v) => (typeof v === "object" ? JSON.stringify(v) : String(v));
 
