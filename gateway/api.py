@@ -45,6 +45,9 @@ EVENT_SCHEMA = {"type": "object", "required": ["event_id", "kind", "display_name
                                "time": {"type": "string"}, "properties": {"type": "object"},
                                "definition": {"type": ["object", "null"]}}}
 TAGS = ["users & sessions"]
+# What any environment route may also answer: the caller's access, and the services behind it.
+GUARDED = {401: "not signed in and no valid token", 403: "no access to this environment",
+           502: "a service failed", 503: "a service is unavailable (Retry-After)"}
 
 
 def services():
@@ -147,7 +150,7 @@ def user_sessions(env_id: str, user_id: str):
 @require_env_access
 @operation("One session (its page: replay state, platform, who): found through its events' user",
            responses={200: {**SESSION_SCHEMA, "required": [*SESSION_SCHEMA["required"], "user_id"]},
-                      404: "no such session"}, tags=TAGS)
+                      404: "no such session", **GUARDED}, tags=TAGS)
 def session_detail(env_id: str, session_id: str):
     not_found = f"no session {session_id!r} in this environment"
     answer = found(services().sessions.get(internal(env_id, f"/sessions/{seg(session_id)}/events"),

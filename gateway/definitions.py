@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from criteria.model import Criteria, parse_criteria
 from footfall.web import ApiError, found, operation
 from gateway import compose, preview
-from gateway.api import fetch_event, internal, present, seg, services
+from gateway.api import GUARDED, fetch_event, internal, present, seg, services
 from gateway.auth import require_env_access
 
 bp = Blueprint("definitions_api", __name__, url_prefix="/api/v1/environments/<env_id>/definitions")
@@ -64,7 +64,7 @@ def _body() -> dict:
            query={"archived": {"type": "string", "enum": ["false", "true", "all"],
                                "description": "live ones (default), archived ones, or both"}},
            responses={200: {"type": "object", "properties": {"definitions": {"type": "array", "items": DEFINITION}}},
-                      400: "bad 'archived'"})
+                      400: "bad 'archived'", **GUARDED})
 def definitions_list(env_id: str):
     params = present(archived=request.args.get("archived"))
     return services().definitions.get(internal(env_id, "/definitions"), params)
@@ -73,14 +73,14 @@ def definitions_list(env_id: str):
 @bp.post("")
 @require_env_access
 @operation("Define an event (retroactive: it labels past events too)", request=DEFINITION_BODY,
-           responses={201: DEFINITION, 400: "invalid definition", 409: TAKEN}, tags=TAGS)
+           responses={201: DEFINITION, 400: "invalid definition", 409: TAKEN, **GUARDED}, tags=TAGS)
 def definitions_create(env_id: str):
     return services().definitions.post(internal(env_id, "/definitions"), _body()), 201
 
 
 @bp.get("/<definition_id>")
 @require_env_access
-@operation("One event definition", tags=TAGS, responses={200: DEFINITION, 404: "no such definition"})
+@operation("One event definition", tags=TAGS, responses={200: DEFINITION, 404: "no such definition", **GUARDED})
 def definitions_get(env_id: str, definition_id: str):
     return found(services().definitions.get(internal(env_id, f"/definitions/{seg(definition_id)}"),
                                             allow_404=True),
@@ -91,7 +91,7 @@ def definitions_get(env_id: str, definition_id: str):
 @require_env_access
 @operation("Edit an event definition: name, colour, category, description, criteria",
            request=DEFINITION_BODY, tags=TAGS,
-           responses={200: DEFINITION, 400: "invalid definition", 404: "no such definition", 409: TAKEN})
+           responses={200: DEFINITION, 400: "invalid definition", 404: "no such definition", 409: TAKEN, **GUARDED})
 def definitions_update(env_id: str, definition_id: str):
     return services().definitions.put(internal(env_id, f"/definitions/{seg(definition_id)}"), _body())
 
@@ -99,7 +99,7 @@ def definitions_update(env_id: str, definition_id: str):
 @bp.post("/<definition_id>/archive")
 @require_env_access
 @operation("Archive an event definition (its events become raw again)", tags=TAGS,
-           responses={200: DEFINITION, 404: "no such definition"})
+           responses={200: DEFINITION, 404: "no such definition", **GUARDED})
 def definitions_archive(env_id: str, definition_id: str):
     return services().definitions.post(internal(env_id, f"/definitions/{seg(definition_id)}/archive"))
 
@@ -107,7 +107,7 @@ def definitions_archive(env_id: str, definition_id: str):
 @bp.post("/<definition_id>/restore")
 @require_env_access
 @operation("Restore an archived event definition", tags=TAGS,
-           responses={200: DEFINITION, 404: "no such definition", 409: TAKEN})
+           responses={200: DEFINITION, 404: "no such definition", 409: TAKEN, **GUARDED})
 def definitions_restore(env_id: str, definition_id: str):
     return services().definitions.post(internal(env_id, f"/definitions/{seg(definition_id)}/restore"))
 
@@ -117,7 +117,7 @@ def definitions_restore(env_id: str, definition_id: str):
 @operation("A definition (name and criteria) suggested from a raw event, to define it inline",
            query={"event_id": {"type": "string", "required": True}}, tags=TAGS,
            responses={200: {"type": "object", "required": ["name", "criteria"]},
-                      400: "'event_id' missing", 404: "no such event"})
+                      400: "'event_id' missing", 404: "no such event", **GUARDED})
 def definitions_suggest(env_id: str):
     event_id = request.args.get("event_id")
     if not event_id:
@@ -133,7 +133,7 @@ def definitions_suggest(env_id: str):
 @operation("How many events (and from how many users) criteria would label in a window, before "
            "defining them; past the caps the counts are lower bounds (*_exact false)",
            request=PreviewIn, tags=TAGS,
-           responses={200: PREVIEW, 400: "invalid criteria or window, naming the field"})
+           responses={200: PREVIEW, 400: "invalid criteria or window, naming the field", **GUARDED})
 def definitions_preview(env_id: str):
     body = PreviewIn.model_validate(_body())
     start, end = compose.window(body.from_, body.to)
