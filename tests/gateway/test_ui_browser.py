@@ -201,3 +201,16 @@ def test_empty_feed_says_so(page, standins):
     standins["data"]["acme"] = {"users": {}, "sessions": {}, "events": {}}
     sign_in(page, *ADMIN)
     assert "No users in this time range" in page.locator("[data-testid=feed-empty]").inner_text()
+
+
+def test_live_updates_say_when_they_pause_and_resume(page, app):
+    sign_in(page, *ADMIN, query="?poll_ms=300")
+    page.locator("[data-testid=user-card]").first.wait_for()
+    upstream = app.extensions["services"].sessions
+    working, upstream.base_url = upstream.base_url, "http://127.0.0.1:9"
+    paused = page.locator("[data-testid=live-paused]")
+    paused.wait_for()
+    assert "unavailable" in paused.inner_text()
+    assert page.locator("[data-testid=user-card]").count() == 2  # what was shown stays
+    upstream.base_url = working
+    paused.wait_for(state="detached")

@@ -66,7 +66,7 @@ function mergeFirstPage(current, fresh) {
 }
 
 function useFeed(api, view) {
-  const [state, setState] = useState({ users: [], next: null, paged: false, loading: true, error: null });
+  const [state, setState] = useState({ users: [], next: null, paged: false, loading: true, error: null, paused: null });
   const generation = useRef(0);
   const filters = apiFilters(view.filters);
   const key = JSON.stringify([api.envId, view.timeline, view.seen, filters, currentZone()]);
@@ -81,11 +81,12 @@ function useFeed(api, view) {
         users: cursor ? [...s.users, ...page.users] : quiet ? mergeFirstPage(s.users, page.users) : page.users,
         next: quiet && s.paged ? s.next : page.next_cursor,
         paged: cursor ? true : quiet && s.paged,
-        loading: false, error: null,
+        loading: false, error: null, paused: null,
       }));
     } catch (err) {
       if (gen !== generation.current || err.status === 401) return;
-      if (!quiet) setState((s) => ({ ...s, loading: false, error: err.message }));
+      // A failed refresh keeps what is on screen, and says that it is not live anymore.
+      setState((s) => (quiet ? { ...s, paused: err.message } : { ...s, loading: false, error: err.message }));
     }
   }, [key]);
   useEffect(() => {
@@ -172,6 +173,11 @@ export function FeedPage({ view }) {
         <div class="spacer" />
         <ListModeSwitch compact={view.compact} onChange={(c) => patchQuery(route, { view: c ? "compact" : null })} />
       </div>
+      {feed.paused && !feed.error && (
+        <div class="banner warn-banner" role="status" data-testid="live-paused">
+          <strong>Live updates paused.</strong> {feed.paused} Retrying every {Math.round(POLL_MS / 1000) || 1} s.
+        </div>
+      )}
       {feed.error && (
         <div class="banner error-state" role="alert" data-testid="feed-error">
           <strong>Could not load users.</strong> {feed.error}
