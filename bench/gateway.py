@@ -54,7 +54,13 @@ def _sign_in(page, gateway: str, env_id: str, email: str, password: str) -> floa
     started = time.perf_counter()
     page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=user-card]")
-    return (time.perf_counter() - started) * 1000
+    elapsed = (time.perf_counter() - started) * 1000
+    if os.environ.get("BENCH_VERBOSE"):
+        print("   ", page.evaluate("""() => performance.getEntriesByType('resource')
+            .filter((e) => e.name.includes('/auth/login') || e.name.includes('/api/'))
+            .map((e) => `${new URL(e.name).pathname.split('/').slice(-2).join('/')} ${Math.round(e.startTime)}+${Math.round(e.duration)}`)
+            .join(' | ')"""), f"| card at {page.evaluate('performance.now()'):.0f}")
+    return elapsed
 
 
 def browser_figures(gateway: str, env_id: str, email: str, password: str, views: dict[str, tuple[str, str]],
