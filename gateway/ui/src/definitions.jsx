@@ -30,12 +30,12 @@ function Editor({ definition, definitions, onSaved, onCancel }) {
   const [color, setColor] = useState(definition.color || "#6c5ce7");
   const [category, setCategory] = useState(definition.category || "");
   const [description, setDescription] = useState(definition.description || "");
-  const [criteriaText, setCriteriaText] = useState(JSON.stringify(definition.criteria, null, 2));
+  const [criteriaJson, setCriteriaJson] = useState(JSON.stringify(definition.criteria, null, 2));
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   let criteria = null;
   try {
-    criteria = JSON.parse(criteriaText);
+    criteria = JSON.parse(criteriaJson);
   } catch {
     criteria = null;
   }
@@ -61,7 +61,7 @@ function Editor({ definition, definitions, onSaved, onCancel }) {
       <label class="field">Category<input value={category} onInput={(e) => setCategory(e.target.value)} /></label>
       <label class="field">Description<input value={description} onInput={(e) => setDescription(e.target.value)} /></label>
       <label class="field">Criteria (JSON: one object, or a list meaning “any of”)
-        <textarea rows={6} value={criteriaText} onInput={(e) => setCriteriaText(e.target.value)} spellcheck={false} data-testid="edit-criteria" /></label>
+        <textarea rows={6} value={criteriaJson} onInput={(e) => setCriteriaJson(e.target.value)} spellcheck={false} data-testid="edit-criteria" /></label>
       {!criteria && <div class="error-text">The criteria are not valid JSON.</div>}
       {criteria && plain(criteria) && <Preview criteria={criteria} />}
       {error && <div class="error-text" role="alert" data-testid="edit-error">{error}</div>}
