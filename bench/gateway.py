@@ -208,7 +208,11 @@ class Generated:
         for process in self.processes:
             os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes:
-            process.wait(20)
+            try:
+                process.wait(30)  # gunicorn's graceful timeout is 20 s
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def main() -> None:
