@@ -1,5 +1,5 @@
 // The feed page: toolbar (timeline, filters, list mode), users newest first, live polling, j/k.
-import { useCallback, useContext, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useCallback, useContext, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { EnvContext } from "./context.js";
 import { FilterBar } from "./filters.jsx";
 import { UserCard, UserRow } from "./user.jsx";
@@ -89,7 +89,8 @@ function useFeed(api, view) {
       setState((s) => (quiet ? { ...s, paused: err.message } : { ...s, loading: false, error: err.message }));
     }
   }, [key]);
-  useEffect(() => {
+  // A layout effect asks for the first page as soon as the page is drawn, not a frame later.
+  useLayoutEffect(() => {
     generation.current += 1;
     load(null);
     // One refresh at a time: a slow gateway must not pile requests up behind each other.
@@ -146,9 +147,24 @@ function ListModeSwitch({ compact, onChange }) {
   );
 }
 
+// The first cards are drawn at once and the rest of the page a moment later: drawing 25 full
+// cards took 60-90 ms on a busy 2-core machine, all before the first one showed.
+const FIRST_DRAWN = 6;
+
+function useDrawnCount(total) {
+  const [drawn, setDrawn] = useState(FIRST_DRAWN);
+  useEffect(() => {
+    if (drawn >= total) return undefined;
+    const timer = setTimeout(() => setDrawn(total), 0);
+    return () => clearTimeout(timer);
+  }, [drawn, total]);
+  return Math.min(drawn, total);
+}
+
 export function FeedPage({ view }) {
   const { api, route, definitions } = useContext(EnvContext);
   const feed = useFeed(api, view);
+  const drawn = useDrawnCount(feed.users.length);
   const q = route.query;
   const focused = useListKeys(feed.users.length, (userId) => navigate(linkTo(route, "user", userId)));
   const knownProperties = useMemo(() => {
@@ -185,7 +201,7 @@ export function FeedPage({ view }) {
         </div>
       )}
       <section class={`feed ${view.compact ? "compact" : ""}`} data-testid="feed" aria-label="Users" aria-busy={feed.loading ? "true" : "false"}>
-        {feed.users.map((user, i) => (view.compact
+        {feed.users.slice(0, drawn).map((user, i) => (view.compact
           ? <UserRow key={user.user_id} user={user} focused={i === focused} />
           : <UserCard key={user.user_id} user={user} focused={i === focused} actions={actions} />))}
         {feed.loading && feed.users.length === 0 && [0, 1, 2].map(() => <div class="card skeleton" data-testid="feed-loading" />)}
