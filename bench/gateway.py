@@ -253,7 +253,9 @@ def main() -> None:
         print(f"  gateway /users    {through:7.2f} ms   ratio {through / direct:.2f}x (target <= 2x)")
         if os.path.exists(CHROMIUM["executable_path"]):
             views = restorable_views(gateway, env_id, token)
-            print(f"in Chromium, p50 of {args.runs} (target <= 1000 ms each):")
+            # Browser figures move with what else runs on the machine: say how busy it was.
+            print(f"in Chromium, p50 of {args.runs} (target <= 1000 ms each), load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores:")
             for name, ms in browser_figures(gateway, env_id, email, password, views, args.runs).items():
                 print(f"  {name:66} {ms:6.0f} ms")
     finally:
