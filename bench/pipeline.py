@@ -38,7 +38,7 @@ from pathlib import Path
 os.environ.setdefault("DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/footfall_bench_pipeline")
 os.environ.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/footfall_bench_pipeline")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/5")
-os.environ.setdefault("FOOTFALL_TEST_PORT_SHIFT", "50000")
+os.environ.setdefault("FOOTFALL_TEST_PORT_SHIFT", "13000")  # below the ephemeral ports (32768+)
 # No secret has a default: the bench makes up its own, as `make run` does.
 os.environ.setdefault("REPLAY_TOKEN_SECRETS", "bench-" + uuid.uuid4().hex * 2)
 os.environ.setdefault("SERVICE_TOKENS", "bench-" + uuid.uuid4().hex * 2)

@@ -35,7 +35,10 @@ from tests.support import ensure_vhost, migrate_fresh
 
 ROOT = Path(__file__).resolve().parents[1]
 # FOOTFALL_TEST_PORT_SHIFT lets several checkouts run their stacks side by side (one per namespace).
+# Keep the shifted ports below Linux's ephemeral range (32768 and up), where any outgoing connection
+# (to Redis, PostgreSQL…) may hold the port the stack wants to listen on.
 PORT_SHIFT = int(os.environ.get("FOOTFALL_TEST_PORT_SHIFT", "10000"))
+assert 9000 + PORT_SHIFT < 32768, "FOOTFALL_TEST_PORT_SHIFT puts the stack's ports in the ephemeral range"
 # The fixed ports of the local stack and the settings that name them.
 SERVICE_PORTS = {"gateway": 8080, "ingest": 8081, "identity": 8082, "sessions": 8083,
                  "definitions": 8084, "replay": 8085, "s3": 9000, "demo": 8090}
