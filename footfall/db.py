@@ -19,11 +19,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from footfall.config import Settings, get_settings
 
 
-def make_engine(schema: str, settings: Settings | None = None, **kwargs) -> Engine:
-    """An engine whose connections see `schema` first (then public, for extensions)."""
+def make_engine(schema: str, settings: Settings | None = None, server_settings: dict[str, str] | None = None,
+                **kwargs) -> Engine:
+    """An engine whose connections see `schema` first (then public, for extensions), with
+    `server_settings` set on each connection at start (some, like temp_buffers, only can be)."""
     settings = settings or get_settings()
+    flags = " ".join(f"-c{name}={value}" for name, value in {"search_path": f"{schema},public",
+                                                             **(server_settings or {})}.items())
     # application_name shows in pg_stat_activity which service a backend works for.
-    options = {"options": f"-csearch_path={schema},public", "application_name": f"footfall-{schema}"}
+    options = {"options": flags, "application_name": f"footfall-{schema}"}
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(settings.database_url, connect_args=options, pool_pre_ping=True, **kwargs)

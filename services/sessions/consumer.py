@@ -125,7 +125,9 @@ class EventsConsumer(Consumer):
 
     def __init__(self, settings=None):
         super().__init__(settings)
-        self.engine = make_engine(SCHEMA, self.settings)
+        # A batch's work tables hold ~1.5 KB per event; past temp_buffers (8 MB by default) they
+        # spill to files that every later step of the batch reads back.
+        self.engine = make_engine(SCHEMA, self.settings, server_settings={"temp_buffers": "128MB"})
         self.stored = 0  # events newly stored since start (benchmarks, logs)
 
     def decode(self, routing_key: str, body: bytes) -> Message | WireCaptured:
