@@ -48,6 +48,10 @@ CONSUMERS = ("identity-consumer", "sessions-events-consumer", "sessions-facts-co
 SECOND_ENV, THIRD_ENV = "faults-two", "faults-three"
 SOURCE = "web"  # analytics.js: sessions time out after 30 minutes
 MAX_PEOPLE = 300  # people the load keeps sending for at once
+# analytics.js runs in browsers: a browser's user agent (python-requests' is a bot's, and bot
+# traffic is dropped by default).
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                         "Chrome/124.0.0.0 Safari/537.36"}
 
 
 # --- the stack on private servers -------------------------------------------------------------
@@ -254,6 +258,7 @@ class Load:
 
     def _send_loop(self) -> None:
         http = requests.Session()
+        http.headers.update(BROWSER)
         while not self.stopped.is_set():
             if not self.running.wait(0.2):
                 continue
@@ -326,6 +331,7 @@ class Load:
 
     def _replay_loop(self) -> None:
         http = requests.Session()
+        http.headers.update(BROWSER)
         while not self.stopped.is_set():
             if not self.running.wait(0.2):
                 continue
@@ -568,6 +574,7 @@ def consumers_killed(faults: FaultStack) -> dict:
 def redis_down(faults: FaultStack, load: Load, down_s: float = 5) -> dict:
     """Redis stops (and comes back empty): what ingest does with write keys and its rate limit."""
     http = requests.Session()
+    http.headers.update(BROWSER)
 
     def probe(env_id: str) -> tuple[bytes, str]:
         event_id, now = f"redis-{uuid.uuid4().hex[:10]}", datetime.now(UTC)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from footfall import db
+from tests.faults import harness
 from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
@@ -110,7 +111,8 @@ def stored_times(engine, env_id: str, event_id: str) -> int:
 def test_whatever_ingest_accepts_is_in_the_feed_exactly_once(stack, environment, batch):
     env_id, write_key, engine = environment
     response = requests.post(stack.url("ingest") + "/v1/batch", data=orjson.dumps({"batch": batch}),
-                             auth=(write_key, ""), headers={"Content-Type": "application/json"}, timeout=15)
+                             auth=(write_key, ""), timeout=15, headers={"Content-Type": "application/json",
+                                                                        **harness.BROWSER})
     assert response.status_code in (200, 400), response.text
     if response.status_code == 400:
         assert response.json()["error"]["field"] is not None  # names what to fix
