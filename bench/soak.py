@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -26,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/footfall_test")
 os.environ.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/footfall_test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
-os.environ.setdefault("REPLAY_TOKEN_SECRET", "soak-replay-secret")
+# No secret has a default: the soak makes up its own, as `make run` does (footfall.secretfile).
+os.environ.setdefault("REPLAY_TOKEN_SECRETS", secrets.token_urlsafe(32))
+os.environ.setdefault("SERVICE_TOKENS", secrets.token_urlsafe(32))
 
 from footfall import db
 from footfall.config import get_settings
