@@ -42,9 +42,10 @@ from footfall.ids import anonymous_user_id, identified_user_id
 from footfall.web import service_headers
 from services.sessions.sessionize import Point, partition
 from tests.faults.servers import PrivateRabbit, PrivateRedis, TcpDoor
-from tests.stack import PORT_SHIFT, SERVICE_PORTS, Stack, start_stack
+from tests.stack import PORT_SHIFT, SERVICE_PORTS, Stack, read_procfile, start_stack
 
-CONSUMERS = ("identity-consumer", "sessions-events-consumer", "sessions-facts-consumer")
+# Every queue consumer of the Procfile (the processes that hold a batch when killed).
+CONSUMERS = tuple(sorted(name for name in read_procfile() if name.endswith("-consumer")))
 SECOND_ENV, THIRD_ENV = "faults-two", "faults-three"
 SOURCE = "web"  # analytics.js: sessions time out after 30 minutes
 MAX_PEOPLE = 300  # people the load keeps sending for at once
