@@ -17,7 +17,7 @@ NON_DEMO_PROCESSES = $(shell grep -oE '^[a-z0-9-]+' Procfile | grep -v '^demo')
 # process starts without them (footfall/config.py). Git-ignored.
 SECRETS_FILE := .footfall/secrets.env
 
-.PHONY: setup infra migrate assets secrets run test redrive clean
+.PHONY: setup infra migrate assets secrets run test soak redrive clean
 .DEFAULT_GOAL := run
 
 $(VENV)/.installed: pyproject.toml
@@ -39,10 +39,12 @@ migrate: $(VENV)/.installed
 secrets: $(VENV)/.installed
 	$(PY) -m footfall.secretfile $(SECRETS_FILE)
 
-# FOOTFALL_DEMO=0 starts without the demo site and its simulated visitors.
+# FOOTFALL_DEMO=0 starts without the demo site and its simulated visitors. Each process runs under
+# footfall.supervise: restarted when it dies, the stack stopped (loudly) when it keeps dying.
 run: setup infra migrate secrets
 	FOOTFALL_SECRETS_FILE=$(SECRETS_FILE) $(PY) -m gateway.bootstrap
-	FOOTFALL_SECRETS_FILE=$(SECRETS_FILE) $(VENV)/bin/honcho start -f Procfile \
+	mkdir -p .run && SUPERVISE_PYTHON=$(PY) $(PY) -m footfall.supervise procfile Procfile > .run/Procfile
+	FOOTFALL_SECRETS_FILE=$(SECRETS_FILE) $(VENV)/bin/honcho start -f .run/Procfile -d . \
 	  $(if $(filter 0,$(FOOTFALL_DEMO)),$(NON_DEMO_PROCESSES))
 
 # Tests start any local PostgreSQL, RabbitMQ or Redis that is down, then use their own database,
@@ -51,6 +53,11 @@ test: setup $(CHECKS)
 	$(PY) -m footfall.infra --start
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# 30 minutes of the fault suite's load and faults, outside CI: invariants, and memory of every process.
+soak: setup
+	$(PY) -m footfall.infra --start
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 redrive: $(VENV)/.installed
 	$(PY) -m footfall.bus redrive $(QUEUE)

@@ -23,6 +23,9 @@ from criteria.conditions import text_form
 Node = Mapping[str, Any]
 
 
+MAX_NTH = 1_000_000  # bound of a and b in :nth-child(an+b)
+
+
 class SelectorError(ValueError):
     """An unsupported or malformed selector; `position` is the 0-based offset of the problem."""
 
@@ -207,6 +210,9 @@ class _Parser:
                 a = -a if m.group(1) == "-" else a
                 b = int(m.group(4)) if m.group(4) else 0
                 b = -b if m.group(3) == "-" else b
+            if abs(a) > MAX_NTH or abs(b) > MAX_NTH:
+                # A 20-digit step overflowed PostgreSQL's integers (a 500); no page has that many siblings.
+                self.fail(f"the step and offset of :nth-child() must be at most {MAX_NTH:,}", arg_at)
         self.pos = close + 1
         return a, b
 

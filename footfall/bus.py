@@ -25,7 +25,8 @@ DEAD_LETTER_EXCHANGE = "footfall.dlx"
 # Every working queue and the routing keys bound to it. Each queue has one consumer process type,
 # so each can be scaled (KEDA on its length) on its own.
 QUEUES: dict[str, tuple[str, ...]] = {
-    "identity.inbox": ("event.captured", "identity.command", "user.deletion_requested"),
+    "identity.inbox": ("event.captured", "identity.command", "user.deletion_requested",
+                       "ingest.warning"),
     "sessions.events": ("event.captured",),
     "sessions.facts": ("user.merged", "user.updated", "replay.recorded", "definition.changed",
                        "user.deletion_requested"),
@@ -73,12 +74,19 @@ def declare_topology(channel: BlockingChannel, delivery_limit: int) -> None:
             channel.queue_bind(queue, EXCHANGE, routing_key=key)
 
 
-def _properties(message_id: str, routing_key: str) -> pika.BasicProperties:
+# Headers a consumer puts on an item it set aside: why, which item, of which environment.
+REASON_HEADER = "x-footfall-reason"
+ITEM_HEADER = "x-footfall-item"
+ENV_HEADER = "x-footfall-env"
+
+
+def _properties(message_id: str, routing_key: str, headers: dict | None = None) -> pika.BasicProperties:
     return pika.BasicProperties(
         delivery_mode=pika.DeliveryMode.Persistent,
         content_type="application/json",
         message_id=message_id,
-        type=routing_key,
+        type=routing_key,  # the contract, also when the message travels under another key (dead letters)
+        headers=headers,
     )
 
 
@@ -115,13 +123,13 @@ class Publisher:
             self.publish(message)
 
     def publish_raw(self, routing_key: str, body: bytes, message_id: str, exchange: str = EXCHANGE,
-                    mandatory: bool = True) -> None:
+                    mandatory: bool = True, contract: str | None = None, headers: dict | None = None) -> None:
+        """Publish a body under `routing_key`; `contract` names its message type when the key does not."""
+        properties = _properties(message_id, contract or routing_key, headers)
         # One retry on a fresh connection covers a connection the broker or a NAT dropped while idle.
         for attempt in (1, 2):
             try:
-                self._channel().basic_publish(
-                    exchange, routing_key, body, _properties(message_id, routing_key), mandatory=mandatory
-                )
+                self._channel().basic_publish(exchange, routing_key, body, properties, mandatory=mandatory)
                 return
             except (AMQPConnectionError, AMQPChannelError, AMQPError, OSError) as exc:
                 self.close()
@@ -136,13 +144,18 @@ class Publisher:
             self.close()
             raise BrokerUnavailable(repr(exc)) from exc
 
+    def dead_letter(self, queue: str, contract: str, body: bytes, message_id: str, headers: dict) -> None:
+        """Put a body straight into `queue`'s dead-letter queue (confirmed), where redrive finds it."""
+        self.publish_raw(queue, body, message_id, exchange=DEAD_LETTER_EXCHANGE, contract=contract,
+                         headers=headers)
+
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
         self._local.connection = self._local.channel = None
         if connection is not None and connection.is_open:
             try:
                 connection.close()
-            except AMQPError:
+            except (AMQPError, OSError):
                 pass
 
 
@@ -169,7 +182,7 @@ def redrive(queue: str, limit: int | None = None, settings: Settings | None = No
             # Forget the death history so the delivery limit starts afresh.
             for key in ("x-death", "x-delivery-count", "x-first-death-exchange", "x-first-death-queue",
                         "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue",
-                        "x-last-death-reason"):
+                        "x-last-death-reason", REASON_HEADER, ITEM_HEADER, ENV_HEADER):
                 headers.pop(key, None)
             properties.headers = headers
             channel.basic_publish("", queue, body, properties, mandatory=True)

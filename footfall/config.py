@@ -96,6 +96,8 @@ class Settings:
     replay_new_sessions_per_env: int = field(default_factory=lambda: _int("REPLAY_NEW_SESSIONS_PER_ENV", 100))
     # Password checks (argon2, ~50 ms of CPU and 64 MB each) one gateway process runs at once.
     login_concurrency: int = field(default_factory=lambda: _int("LOGIN_CONCURRENCY", 1))
+    # Events timed more than this after their receipt are stored at their receipt time (a day).
+    ingest_future_margin_s: int = field(default_factory=lambda: _int("INGEST_FUTURE_MARGIN_S", 86_400))
 
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed (tests, CLIs)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any, ClassVar, Literal, Union
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from footfall.ids import new_message_id
@@ -188,6 +189,10 @@ class Message(Model):
     """The envelope every message carries."""
 
     routing_key: ClassVar[str] = ""
+    # A batch message names its list of items and the field that identifies one, so a consumer
+    # can split a message that fails on its data and set aside only the items that fail.
+    items_field: ClassVar[str | None] = None
+    item_id_field: ClassVar[str | None] = None
     # Published with `mandatory`: the broker refuses it unless some queue is bound. Facts that
     # nothing is required to hear (announcements for future subscribers) set this False.
     needs_subscriber: ClassVar[bool] = True
@@ -199,26 +204,36 @@ class Message(Model):
 
 class EventsCaptured(Message):
     routing_key: ClassVar[str] = "event.captured"
+    items_field: ClassVar[str | None] = "events"
+    item_id_field: ClassVar[str | None] = "event_id"
     events: list[Event]
 
 
 class IdentityCommands(Message):
     routing_key: ClassVar[str] = "identity.command"
+    items_field: ClassVar[str | None] = "commands"
+    item_id_field: ClassVar[str | None] = "command_id"
     commands: list[IdentityCommand]
 
 
 class UsersMerged(Message):
     routing_key: ClassVar[str] = "user.merged"
+    items_field: ClassVar[str | None] = "merges"
+    item_id_field: ClassVar[str | None] = "from_user_id"
     merges: list[UserMerge]
 
 
 class UsersUpdated(Message):
     routing_key: ClassVar[str] = "user.updated"
+    items_field: ClassVar[str | None] = "users"
+    item_id_field: ClassVar[str | None] = "user_id"
     users: list[UserSnapshot]
 
 
 class ReplaysRecorded(Message):
     routing_key: ClassVar[str] = "replay.recorded"
+    items_field: ClassVar[str | None] = "replays"
+    item_id_field: ClassVar[str | None] = "session_id"
     replays: list[ReplayRecording]
 
 
@@ -278,6 +293,29 @@ class EnvironmentSettings(Model):
 ENV_SETTINGS_HASH = "footfall:env_settings"
 
 
+class IngestionWarning(Model):
+    """A problem with data a client sent, shown to the customer (identity keeps them per environment).
+
+    `key` makes a repeated warning a duplicate: the same problem seen again is recorded once.
+    """
+
+    key: str
+    kind: str  # e.g. time_clamped, dead_lettered
+    message: str
+    occurred_at: datetime
+    subject: str | None = None  # the user id it concerns, when there is one
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class IngestionWarnings(Message):
+    """Warnings from the producers of data (ingest, and any consumer that sets items aside)."""
+
+    routing_key: ClassVar[str] = "ingest.warning"
+    items_field: ClassVar[str | None] = "warnings"
+    item_id_field: ClassVar[str | None] = "key"
+    warnings: list[IngestionWarning]
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     m.routing_key: m
     for m in (
@@ -290,6 +328,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         EnvironmentChanged,
         DeletionRequested,
         ReplaysDeletionRequested,
+        IngestionWarnings,
     )
 }
 
@@ -317,3 +356,54 @@ def encode(message: Message) -> bytes:
 def json_schemas() -> dict[str, Any]:
     """JSON Schema per routing key, for docs and contract tests."""
     return {key: model.model_json_schema() for key, model in MESSAGE_TYPES.items()}
+
+
+def _items_of(routing_key: str, body: bytes) -> tuple[dict, str, list] | None:
+    """(document, items field, items) of a batch message body, or None when it is not one."""
+    model = MESSAGE_TYPES.get(routing_key)
+    if model is None or model.items_field is None:
+        return None
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    items = document.get(model.items_field) if isinstance(document, dict) else None
+    return (document, model.items_field, items) if isinstance(items, list) else None
+
+
+def split_items(routing_key: str, body: bytes, parts: int | None = 2) -> list[bytes] | None:
+    """The body as up to `parts` bodies (one per item when None) of the same message sharing its
+    items in order; None when it holds fewer than two items (or is not a batch message)."""
+    found = _items_of(routing_key, body)
+    if found is None or len(found[2]) < 2:
+        return None
+    document, field, items = found
+    size = 1 if parts is None else -(-len(items) // parts)
+    return [orjson.dumps({**document, field: items[i:i + size]}) for i in range(0, len(items), size)]
+
+
+def join_items(routing_key: str, bodies: list[bytes]) -> bytes:
+    """One body holding the items of several bodies of the same message (split_items' inverse)."""
+    field = MESSAGE_TYPES[routing_key].items_field
+    documents = [orjson.loads(body) for body in bodies]
+    return orjson.dumps({**documents[0], field: [item for d in documents for item in d[field]]})
+
+
+def describe_item(routing_key: str, body: bytes) -> tuple[str | None, str | None]:
+    """(env_id, item id) of a one-item message body, as far as they can be read (for dead letters)."""
+    found = _items_of(routing_key, body)
+    model = MESSAGE_TYPES.get(routing_key)
+    if found is None:
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None, None
+        env_id = document.get("env_id") if isinstance(document, dict) else None
+        return (env_id if isinstance(env_id, str) else None), None
+    document, _, items = found
+    env_id = document.get("env_id")
+    item_id = None
+    if len(items) == 1 and isinstance(items[0], dict) and model.item_id_field:
+        value = items[0].get(model.item_id_field)
+        item_id = value if isinstance(value, str) else None
+    return (env_id if isinstance(env_id, str) else None), item_id

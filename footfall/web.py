@@ -35,6 +35,7 @@ from prometheus_client import (
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter
 
 from footfall.config import Settings, get_settings, require_secrets
 
@@ -62,6 +63,37 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None, **details: Any):
         super().__init__(message)
         self.status, self.message, self.headers, self.details = status, message, headers or {}, details
+
+
+NUL = "\x00"  # PostgreSQL's text and jsonb cannot hold it: no stored id or name contains one
+
+
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Where a parsed JSON value holds a NUL (in a string or a key), as a dotted path; None if nowhere."""
+    if isinstance(value, str):
+        return path if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if NUL in str(key):
+                return here
+            if (found := nul_path(item, here)) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := nul_path(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+class AnyIdConverter(BaseConverter):
+    """`<anyid:name>`: an id as a client made it (a messageId, a session id), '/' included — leading,
+    doubled or trailing. Clients send it percent-encoded, but the WSGI server decodes `%2F` before
+    routing, so `<name>` (no '/') and even `<path:name>` (no leading '/') miss some ids. Give the
+    rule `merge_slashes=False` too, or '//' in an id is merged away."""
+
+    regex = "[^/]*(?:/[^/]*)*?"
+    part_isolating = False
 
 
 def found(value: Any, message: str, **details: Any) -> Any:
@@ -127,6 +159,7 @@ def create_service_app(
     service_tokens = [token.encode() for token in require_secrets(settings, "service_tokens")]
     metrics_port = _port(settings.metrics_bind)
     app = Flask(name)
+    app.url_map.converters["anyid"] = AnyIdConverter
     app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = max_content_length
     app.config["SETTINGS"] = settings
@@ -148,6 +181,15 @@ def create_service_app(
         if request.path.startswith(INTERNAL_PREFIX) and not service_caller():
             raise ApiError(401, f"internal API: send the service token in {SERVICE_TOKEN_HEADER}",
                            field=SERVICE_TOKEN_HEADER)
+        for arg, value in request.args.items(multi=True):
+            if NUL in arg or NUL in value:
+                raise ApiError(400, f"'{arg}' must not contain a NUL character", field=arg)
+
+    @app.url_value_preprocessor
+    def _refuse_nul_in_path(_endpoint: str | None, values: dict | None) -> None:
+        for name, value in (values or {}).items():
+            if isinstance(value, str) and NUL in value:
+                raise ApiError(404, f"no {name} contains a NUL character", field=name)
 
     @app.after_request
     def _finish(response: Response) -> Response:

@@ -2,13 +2,24 @@
 
 A worker pulls up to `batch_size` deliveries (or what arrived within `max_wait`), hands the decoded
 batch to `handle`, which commits, and then acks them all with one `multiple=True` ack. So a crash
-before the commit redelivers the batch, and handlers must be idempotent (they are: DESIGN.md §2).
+before the commit redelivers the batch, and handlers must be idempotent (they are: every consumer
+joins facts by min, max or union, or skips what it already stored).
 
-One bad message never blocks a queue: undecodable messages are rejected straight to the dead-letter
-queue; when a batch fails, each message is retried alone and the failing one is `basic_reject`ed
-(requeue), which counts toward the queue's `x-delivery-limit`, after which the broker dead-letters
-it. Infrastructure errors (database down) are not the message's fault: the batch is retried in
-place with backoff and nothing is rejected.
+Two kinds of failure, told apart by `is_transient`:
+- Infrastructure (database or broker down, a connection cut): not the message's fault, since every
+  other message would fail the same way. The batch is retried in place with backoff, without limit;
+  a lost broker connection is re-opened, and whatever was not acked comes back from the broker.
+  Nothing ends the worker but `stop()`: not an outage, not a closed channel, not a bug in a batch.
+- Data (a message or an item the handler cannot store): only what fails is set aside. A failed
+  batch is retried message by message; a message that fails alone is split in halves, recursively,
+  so the items that store are stored and each item that fails on its own goes to the queue's
+  dead-letter queue with its reason (headers `x-footfall-reason`, `-item`, `-env`), where
+  `python -m footfall.bus redrive QUEUE` finds it after a fix. Each one is also published as an
+  ingestion warning of its environment (`ingest.warning`), so customers see what was set aside.
+  An undecodable message is split the same way: its readable items go on.
+
+The queue's delivery limit stays as the backstop for a message that kills the process each time
+(a crash leaves no chance to set it aside): the broker dead-letters it after that many deliveries.
 """
 from __future__ import annotations
 
@@ -17,17 +28,67 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pika
-from pika.exceptions import AMQPConnectionError, ConnectionClosedByBroker, StreamLostError
+import psycopg
+from pika.exceptions import AMQPError
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import exc as sa_exc
 
-from footfall.bus import connection_parameters, declare_topology
+from footfall.bus import (
+    ENV_HEADER,
+    ITEM_HEADER,
+    REASON_HEADER,
+    Publisher,
+    connection_parameters,
+    declare_topology,
+)
 from footfall.config import Settings, get_settings
-from footfall.messages import Message, UnknownMessage, decode
+from footfall.messages import (
+    IngestionWarning,
+    IngestionWarnings,
+    Message,
+    UnknownMessage,
+    decode,
+    describe_item,
+    join_items,
+    split_items,
+)
 
 log = logging.getLogger(__name__)
+
+# Failures that mean "infrastructure is down or a connection was cut", not "this data is bad".
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,  # SQLAlchemy's wrapper of the driver's connection-level errors
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # the pool had no connection to give
+    psycopg.OperationalError,  # raised unwrapped by code on the raw driver connection (COPY)
+    psycopg.InterfaceError,
+    AMQPError,
+    ConnectionError,
+    TimeoutError,
+)
+UNDECODABLE = (ValidationError, UnknownMessage, ValueError)
+MAX_REASON = 1000
+MIN_BACKOFF, MAX_BACKOFF = 0.25, 5.0
+# A connection that worked this long was healthy: the next failure starts the backoff afresh.
+HEALTHY_AFTER_S = 30.0
+
+
+def is_transient(exc: BaseException, extra: tuple[type[BaseException], ...] = ()) -> bool:
+    """True when `exc` (or an error it was raised from) is an outage rather than bad data."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TRANSIENT_ERRORS + extra) or getattr(seen, "connection_invalidated", False):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def reason_of(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:MAX_REASON]
 
 
 @dataclass(frozen=True)
@@ -39,22 +100,27 @@ class Delivery:
     body: bytes = b""  # the raw message, for handlers that hand it on as is (e.g. COPY into a DB)
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """An item (or a message that cannot be split) that failed on its own, and why."""
+
+    routing_key: str
+    body: bytes
+    message_id: str
+    reason: str
+
+
 class Consumer:
     """Subclass, set `queue`, implement `handle(deliveries)`; run with `run()` or `start()`."""
 
     queue: str = ""
-    # Prefetch bounds how many unacked messages the broker pushes to us. 100-300 is RabbitMQ's
-    # measured sweet spot (engineering.md §1); the batch is what we commit at once.
+    # Prefetch bounds how many unacked messages the broker pushes to us; 100-300 is RabbitMQ's
+    # measured sweet spot. The batch is what we commit at once.
     prefetch: int | None = None
     batch_size: int | None = None
     max_wait: float = 0.05  # seconds to wait for a batch to fill before handling what we have
-    # Exceptions that mean "infrastructure is down", not "this message is bad": retried in place,
-    # without limit, since every other message would fail the same way.
-    transient_errors: tuple[type[BaseException], ...] = (
-        OperationalError,
-        ConnectionError,
-        TimeoutError,
-    )
+    # More exception types a subclass knows to be outages (see `is_transient` for the shared ones).
+    transient_errors: tuple[type[BaseException], ...] = ()
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
@@ -63,7 +129,11 @@ class Consumer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending: list[tuple[pika.spec.Basic.Deliver, pika.BasicProperties, bytes]] = []
+        self._connection: pika.BlockingConnection | None = None
+        self._publisher: Publisher | None = None
         self.handled = 0  # messages acked since start, for tests and logs
+        self.set_aside = 0  # items sent to the dead-letter queue since start
+        self.reconnects = 0  # broker connections re-opened after a failure
 
     # --- to implement -------------------------------------------------------------------------
 
@@ -72,23 +142,37 @@ class Consumer:
         return decode(routing_key, body)
 
     def handle(self, deliveries: list[Delivery]) -> None:
-        """Apply a batch and commit; raise to have it retried message by message."""
+        """Apply a batch and commit; raise to have it retried message by message, then item by item."""
         raise NotImplementedError
 
     # --- running --------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Consume until stopped, reconnecting with backoff when the broker goes away."""
-        backoff = 0.5
+        """Consume until stopped, reconnecting with backoff whatever ends a connection."""
+        backoff = MIN_BACKOFF
         while not self._stop.is_set():
+            opened = time.monotonic()
             try:
                 self._consume()
-                backoff = 0.5
-            except (AMQPConnectionError, StreamLostError, ConnectionClosedByBroker, OSError) as exc:
-                log.warning("broker connection lost (%r); reconnecting in %.1fs", exc, backoff)
+            except Exception as exc:  # no failure may end a consumer; each is logged
+                if is_transient(exc, self.transient_errors):
+                    log.warning("%s: broker or database connection lost (%r); reconnecting in %.2fs",
+                                self.queue, exc, backoff)
+                else:
+                    log.exception("%s: unexpected failure; reconnecting in %.2fs (unacked messages "
+                                  "come back; the delivery limit bounds a message that keeps failing)",
+                                  self.queue, backoff)
+            finally:
                 self._pending.clear()  # unacked deliveries come back from the broker
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 15)
+            if self._stop.is_set():
+                break
+            if time.monotonic() - opened > HEALTHY_AFTER_S:
+                backoff = MIN_BACKOFF
+            self.reconnects += 1
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+        if self._publisher is not None:
+            self._publisher.close()
 
     def run_forever(self) -> None:
         """Entry point for a consumer process: SIGTERM/SIGINT finish the current batch, then exit."""
@@ -97,7 +181,7 @@ class Consumer:
         log.info("consuming %s", self.queue)
         self.run()
 
-    def start(self) -> "Consumer":
+    def start(self) -> Consumer:
         """Run in a background thread (tests, embedded use)."""
         self._thread = threading.Thread(target=self.run, name=f"consumer-{self.queue}", daemon=True)
         self._thread.start()
@@ -129,61 +213,126 @@ class Consumer:
                     first_at = None
         finally:
             self._pending.clear()
-            if connection.is_open:
-                connection.close()
+            try:
+                if connection.is_open:
+                    connection.close()
+            except (AMQPError, OSError):
+                pass  # already gone: the broker went away
 
     # --- one batch --------------------------------------------------------------------------------
 
     def _process(self, channel, raw: list) -> None:
-        deliveries = []
+        """Handle a batch, set aside what fails on its data, then ack the whole batch at once."""
+        deliveries: list[Delivery] = []
+        aside: list[SetAside] = []
         for method, properties, body in raw:
-            # Publishers put the routing key in `type` too, so redriven messages (which come
-            # straight to the queue through the default exchange) still name their contract.
+            # Publishers put the routing key in `type` too, so redriven and dead-lettered messages
+            # (which travel under other keys) still name their contract.
             routing_key = properties.type or method.routing_key
+            delivery, unreadable = self._read(routing_key, body, method, properties.message_id)
+            aside += unreadable
+            if delivery is not None:
+                deliveries.append(delivery)
+        if deliveries:
             try:
-                message = self.decode(routing_key, body)
-            except (ValidationError, UnknownMessage, ValueError) as exc:
-                # A message that cannot be read will never be read: dead-letter it now.
-                log.error("rejecting undecodable message on %s: %s", self.queue, exc)
-                channel.basic_reject(method.delivery_tag, requeue=False)
-                continue
-            deliveries.append(Delivery(routing_key, message, method.delivery_tag, method.redelivered, body))
-        if not deliveries:
-            return
+                self._handle_with_backoff(deliveries)
+            except Exception as exc:
+                if is_transient(exc, self.transient_errors):
+                    raise  # only when stopping: nothing is acked, the broker redelivers
+                if len(deliveries) > 1:
+                    log.warning("batch of %d failed on %s (%s); retrying one by one", len(deliveries),
+                                self.queue, reason_of(exc))
+                for delivery in deliveries:
+                    aside += self._isolate(delivery, exc if len(deliveries) == 1 else None)
+        if aside:
+            self._set_aside(aside)
+        # Every delivery of the batch is now stored or set aside (confirmed): one ack for all.
+        channel.basic_ack(raw[-1][0].delivery_tag, multiple=True)
+        self.handled += len(raw)
+
+    def _read(self, routing_key: str, body: bytes, method, message_id: str | None) -> tuple[Delivery | None, list[SetAside]]:
+        """The delivery decoded; when it cannot be, its readable items as one delivery and the rest set aside."""
         try:
-            self._handle_with_backoff(deliveries)
-            channel.basic_ack(deliveries[-1].delivery_tag, multiple=True)
-            self.handled += len(deliveries)
-            return
-        except Exception:
-            if len(deliveries) == 1:
-                self._reject(channel, deliveries[0])
-                return
-            log.warning("batch of %d failed on %s; retrying one by one", len(deliveries), self.queue)
-        for delivery in deliveries:
+            message = self.decode(routing_key, body)
+            return Delivery(routing_key, message, method.delivery_tag, method.redelivered, body), []
+        except UNDECODABLE as exc:
+            error = exc
+        halves = split_items(routing_key, body, parts=None)  # one body per item
+        if halves is None:
+            log.error("setting aside an undecodable message on %s: %s", self.queue, reason_of(error))
+            return None, [SetAside(routing_key, body, message_id or "unknown", reason_of(error))]
+        readable: list[bytes] = []
+        aside = []
+        for item in halves:
+            try:
+                self.decode(routing_key, item)
+                readable.append(item)
+            except UNDECODABLE as exc:
+                aside.append(SetAside(routing_key, item, message_id or "unknown", reason_of(exc)))
+        log.error("%s: %d undecodable item(s) of message %s set aside", self.queue, len(aside), message_id)
+        if not readable:
+            return None, aside
+        body = join_items(routing_key, readable)
+        return Delivery(routing_key, self.decode(routing_key, body), method.delivery_tag, method.redelivered,
+                        body), aside
+
+    def _isolate(self, delivery: Delivery, failure: BaseException | None) -> list[SetAside]:
+        """Store what stores of one message: halves recursively, down to the items that fail alone."""
+        if failure is None:
             try:
                 self._handle_with_backoff([delivery])
-                channel.basic_ack(delivery.delivery_tag)
-                self.handled += 1
-            except Exception:
-                self._reject(channel, delivery)
+                return []
+            except Exception as exc:
+                if is_transient(exc, self.transient_errors):
+                    raise
+                failure = exc
+        halves = split_items(delivery.routing_key, delivery.body)
+        if halves is None:
+            log.error("%s: message %s failed alone; setting it aside: %s", self.queue,
+                      delivery.message.message_id, reason_of(failure))
+            return [SetAside(delivery.routing_key, delivery.body, delivery.message.message_id, reason_of(failure))]
+        aside: list[SetAside] = []
+        for body in halves:
+            half = Delivery(delivery.routing_key, self.decode(delivery.routing_key, body), delivery.delivery_tag,
+                            delivery.redelivered, body)
+            aside += self._isolate(half, None)
+        return aside
 
     def _handle_with_backoff(self, deliveries: list[Delivery]) -> None:
-        backoff = 0.5
+        backoff = MIN_BACKOFF
         while True:
             try:
                 self.handle(deliveries)
                 return
-            except self.transient_errors as exc:
-                if self._stop.is_set():
+            except Exception as exc:
+                if not is_transient(exc, self.transient_errors) or self._stop.is_set():
                     raise
-                log.warning("transient failure on %s (%r); retrying in %.1fs", self.queue, exc, backoff)
-                # connection.sleep keeps heartbeats flowing while we wait for the database.
+                log.warning("transient failure on %s (%r); retrying in %.2fs", self.queue, exc, backoff)
+                # connection.sleep keeps heartbeats flowing while we wait for the database; it
+                # raises if the broker went away meanwhile, and run() reconnects.
                 self._connection.sleep(backoff)
-                backoff = min(backoff * 2, 15)
+                backoff = min(backoff * 2, MAX_BACKOFF)
 
-    def _reject(self, channel, delivery: Delivery) -> None:
-        log.exception("message %s failed on %s; rejecting (counts toward the delivery limit)",
-                      delivery.message.message_id, self.queue)
-        channel.basic_reject(delivery.delivery_tag, requeue=True)
+    def _set_aside(self, aside: list[SetAside]) -> None:
+        """Dead-letter each item with its reason, and tell its environment (both confirmed)."""
+        if self._publisher is None:
+            self._publisher = Publisher(self.settings)
+        warnings: dict[str, list[IngestionWarning]] = {}
+        now = datetime.now(UTC)
+        for item in aside:
+            env_id, item_id = describe_item(item.routing_key, item.body)
+            headers = {REASON_HEADER: item.reason, ITEM_HEADER: item_id or "", ENV_HEADER: env_id or ""}
+            self._publisher.dead_letter(self.queue, item.routing_key, item.body,
+                                        f"{item.message_id}/{item_id or 'message'}", headers)
+            self.set_aside += 1
+            # A warning about a warning could loop if warnings themselves fail: those only go to the DLQ.
+            if env_id and item.routing_key != IngestionWarnings.routing_key:
+                what = f"{item.routing_key} item {item_id}" if item_id else f"{item.routing_key} message"
+                warnings.setdefault(env_id, []).append(IngestionWarning(
+                    key=f"dead_letter:{self.queue}:{item_id or item.message_id}", kind="dead_lettered",
+                    message=f"{what} could not be stored and was set aside in {self.queue}.dead: {item.reason}",
+                    occurred_at=now, details={"queue": self.queue, "routing_key": item.routing_key,
+                                              "item": item_id, "reason": item.reason}))
+        for env_id, items in warnings.items():
+            self._publisher.publish(IngestionWarnings(env_id=env_id, warnings=items))
 

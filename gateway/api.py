@@ -68,7 +68,8 @@ def _limit() -> int | None:
     raw = request.args.get("limit")
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+    # isascii: '²'.isdigit() is true, and int('²') raises.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100:
         raise ApiError(400, "'limit' must be an integer between 1 and 100", field="limit")
     return int(raw)
 
@@ -179,7 +180,7 @@ def _labelled(env_id: str, events: list[dict]) -> list[dict]:
     return [compose.shape_event(event, labels.get(event["event_id"])) for event in events]
 
 
-@bp.get("/sessions/<session_id>/events")
+@bp.get("/sessions/<anyid:session_id>/events", merge_slashes=False)  # a client session id may hold "/"
 @require_env_access
 @operation("A session's events by time, labelled with their definition or raw",
            responses={200: {"type": "object", "properties": {
@@ -197,7 +198,7 @@ def fetch_event(env_id: str, event_id: str) -> dict:
                  f"no event {event_id!r} in this environment")
 
 
-@bp.get("/events/<event_id>")
+@bp.get("/events/<anyid:event_id>", merge_slashes=False)  # a messageId may hold "/"
 @require_env_access
 @operation("One event with all its properties and its label", responses={200: EVENT_SCHEMA, 404: "no such event"},
            tags=TAGS)
@@ -205,3 +206,21 @@ def event_detail(env_id: str, event_id: str):
     return _labelled(env_id, [fetch_event(env_id, event_id)])[0]
 
 
+WARNINGS_SCHEMA = {"type": "object", "properties": {
+    "warnings": {"type": "array", "items": {"type": "object", "properties": {
+        "key": {"type": "string"}, "kind": {"type": "string"}, "message": {"type": "string"},
+        "subject": {"type": ["string", "null"]}, "details": {"type": "object"},
+        "occurred_at": {"type": "string"}, "recorded_at": {"type": "string"}}}},
+    "next_cursor": {"type": ["string", "null"]}}}
+
+
+@bp.get("/warnings")
+@require_env_access
+@operation("Ingestion warnings, newest first: refused identities and properties, event times clamped "
+           "to their receipt (time_clamped), items set aside in a dead-letter queue (dead_lettered)",
+           query={"limit": {"type": "integer", "minimum": 1, "maximum": 500}, "cursor": {"type": "string"}},
+           responses={200: WARNINGS_SCHEMA, 400: "bad parameter", 503: "a service is down"},
+           tags=["warnings"])
+def warnings(env_id: str):
+    params = _params(limit=request.args.get("limit"), cursor=request.args.get("cursor"))
+    return services().identity.get(_internal(env_id, "/warnings"), params)

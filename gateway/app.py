@@ -6,14 +6,16 @@ import importlib.util
 import logging
 import time
 
+import orjson
 import redis
+from flask import request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from footfall.config import Settings, get_settings, require_secrets
-from footfall.web import OpenAPI, create_service_app
+from footfall.web import ApiError, OpenAPI, create_service_app, nul_path
 from gateway import api, controlplane, definitions, environments, privacy_api, ui
-from gateway.environments import redis_client
+from gateway.environments import keep_write_keys_in_redis, redis_client
 from gateway.store import get_engine
 from gateway.upstream import Services
 
@@ -47,6 +49,8 @@ def create_app(settings: Settings | None = None):
         openapi=OpenAPI("Footfall API", description="The Users & Sessions feed, event definitions, "
                         "environments and replay. Authenticate with 'Authorization: Bearer <token>'."),
     )
+    app.before_request(_refuse_nul_in_bodies)
+    keep_write_keys_in_redis(settings)
     app.extensions["services"] = Services(settings)
     if "replay_trial" in app.extensions:
         app.extensions["replay_status"] = _trial_reason(app.extensions["replay_trial"])
@@ -62,6 +66,22 @@ def _resync_keys(settings: Settings) -> None:
         environments.sync_write_keys(settings)
     except (redis.RedisError, SQLAlchemyError):
         log.warning("write keys not synced to Redis at start", exc_info=True)
+
+
+def _refuse_nul_in_bodies() -> None:
+    """400 naming the field when a JSON body holds a NUL, which no stored name, email or key can
+    contain (PostgreSQL refuses it): a login, a write key or a definition would otherwise be a 500."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    data = request.get_data()  # cached for the view; bounded by MAX_CONTENT_LENGTH
+    if b"\\u0000" not in data:  # the one way JSON writes a NUL
+        return
+    try:
+        where = nul_path(orjson.loads(data))
+    except orjson.JSONDecodeError:
+        return  # the view says what is wrong with it
+    if where is not None:
+        raise ApiError(400, f"{where or 'body'}: must not contain a NUL character", field=where or "body")
 
 
 def _trial_reason(store):

@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal, Union
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from footfall.web import ApiError
+from footfall.web import ApiError, nul_path
 
 OPERATORS = ("equals", "not_equals", "contains", "not_contains", "starts_with", "ends_with",
              "wildcard", "is_set", "is_not_set", "gt", "lt")
@@ -70,7 +71,10 @@ def parse_filter(raw: str | None) -> list:
     """The `filter` query parameter (a JSON list, AND) as validated models; pydantic errors → 400."""
     if not raw:
         return []
-    return FILTERS.validate_json(raw)
+    conditions = FILTERS.validate_json(raw)
+    if "\\u0000" in raw and (where := nul_path(orjson.loads(raw))) is not None:
+        raise ApiError(400, f"filter{where}: must not contain a NUL character", field="filter")
+    return conditions
 
 
 def filter_json(conditions: list, criteria_of) -> list[dict]:
@@ -88,7 +92,10 @@ def window(from_: str | None, to: str | None, now: datetime | None = None) -> tu
     """The feed's time window as ISO 8601 UTC; the default is the past 7 days."""
     now = now or datetime.now(timezone.utc)
     end = _parse_time(to, "to") if to else now
-    start = _parse_time(from_, "from") if from_ else end - timedelta(days=7)
+    try:
+        start = _parse_time(from_, "from") if from_ else end - timedelta(days=7)
+    except OverflowError:  # a `to` within 7 days of year 1
+        raise ApiError(400, "'to' is too early: the window would start before year 1", field="to") from None
     if start > end:
         raise ApiError(400, "'from' is after 'to'", field="from")
     return _iso(start), _iso(end)
@@ -97,9 +104,10 @@ def window(from_: str | None, to: str | None, now: datetime | None = None) -> tu
 def _parse_time(value: str, name: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, f"'{name}' is not an ISO 8601 time", field=name) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)  # overflows for an offset that crosses year 1 or 9999
+    except (ValueError, OverflowError):
+        raise ApiError(400, f"'{name}' is not an ISO 8601 time between years 1 and 9999", field=name) from None
 
 
 def _iso(value: datetime) -> str:

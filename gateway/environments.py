@@ -13,6 +13,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 
 import redis
 from sqlalchemy import select, update
@@ -27,7 +28,11 @@ log = logging.getLogger("footfall.gateway")
 
 WRITE_KEYS_HASH = "footfall:write_keys"
 ENVIRONMENTS_SET = "footfall:environments"
+# Kept in the hash beside the keys: tells ingest that Redis holds them all, so a key not in the
+# hash is unknown (401) rather than maybe lost with a restarted Redis (503 until put back).
+LOADED_FIELD = ""
 ENV_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+MAX_NAME = 200  # the column's size
 
 _redis: dict[str, redis.Redis] = {}
 _publishers: dict[str, Publisher] = {}
@@ -83,6 +88,8 @@ def create_environment(env_id: str, name: str, write_key: str | None = None,
     settings = settings or get_settings()
     if not ENV_ID_PATTERN.match(env_id):
         raise ApiError(400, "env id must be 1-64 lowercase letters, digits, '-' or '_'", field="id")
+    if len(name) > MAX_NAME:
+        raise ApiError(400, f"name must be at most {MAX_NAME} characters", field="name")
     write_key = write_key or new_write_key()
     with get_engine(settings).begin() as conn:
         exists = conn.scalar(select(environments.c.id).where(
@@ -92,7 +99,7 @@ def create_environment(env_id: str, name: str, write_key: str | None = None,
         conn.execute(environments.insert().values(id=env_id, name=name, write_key=write_key))
     pipe = redis_client(settings).pipeline()
     pipe.sadd(ENVIRONMENTS_SET, env_id)
-    pipe.hset(WRITE_KEYS_HASH, write_key, env_id)
+    pipe.hset(WRITE_KEYS_HASH, mapping={write_key: env_id, LOADED_FIELD: ""})
     pipe.execute()
     _announce(env_id, "created", settings)
     return get_environment(env_id, settings)
@@ -111,7 +118,7 @@ def rotate_write_key(env_id: str, settings: Settings | None = None) -> dict:
     client = redis_client(settings)
     pipe = client.pipeline()
     pipe.hdel(WRITE_KEYS_HASH, old_key)
-    pipe.hset(WRITE_KEYS_HASH, new_key, env_id)
+    pipe.hset(WRITE_KEYS_HASH, mapping={new_key: env_id, LOADED_FIELD: ""})
     pipe.execute()
     _announce(env_id, "key_rotated", settings)
     return get_environment(env_id, settings)
@@ -126,16 +133,44 @@ def sync_write_keys(settings: Settings | None = None) -> int:
     client = redis_client(settings)
     stale = [k.decode() for k in client.hkeys(WRITE_KEYS_HASH) if k.decode() not in keys]
     gone = [e.decode() for e in client.smembers(ENVIRONMENTS_SET) if e.decode() not in keys.values()]
+    stale = [k for k in stale if k != LOADED_FIELD]
     pipe = client.pipeline()
     if stale:
         pipe.hdel(WRITE_KEYS_HASH, *stale)
     if gone:
         pipe.srem(ENVIRONMENTS_SET, *gone)
+    pipe.hset(WRITE_KEYS_HASH, mapping={**keys, LOADED_FIELD: ""})
     if keys:
-        pipe.hset(WRITE_KEYS_HASH, mapping=keys)
         pipe.sadd(ENVIRONMENTS_SET, *keys.values())
     pipe.execute()
     return len(keys)
+
+
+# How often each gateway process checks that Redis still holds the write keys: below ingest's key
+# cache (30 s), so keys in use never fall out of Redis for longer than ingest remembers them.
+KEY_CHECK_EVERY_S = 10.0
+_watched: set[str] = set()
+
+
+def keep_write_keys_in_redis(settings: Settings, every: float = KEY_CHECK_EVERY_S) -> None:
+    """Put the write keys back whenever Redis lost them (restarted without persistence); until
+    then ingest answers 503 for keys it has not cached. One watcher thread per process and Redis."""
+    with _lock:
+        if settings.redis_url in _watched:
+            return
+        _watched.add(settings.redis_url)
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                if not redis_client(settings).hexists(WRITE_KEYS_HASH, LOADED_FIELD):
+                    if restored := sync_write_keys(settings):
+                        log.warning("Redis had lost the write keys; %d put back", restored)
+            except Exception:  # Redis or the database down: the next round tries again
+                log.debug("write keys not checked", exc_info=True)
+
+    threading.Thread(target=watch, name="write-keys-watch", daemon=True).start()
 
 
 def _announce(env_id: str, action: str, settings: Settings) -> None:

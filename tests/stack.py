@@ -10,6 +10,11 @@ machine is never disturbed. Use the `stack` fixture (session-scoped, see tests/c
 
 Credentials are deterministic: `stack.env_id`, `stack.write_key`, `stack.api_token`,
 `stack.admin_password`.
+
+`start_stack(settings=…, port_shift=…, supervised=True, s3_endpoint_url=…)` starts another stack
+beside it: pointed at other servers (the fault tests' private RabbitMQ and Redis), on other ports,
+each process under footfall.supervise as `make run` runs it, replay talking to S3 through a door
+the test can shut. `stack.pid(name)` is the process itself (not its supervisor), to kill -9.
 """
 from __future__ import annotations
 
@@ -64,6 +69,8 @@ class Stack:
     env: dict[str, str]
     processes: dict[str, Process] = field(default_factory=dict)
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="footfall-stack-")))
+    port_shift: int = PORT_SHIFT
+    supervised: bool = False
 
     env_id: str = "e2e"
     write_key: str = "e2e-write-key"
@@ -73,7 +80,7 @@ class Stack:
 
     def url(self, service: str) -> str:
         """Base URL of a service by its short name (gateway, ingest, identity, sessions, …)."""
-        return f"http://127.0.0.1:{SERVICE_PORTS[service] + PORT_SHIFT}"
+        return f"http://127.0.0.1:{SERVICE_PORTS[service] + self.port_shift}"
 
     def start(self, name: str, timeout: float = 60) -> Process:
         process = self.processes[name]
@@ -104,6 +111,20 @@ class Stack:
     def alive(self) -> dict[str, bool]:
         return {n: p.popen is not None and p.popen.poll() is None for n, p in self.processes.items()}
 
+    def pid(self, name: str) -> int:
+        """The pid of the process itself: under a supervisor, its child (the one a crash kills)."""
+        popen = self.processes[name].popen
+        if not self.supervised:
+            return popen.pid
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            kids = [int(c) for task in Path(f"/proc/{popen.pid}/task").iterdir()
+                    for c in (task / "children").read_text().split()]
+            if kids:
+                return kids[0]
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} has no running process under its supervisor")
+
     def stop(self) -> None:
         running = [p for p in self.processes.values() if p.popen and p.popen.poll() is None]
         for process in running:
@@ -117,13 +138,13 @@ class Stack:
                 process.popen.wait()
 
 
-def _shift_ports(command: str) -> tuple[str, int | None]:
-    """Move every fixed port in a Procfile command up by PORT_SHIFT; return the HTTP port."""
+def _shift_ports(command: str, shift: int = PORT_SHIFT) -> tuple[str, int | None]:
+    """Move every fixed port in a Procfile command up by `shift`; return the HTTP port."""
     port = None
     for fixed in SERVICE_PORTS.values():
         pattern = rf"(127\.0\.0\.1:|-p |--port[ =]|:)({fixed})\b"
         if re.search(pattern, command):
-            port = fixed + PORT_SHIFT
+            port = fixed + shift
             command = re.sub(pattern, lambda m, shifted=port: m.group(1) + str(shifted), command)
     return command, port
 
@@ -157,23 +178,26 @@ def stack_settings() -> Settings:
     )
 
 
-def build_stack(overrides: dict[str, str] | None = None) -> Stack:
-    """A Stack whose environment points every process at the stack namespace and test ports;
-    `overrides` change its environment (bench/pipeline.py restores `make run`'s gunicorn settings)."""
-    settings = stack_settings()
+def build_stack(overrides: dict[str, str] | None = None, *, settings: Settings | None = None,
+                port_shift: int = PORT_SHIFT, supervised: bool = False,
+                s3_endpoint_url: str | None = None) -> Stack:
+    """A Stack whose environment points every process at the stack namespace (or `settings`) and
+    test ports (moved by `port_shift`); `overrides` change its environment (bench/pipeline.py
+    restores `make run`'s gunicorn settings); `supervised` runs each under footfall.supervise."""
+    settings = settings or stack_settings()
     env = dict(os.environ)
     env.update({
         "DATABASE_URL": settings.database_url, "AMQP_URL": settings.amqp_url,
         "REDIS_URL": settings.redis_url, "REPLAY_TOKEN_SECRETS": ",".join(settings.replay_token_secrets),
         "SERVICE_TOKENS": ",".join(settings.service_tokens),
-        "S3_ENDPOINT_URL": f"http://127.0.0.1:{SERVICE_PORTS['s3'] + PORT_SHIFT}",
+        "S3_ENDPOINT_URL": s3_endpoint_url or f"http://127.0.0.1:{SERVICE_PORTS['s3'] + port_shift}",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1", "FOOTFALL_DEMO": "0",
         "WEB_CONCURRENCY": "1", "WEB_THREADS": "8", "LOG_LEVEL": "WARNING",
-        "DRAIN_FILE": f"/tmp/footfall-e2e-draining-{PORT_SHIFT}",
+        "DRAIN_FILE": f"/tmp/footfall-e2e-draining-{port_shift}",
     })
     env.update(overrides or {})
-    stack = Stack(env=env)
+    stack = Stack(env=env, port_shift=port_shift, supervised=supervised)
     env.update({
         "FOOTFALL_ENV_ID": stack.env_id, "FOOTFALL_WRITE_KEY": stack.write_key,
         "FOOTFALL_API_TOKEN": stack.api_token, "FOOTFALL_ADMIN_PASSWORD": stack.admin_password,
@@ -182,19 +206,24 @@ def build_stack(overrides: dict[str, str] | None = None) -> Stack:
     for service in SERVICE_PORTS:
         env[f"{service.upper()}_URL"] = stack.url(service)
     for name, command in read_procfile().items():
-        shifted, port = _shift_ports(command)
+        shifted, port = _shift_ports(command, port_shift)
+        if supervised:
+            shifted = f"exec .venv/bin/python -m footfall.supervise {name} -- {shlex.quote(shifted)}"
         stack.processes[name] = Process(name, shifted, port)
     return stack
 
 
-def start_stack(overrides: dict[str, str] | None = None) -> Stack:
+def start_stack(overrides: dict[str, str] | None = None, *, settings: Settings | None = None,
+                port_shift: int = PORT_SHIFT, supervised: bool = False,
+                s3_endpoint_url: str | None = None) -> Stack:
     """A fresh stack: empty schemas, queues and Redis db, migrated and bootstrapped, then every
     non-dev process started. Nothing of an earlier run leaks into this one."""
-    stack = build_stack(overrides)
+    stack = build_stack(overrides, settings=settings, port_shift=port_shift, supervised=supervised,
+                        s3_endpoint_url=s3_endpoint_url)
     busy = [p.port for p in stack.processes.values() if p.port and not _free(p.port)]
     if busy:
         raise RuntimeError(f"test ports already in use: {busy} (a previous stack still running?)")
-    settings = stack_settings()
+    settings = settings or stack_settings()
     ensure_vhost(settings.amqp_url)
     db.ensure_database(settings)
     redis_lib.Redis.from_url(settings.redis_url).flushdb()

@@ -123,9 +123,10 @@ def user_devices(env_id: str, user_id: str):
 def list_warnings(env_id: str):
     limit = request.args.get("limit", "100")
     cursor = request.args.get("cursor")
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+    # isascii: '²'.isdigit() is true, and int('²') raises.
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 500:
         raise ApiError(400, "limit must be an integer from 1 to 500", field="limit")
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) < 19):
         raise ApiError(400, "cursor must be a cursor returned by this endpoint", field="cursor")
     with _engine().connect() as conn:
         rows = store.list_warnings(conn, env_id, int(limit), int(cursor) if cursor else None)

@@ -22,7 +22,14 @@ import time
 
 from footfall.bus import BrokerUnavailable, Publisher
 from footfall.config import Settings
-from footfall.messages import DeletionRequested, Message, UsersMerged, UsersUpdated, encode
+from footfall.messages import (
+    DeletionRequested,
+    IngestionWarnings,
+    Message,
+    UsersMerged,
+    UsersUpdated,
+    encode,
+)
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery
 from services.identity import batch_apply, deletion, store
@@ -89,8 +96,11 @@ class IdentityConsumer(Consumer):
                 # true until the commit (deletion.py).
                 deletion.lock_shared(conn, env_id)
                 facts = Facts(env_id)
-                live, members = deletion.screen(conn, env_id, by_env[env_id])
-                for message in live:
+                # Warnings name no data of a user to screen out (and have no events or commands).
+                warnings = [m for m in by_env[env_id] if isinstance(m, IngestionWarnings)]
+                data = [m for m in by_env[env_id] if not isinstance(m, IngestionWarnings)]
+                live, members = deletion.screen(conn, env_id, data)
+                for message in live + warnings:
                     facts.add_message(message)
                 for message in outgoing(env_id, batch_apply.apply(conn, facts)):
                     body = encode(message)

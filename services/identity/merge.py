@@ -34,6 +34,7 @@ from footfall.messages import (
     EventsCaptured,
     IdentifyCommand,
     IdentityCommands,
+    IngestionWarnings,
     Message,
     Scalar,
     SetUserPropertiesCommand,
@@ -242,7 +243,7 @@ class Facts:
             _join_into(self.properties, {(owner, key): write})
 
     def add_message(self, message: Message) -> Facts:
-        """The facts a bus message states (EventsCaptured or IdentityCommands)."""
+        """The facts a bus message states (EventsCaptured, IdentityCommands or IngestionWarnings)."""
         if message.routing_key == EventsCaptured.routing_key:  # the full contract or wire.py's slim view
             for event in message.events:
                 self.add_event(event)
@@ -251,6 +252,9 @@ class Facts:
                         "set_user_properties": self.add_properties}
             for command in message.commands:
                 handlers[command.type](command)
+        elif isinstance(message, IngestionWarnings):  # from ingest, or a consumer that set items aside
+            for w in message.warnings:
+                self._warn(w.key, w.kind, w.message, w.occurred_at, w.subject, **w.details)
         return self
 
 

@@ -6,6 +6,7 @@ Ingest is stateless: no database, no migrations and no consumer. It reads write 
 from __future__ import annotations
 
 import gc
+from datetime import timedelta
 
 import redis
 from flask import Flask
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         RateLimiter(client, settings.ingest_rate_limit, settings.ingest_rate_window_s),
         geolocator(),
         bots=BotFilter(client),
+        future_margin=timedelta(seconds=settings.ingest_future_margin_s),
     )
     # Everything built so far lives as long as the process: keep the garbage collector from
     # rescanning it on every full collection (each 100-event request allocates thousands of objects).

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import ua_parser
 
-from services.ingest.normalize import MAX_VALUE_CHARS
+from services.ingest.normalize import MAX_VALUE_CHARS, json_text
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 # Segment's context.campaign names (analytics.js parses the UTM query into these), or utm_* as is.
@@ -93,10 +93,21 @@ def _device_type(family: str, os_family: str | None, user_agent: str) -> str:
     return "Other"
 
 
+def context_text(value: object, name: str) -> str:
+    """A context field as text: a scalar as written; an object or list as its JSON (never `str()`,
+    which recurses without bound: a list nested 1,000 deep raised RecursionError), truncated."""
+    if type(value) is str:
+        return value[:MAX_VALUE_CHARS]
+    if isinstance(value, (int, float)):  # bool included: str(True) is what a client meant
+        return str(value)
+    return json_text(value, name)[:MAX_VALUE_CHARS]
+
+
 def device_from_context(os_info: dict, device_info: dict, screen: str | None, app_info: dict | None = None) -> dict:
     """Device fields from a mobile SDK's context.os / context.device / context.app when no user agent
     is given: the model and app version are what a mobile team asks of an event first."""
-    model = str(device_info.get("model") or "")
+    raw_model = device_info.get("model")
+    model = context_text(raw_model, "context.device.model") if raw_model else ""
     os_name = os_info.get("name")
     mobile = isinstance(os_name, str) and os_name.lower() in ("ios", "ipados", "android")
     device_type = "Tablet" if "ipad" in model.lower() or device_info.get("type") == "tablet" else (
@@ -106,8 +117,8 @@ def device_from_context(os_info: dict, device_info: dict, screen: str | None, ap
     app_version = app_version if isinstance(app_version, (str, int, float)) else None
     return {
         "browser": None, "browser_version": None,
-        "os": str(os_name)[:MAX_VALUE_CHARS] if os_name else None,
-        "os_version": str(os_info["version"])[:MAX_VALUE_CHARS] if os_info.get("version") else None,
+        "os": context_text(os_name, "context.os.name") if os_name else None,
+        "os_version": context_text(os_info["version"], "context.os.version") if os_info.get("version") else None,
         "device_type": device_type, "screen": screen, "user_agent": None,
         "model": model[:MAX_VALUE_CHARS] or None,
         "app_version": str(app_version)[:MAX_VALUE_CHARS] if app_version not in (None, "") else None,
@@ -148,7 +159,7 @@ def campaign_of(campaign: dict, query: str | None) -> dict | None:
     for key, value in campaign.items():
         utm = _CAMPAIGN_KEYS.get(key)
         if utm is not None and value is not None and value != "":
-            fields[utm] = value[:MAX_VALUE_CHARS] if type(value) is str else str(value)[:MAX_VALUE_CHARS]
+            fields[utm] = context_text(value, f"context.campaign.{key}")
     if not fields and query and "utm_" in query:
         fields = dict(_utm_from_query(query))
     return fields or None

@@ -39,15 +39,15 @@ def identify_items(body: dict) -> list:
 
 
 def normalize_track(raw_items: list, receipt: Receipt) -> Normalized:
-    return each(raw_items, _track, receipt)
+    return each(raw_items, receipt, _track, receipt)
 
 
 def normalize_user_properties(raw_items: list, receipt: Receipt) -> Normalized:
-    return each(raw_items, _user_properties, receipt)
+    return each(raw_items, receipt, _user_properties, receipt)
 
 
 def normalize_identify(raw_items: list, receipt: Receipt) -> Normalized:
-    return each(raw_items, _identify, receipt)
+    return each(raw_items, receipt, _identify, receipt)
 
 
 def _item_id(raw: dict) -> str:

@@ -9,19 +9,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from flask import Request
 
 from footfall.bus import BrokerUnavailable, Publisher
-from footfall.messages import SCHEMA_VERSION, EventsCaptured, IdentityCommands
+from footfall.messages import SCHEMA_VERSION, EventsCaptured, IdentityCommands, IngestionWarnings
 from footfall.web import ApiError
 from services.ingest import heap, segment
 from services.ingest.bots import BotFilter
 from services.ingest.keys import KeysUnavailable, WriteKeys
 from services.ingest.limits import RateLimiter, read_json
-from services.ingest.normalize import FieldError, Normalized, Receipt, TooManyItems
+from services.ingest.normalize import (
+    DEFAULT_FUTURE_MARGIN,
+    FieldError,
+    Normalized,
+    Receipt,
+    TooManyItems,
+)
 
 RETRY_AFTER_S = "5"
 
@@ -65,14 +71,14 @@ class Intake:
 
     def __init__(self, publisher: Publisher, keys: WriteKeys, limiter: RateLimiter,
                  geo: Callable[[str], dict | None], clock: Callable[[], datetime] = utcnow,
-                 bots: BotFilter | None = None):
+                 bots: BotFilter | None = None, future_margin: timedelta = DEFAULT_FUTURE_MARGIN):
         self.publisher, self.keys, self.limiter, self.geo, self.clock = publisher, keys, limiter, geo, clock
-        self.bots = bots
+        self.bots, self.future_margin = bots, future_margin
 
     def accept(self, dialect: Dialect, request: Request) -> tuple[dict, int]:
         """The whole request; raises ApiError for every answer but success."""
         received_at = self.clock()
-        body = read_json(request)
+        body, may_hold_nul = read_json(request)
         if not isinstance(body, dict):
             raise ApiError(400, "the body must be a JSON object", field="body")
         env_id = self._environment(dialect, body, request)
@@ -83,7 +89,8 @@ class Intake:
         except FieldError as error:
             raise ApiError(400, f"{error.field}: {error.message}", field=error.field) from error
         self.limiter.take(env_id, len(raw_items))
-        receipt = Receipt(env_id, received_at, client_ip(request), request.headers.get("User-Agent"))
+        receipt = Receipt(env_id, received_at, client_ip(request), request.headers.get("User-Agent"),
+                          self.future_margin, may_hold_nul)
         try:
             result = dialect.normalize(raw_items, body, receipt, self.geo)
         except FieldError as error:  # an envelope field (e.g. the batch's sentAt)
@@ -123,6 +130,8 @@ class Intake:
             self._send(EventsCaptured.routing_key, env_id, sent_at, "events", result.events)
         if result.commands:
             self._send(IdentityCommands.routing_key, env_id, sent_at, "commands", result.commands)
+        if result.warnings:  # after the data: a retry of a half-published request repeats nothing
+            self._send(IngestionWarnings.routing_key, env_id, sent_at, "warnings", result.warnings)
 
     def _send(self, routing_key: str, env_id: str, sent_at: datetime, key: str, items: list[dict]) -> None:
         message_id = str(uuid.uuid4())

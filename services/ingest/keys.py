@@ -6,8 +6,9 @@ included, so every key can be rotated away. Ingest keeps a small in-process cach
 most 30 s, so a rotated key stops working within a minute. Heap's `app_id` is a write key too: an
 environment id is no secret, and a credential that cannot be rotated cannot be revoked.
 
-While Redis does not answer, a key seen in the last STALE_FOR_S keeps working (events are worth
-more than the minute a key rotated during the outage stays valid: the rotation cannot reach Redis
+While Redis does not answer, or answers without the gateway's keys (restarted empty, until the
+gateway puts them back), a key seen in the last STALE_FOR_S keeps working (events are worth more
+than the minute a key rotated during the outage stays valid: the rotation cannot reach Redis
 either); other keys answer 503 and the SDKs retry.
 """
 from __future__ import annotations
@@ -18,6 +19,9 @@ from collections.abc import Callable
 import redis
 
 WRITE_KEYS_HASH = "footfall:write_keys"
+# A field the gateway keeps in the hash beside the keys (no write key is empty): while it is there,
+# Redis holds the gateway's keys, and a key not in the hash is unknown.
+LOADED_FIELD = ""
 MAX_CACHED = 10_000  # unknown keys are cached too; bound the memory a key-guessing client can take
 STALE_FOR_S = 600.0
 
@@ -43,6 +47,11 @@ class WriteKeys:
             return cached[0]
         try:
             value = self._redis.hget(WRITE_KEYS_HASH, write_key)
+            # Without the gateway's mark, Redis lost its data (restarted without persistence): until
+            # the gateway puts the keys back, an unknown key may be a real one, so it is checked no
+            # better than with Redis down: 503 (clients retry), never 401 (clients drop the events).
+            if value is None and not self._redis.hexists(WRITE_KEYS_HASH, LOADED_FIELD):
+                raise redis.RedisError("the write keys are not in Redis (yet)")
         except redis.RedisError as exc:
             if cached is not None and cached[0] is not None and cached[1] + STALE_FOR_S > now:
                 return cached[0]

@@ -21,8 +21,9 @@ MAX_BODY_BYTES = 500 * 1024  # after inflation
 JSON_TYPES = frozenset({"application/json", "text/plain", ""})
 
 
-def read_json(request: Request) -> Any:
-    """The request body parsed as JSON, or an ApiError: 415 (type/encoding), 413 (size), 400 (syntax)."""
+def read_json(request: Request) -> tuple[Any, bool]:
+    """The request body parsed as JSON, and whether it may hold a NUL (a `\\u0000` escape, the one way
+    JSON writes it); or an ApiError: 415 (type/encoding), 413 (size), 400 (syntax)."""
     mimetype = request.mimetype
     if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
         raise ApiError(415, f"content type {mimetype!r} is not JSON; send application/json or text/plain",
@@ -42,23 +43,31 @@ def read_json(request: Request) -> Any:
     if encoding == "gzip":
         raw = inflate(raw, MAX_BODY_BYTES)
     try:
-        return orjson.loads(raw)
+        return orjson.loads(raw), b"\\u0000" in raw
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, f"malformed JSON: {exc}", field="body") from exc
 
 
 def inflate(data: bytes, limit: int) -> bytes:
-    """Gunzip at most `limit` bytes: stops as soon as the output passes it, so a zip bomb costs nothing."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, limit + 1)
-    except zlib.error as exc:
-        raise ApiError(400, f"body is not valid gzip: {exc}", field="Content-Encoding") from exc
-    if len(out) > limit:
-        raise too_large()
-    if not inflater.eof:
-        raise ApiError(400, "body is not valid gzip: truncated stream", field="Content-Encoding")
-    return out
+    """Gunzip at most `limit` bytes: stops as soon as the output passes it, so a zip bomb costs nothing.
+
+    A gzip file may hold several members, one after the other (RFC 1952; `cat a.gz b.gz`): their
+    contents are joined, as gunzip does, and count against the same limit.
+    """
+    out = b""
+    while True:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error as exc:
+            raise ApiError(400, f"body is not valid gzip: {exc}", field="Content-Encoding") from exc
+        if len(out) > limit:
+            raise too_large()
+        if not inflater.eof:
+            raise ApiError(400, "body is not valid gzip: truncated stream", field="Content-Encoding")
+        data = inflater.unused_data
+        if not data:
+            return out
 
 
 def too_large() -> ApiError:

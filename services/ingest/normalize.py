@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +21,14 @@ MAX_ITEMS = 1000  # events (or users) per request
 MAX_VALUE_CHARS = 1024  # longer property values and texts are truncated
 MAX_ID_CHARS = 255
 MAX_DEPTH = 16  # nested properties deeper than this are kept as one JSON string
+# PostgreSQL's text and jsonb cannot hold NUL: in free text it becomes U+FFFD, and the event says
+# where (a property listing the fields); in an id it is refused, since replacing could merge ids.
+NUL, REPLACEMENT = "\x00", "\ufffd"
+NUL_REPLACED = "$nul_replaced"
+# An event time further ahead of its receipt than the margin is a broken clock: it is stored at its
+# receipt time, with the time it claimed kept here, and counted as an ingestion warning.
+ORIGINAL_TIME = "$original_time"
+DEFAULT_FUTURE_MARGIN = timedelta(days=1)
 _ID_NAMESPACE = uuid.UUID("5b1f0f57-8d3c-4a59-9a57-1d0a3c0f2a11")
 
 
@@ -44,15 +52,20 @@ class Receipt:
     received_at: datetime
     ip: str | None = None
     user_agent: str | None = None
+    future_margin: timedelta = DEFAULT_FUTURE_MARGIN
+    # False when the raw body holds no `\u0000` escape: then no string can hold NUL (JSON has no
+    # other way to write one), and the per-item scan is skipped.
+    may_hold_nul: bool = True
 
 
 @dataclass
 class Normalized:
-    """The outcome of one request: canonical events, identity commands and per-item errors."""
+    """The outcome of one request: canonical events, identity commands, warnings and per-item errors."""
 
     events: list[dict] = field(default_factory=list)
     commands: list[dict] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)  # shaped like footfall.messages.IngestionWarning
     accepted: int = 0
 
     def reject(self, index: int, error: FieldError) -> None:
@@ -73,20 +86,82 @@ def items(body: dict, key: str, single: bool = False) -> list:
     return value
 
 
-def each(raw_items: list, normalize_one, *args) -> Normalized:
-    """Run `normalize_one(raw, out, *args)` on every item, collecting FieldErrors by index."""
+def each(raw_items: list, receipt: Receipt, normalize_one, *args) -> Normalized:
+    """Run `normalize_one(raw, out, *args)` on every item, collecting FieldErrors by index; then
+    make what it produced storable (no NUL, bounded times) or refuse the item."""
     out = Normalized()
     for index, raw in enumerate(raw_items):
         if not isinstance(raw, dict):
             out.reject(index, FieldError("", "must be a JSON object"))
             continue
+        marks = len(out.events), len(out.commands), len(out.warnings)
         try:
             normalize_one(raw, out, *args)
+            _storable(out, marks, receipt)
         except FieldError as error:
+            del out.events[marks[0]:], out.commands[marks[1]:], out.warnings[marks[2]:]
             out.reject(index, error)
         else:
             out.accepted += 1
     return out
+
+
+def _storable(out: Normalized, marks: tuple[int, int, int], receipt: Receipt) -> None:
+    """The item's new events and commands, NUL replaced and event times bounded."""
+    if receipt.may_hold_nul:
+        out.events[marks[0]:] = [_without_nul(event, True) for event in out.events[marks[0]:]]
+        out.commands[marks[1]:] = [_without_nul(command, False) for command in out.commands[marks[1]:]]
+    latest = receipt.received_at + receipt.future_margin
+    for event in out.events[marks[0]:]:
+        if event["time"] > latest:
+            _clamp(event, receipt, out)
+
+
+def _clamp(event: dict, receipt: Receipt, out: Normalized) -> None:
+    claimed = event["time"].isoformat()
+    event["properties"] = {**event["properties"], ORIGINAL_TIME: claimed}
+    event["time"] = receipt.received_at
+    out.warnings.append({
+        "key": f"time_clamped:{event['event_id']}", "kind": "time_clamped",
+        "message": (f"event {event['event_id']} claimed the time {claimed}, more than "
+                    f"{receipt.future_margin} after it was received: stored at its receipt time, "
+                    f"the claimed time kept as the property {ORIGINAL_TIME}"),
+        "occurred_at": receipt.received_at, "subject": event["user_id"],
+        "details": {"event_id": event["event_id"], "claimed_time": claimed,
+                    "received_at": receipt.received_at.isoformat()},
+    })
+
+
+def _without_nul(item: dict, is_event: bool) -> dict:
+    """The item with NUL replaced by U+FFFD in every string and key; an event lists where."""
+    replaced: list[str] = []
+    clean = _replace_nul(item, "", replaced)
+    if replaced and is_event:
+        clean["properties"] = {**clean["properties"], NUL_REPLACED: ",".join(replaced)[:MAX_VALUE_CHARS]}
+    return clean
+
+
+def _replace_nul(value: Any, path: str, replaced: list[str]) -> Any:
+    kind = type(value)
+    if kind is str:
+        if NUL in value:
+            replaced.append(path)
+            return value.replace(NUL, REPLACEMENT)
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if NUL in key:
+                key = key.replace(NUL, REPLACEMENT)
+                replaced.append(f"{path}.{key}" if path else key)
+                if key in value or key in out:
+                    raise FieldError(f"{path}.{key}" if path else key,
+                                     "two keys are the same once NUL is replaced by U+FFFD")
+            out[key] = _replace_nul(item, f"{path}.{key}" if path else key, replaced)
+        return out
+    if kind is list:
+        return [_replace_nul(item, f"{path}[{i}]", replaced) for i, item in enumerate(value)]
+    return value
 
 
 # --- scalar fields ------------------------------------------------------------------------------
@@ -104,8 +179,10 @@ def text(value: Any, name: str, limit: int = MAX_VALUE_CHARS) -> str | None:
 
 
 def identifier(value: Any, name: str) -> str | None:
-    """An optional id: a non-empty string or number, at most MAX_ID_CHARS long."""
+    """An optional id: a non-empty string or number, at most MAX_ID_CHARS long, without NUL."""
     if type(value) is str and 0 < len(value) <= MAX_ID_CHARS:
+        if NUL in value:
+            raise FieldError(name, "must not contain a NUL character (PostgreSQL cannot store it)")
         return value
     if value is None or value == "":
         return None
@@ -206,6 +283,9 @@ _SCALARS = (int, float, bool, type(None))  # orjson reads huge integers as float
 def _flatten_into(out: dict, value: dict, prefix: str, depth: int, name: str) -> None:
     for key, item in value.items():
         path = prefix + key if prefix else key
+        if path in out:  # {"a.b": 1, "a": {"b": 2}}: both would be a.b, and one value be lost
+            raise FieldError(f"{name}.{path}", "two properties flatten to this key (a dotted key and a "
+                                               "nested object); rename one")
         kind = type(item)
         if kind is str:
             out[path] = item if len(item) <= MAX_VALUE_CHARS else item[:MAX_VALUE_CHARS]

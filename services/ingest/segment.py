@@ -62,7 +62,7 @@ def normalize(raw_items: list, body: dict, receipt: Receipt, geo: Geo, forced_ty
     envelope = Envelope()
     if forced_type is None:
         envelope = Envelope(timestamp(body.get("sentAt"), "sentAt"), obj(body.get("context"), "context") or None)
-    return each(raw_items, _message, envelope, receipt, forced_type, geo)
+    return each(raw_items, receipt, _message, envelope, receipt, forced_type, geo)
 
 
 def _message(raw: dict, out: Normalized, envelope: Envelope, receipt: Receipt, forced_type: str | None,

@@ -82,18 +82,29 @@ class ChunkSummary:
 
 def inflate(body: bytes) -> bytes:
     """The JSON inside a gzip body, refusing bodies that inflate beyond MAX_INFLATED_BYTES."""
-    if not body.startswith(GZIP_MAGIC):  # ISA-L waits for more input rather than refuse a short one
-        raise BadChunk("body is not gzip: it does not start with gzip's magic bytes")
-    inflater = isal_zlib.decompressobj(wbits=31)  # 31: gzip header and trailer expected
-    try:
-        data = inflater.decompress(body, MAX_INFLATED_BYTES)
-    except isal_zlib.error as exc:
-        raise BadChunk(f"body is not gzip: {exc}") from exc
-    if inflater.unconsumed_tail:
-        raise ChunkTooLarge(f"chunk inflates beyond {MAX_INFLATED_BYTES // 2**20} MB")
-    if not inflater.eof:
-        raise BadChunk("gzip body is truncated")
-    return data
+    return _inflate(body)[0]
+
+
+def _inflate(body: bytes) -> tuple[bytes, int]:
+    """The content of every gzip member of the body, joined (as gunzip does), and their number."""
+    data, members = b"", 0
+    while True:
+        if not body.startswith(GZIP_MAGIC):  # ISA-L waits for more input rather than refuse a short one
+            what = "body is not gzip" if not members else "data after the last gzip member is not gzip"
+            raise BadChunk(f"{what}: it does not start with gzip's magic bytes")
+        inflater = isal_zlib.decompressobj(wbits=31)  # 31: gzip header and trailer expected
+        try:
+            data += inflater.decompress(body, MAX_INFLATED_BYTES - len(data))
+        except isal_zlib.error as exc:
+            raise BadChunk(f"body is not gzip: {exc}") from exc
+        if inflater.unconsumed_tail:
+            raise ChunkTooLarge(f"chunk inflates beyond {MAX_INFLATED_BYTES // 2**20} MB")
+        if not inflater.eof:
+            raise BadChunk("gzip body is truncated")
+        members += 1
+        body = inflater.unused_data
+        if not body:
+            return data, members
 
 
 class RrwebEvent(msgspec.Struct, gc=False):  # numbers only, so never in a cycle: not tracked
@@ -111,16 +122,24 @@ _EVENTS = msgspec.json.Decoder(list[RrwebEvent])
 
 def read_events(body: bytes) -> list[RrwebEvent]:
     """The rrweb events of a gzip JSON array body."""
-    data = inflate(body)
+    return read_chunk(body)[0]
+
+
+def read_chunk(body: bytes) -> tuple[list[RrwebEvent], bytes]:
+    """The rrweb events of a gzip body, and the body to store: as sent, or, when it came in several
+    gzip members, their content in one (what a browser plays back is then one plain gzip stream)."""
+    data, members = _inflate(body)
     try:
         events = _EVENTS.decode(data)
     except msgspec.ValidationError as exc:
         raise BadChunk(_shape_error(data, exc)) from exc
     except msgspec.DecodeError as exc:
         raise BadChunk(f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:  # msgspec's guard: nesting deeper than the interpreter allows
+        raise BadChunk("body is nested too deeply to be rrweb events") from exc
     if not events:
         raise BadChunk("body must be a non-empty JSON array of rrweb events")
-    return events
+    return events, (body if members == 1 else isal_zlib.compress(data, wbits=31))
 
 
 def _shape_error(data: bytes, error: msgspec.ValidationError) -> str:
@@ -132,6 +151,8 @@ def _shape_error(data: bytes, error: msgspec.ValidationError) -> str:
         document = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
         return f"body is not JSON: {exc}"
+    except RecursionError:
+        return "body is nested too deeply to be rrweb events"
     if not isinstance(document, list):
         return "body must be a non-empty JSON array of rrweb events"
     return (f"not an rrweb event (an object with an integer 'type' and a 'timestamp' in milliseconds "
@@ -193,7 +214,8 @@ def summarize(events: list[RrwebEvent]) -> ChunkSummary:
 
 def parse_seq(value: str | None) -> int:
     """The chunk's sequence number from the query string (0 … MAX_SEQ)."""
-    if value is None or not value.isdigit() or int(value) > MAX_SEQ:
+    # isascii: '²'.isdigit() is true, and int('²') raises.
+    if value is None or not (value.isascii() and value.isdigit()) or int(value) > MAX_SEQ:
         raise BadChunk(f"'seq' must be an integer from 0 to {MAX_SEQ}")
     return int(value)
 

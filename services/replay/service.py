@@ -57,7 +57,8 @@ class Replays:
                 self._announce(repeated)
             return False
         chunks.check_room(usage, len(body))
-        summary = chunks.summarize(chunks.read_events(body))
+        events, body = chunks.read_chunk(body)  # several gzip members come back as one
+        summary = chunks.summarize(events)
         chunks.check_events(usage, summary.event_count)
         try:
             self.storage.put_chunk(grant.env_id, grant.session_id, seq, body)

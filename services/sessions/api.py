@@ -80,7 +80,7 @@ def get_user_sessions(env_id: str, user_id: str):
                                   params.cursor, params.limit)
 
 
-@bp.get("/sessions/<session_id>/events")
+@bp.get("/sessions/<anyid:session_id>/events", merge_slashes=False)  # a client session id may hold "/"
 @operation("A session's events by time", responses={200: JSON_OBJECT, 404: "unknown session"},
            tags=["feed"])
 def get_session_events(env_id: str, session_id: str):
@@ -90,7 +90,7 @@ def get_session_events(env_id: str, session_id: str):
     return {"events": events}
 
 
-@bp.get("/events/<event_id>")
+@bp.get("/events/<anyid:event_id>", merge_slashes=False)  # a messageId may hold "/"
 @operation("One event", responses={200: JSON_OBJECT, 404: "unknown event"}, tags=["feed"])
 def get_event(env_id: str, event_id: str):
     with _engine().connect() as conn:

@@ -28,7 +28,7 @@ from criteria.conditions import compile_condition
 from criteria.model import Condition, Criteria, parse_criteria
 from criteria.sql import EventColumns, compile_criteria
 from footfall.messages import Kind
-from footfall.web import ApiError
+from footfall.web import ApiError, nul_path
 from services.sessions.tables import events, members_of, sessions, users
 
 
@@ -89,7 +89,10 @@ def parse_filters(raw: str | None) -> list[Filter]:
     if not raw:
         return []
     try:
-        return _FILTERS.validate_python(orjson.loads(raw))
+        parsed = orjson.loads(raw)
+        if (where := nul_path(parsed)) is not None:  # PostgreSQL cannot compare with a string holding NUL
+            raise ApiError(400, f"filter{where}: must not contain a NUL character", field="filter")
+        return _FILTERS.validate_python(parsed)
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, "filter is not valid JSON", field="filter", detail=str(exc)) from None
     except ValidationError as exc:

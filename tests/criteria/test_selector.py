@@ -177,3 +177,10 @@ def test_any_input_is_parsed_or_rejected_with_a_position(text):
     compiled = sv.compile(text)  # raises if we accepted what a real engine rejects
     for el in FIXED_DOM.find_all(True):
         assert matches_at(text, hierarchy_of(el)) == compiled.match(el), text
+
+
+@pytest.mark.parametrize("text", ["li:nth-child(12345678901234567890n+1)", "li:nth-child(2n+99999999999)",
+                                  "li:nth-child(-1000001n)"])
+def test_nth_child_steps_and_offsets_are_bounded(text):
+    with pytest.raises(SelectorError, match="at most"):
+        parse_selector(text)

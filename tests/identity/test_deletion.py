@@ -65,3 +65,22 @@ def test_a_deleted_user_and_its_devices_stay_deleted(settings, engine, consumer)
     wait_until(lambda: _rows(engine, [d1])["users"] == 1, message="d1 seen again")
     assert _rows(engine, [ADA])["users"] == 0
     publisher.close()
+
+
+def test_ingestion_warnings_are_kept_in_an_environment_with_deletions(settings, engine, consumer):
+    """Deletion screens events and commands; a warning has neither, and must not fail the batch."""
+    from footfall.messages import IngestionWarning, IngestionWarnings
+
+    publisher = bus.Publisher(settings)
+    publisher.publish(events(event("e1", "d1", 0, identity="ada")))
+    wait_until(lambda: _rows(engine, [ADA])["users"] == 1, message="ada")
+    publisher.publish(_deletion([ADA]))
+    wait_until(lambda: _rows(engine, [ADA])["users"] == 0, message="ada deleted")
+    publisher.publish(IngestionWarnings(env_id=ENV, warnings=[IngestionWarning(
+        key="time_clamped:e7", kind="time_clamped", message="claimed 9999-12-31", occurred_at=at(40))]))
+    with engine.connect() as conn:
+        wait_until(lambda: conn.execute(text("select count(*) from warnings where env_id = :e and key = :k"),
+                                        {"e": ENV, "k": "time_clamped:e7"}).scalar() == 1,
+                   message="the warning kept")
+    assert consumer.set_aside == 0
+    publisher.close()

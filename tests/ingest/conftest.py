@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 from footfall import bus
 from footfall.messages import decode
 from services.ingest.app import create_app
-from services.ingest.keys import WRITE_KEYS_HASH
+from services.ingest.keys import LOADED_FIELD, WRITE_KEYS_HASH
 from services.ingest.normalize import Receipt
 
 WRITE_KEY = "ingest-test-key"
@@ -53,8 +53,9 @@ def ingest_settings(settings):
 
 @pytest.fixture
 def registered_key(redis_client):
-    """WRITE_KEY → ENV_ID in the gateway's Redis hash, as the gateway publishes every key."""
-    redis_client.hset(WRITE_KEYS_HASH, WRITE_KEY, ENV_ID)
+    """WRITE_KEY → ENV_ID in the gateway's Redis hash, as the gateway publishes every key (with its
+    mark that the hash holds them all)."""
+    redis_client.hset(WRITE_KEYS_HASH, mapping={WRITE_KEY: ENV_ID, LOADED_FIELD: ""})
     return redis_client
 
 

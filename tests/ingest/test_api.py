@@ -8,7 +8,7 @@ import requests
 from footfall.messages import EventsCaptured, IdentityCommands
 from services.ingest import api
 from services.ingest.app import create_app
-from services.ingest.keys import WRITE_KEYS_HASH
+from services.ingest.keys import LOADED_FIELD, WRITE_KEYS_HASH
 from tests.ingest.conftest import ENV_ID, WRITE_KEY, basic, drain
 
 
@@ -127,7 +127,7 @@ def test_an_environment_id_is_no_heap_app_id(client, settings, clean_bus):
 
 def test_no_key_is_built_in_every_one_is_revocable(ingest_settings, redis_client, settings, clean_bus):
     """The bootstrap environment's key lives in Redis like any other: rotated away, it stops."""
-    redis_client.hset(WRITE_KEYS_HASH, WRITE_KEY, ENV_ID)
+    redis_client.hset(WRITE_KEYS_HASH, mapping={WRITE_KEY: ENV_ID, LOADED_FIELD: ""})
     client = create_app(ingest_settings).test_client()
     assert post(client, "/v1/track", track()).status_code == 200
     redis_client.hdel(WRITE_KEYS_HASH, WRITE_KEY)  # the gateway rotated it

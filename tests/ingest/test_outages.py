@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from services.ingest.app import create_app
-from services.ingest.keys import WRITE_KEYS_HASH, KeysUnavailable, WriteKeys
+from services.ingest.keys import LOADED_FIELD, WRITE_KEYS_HASH, KeysUnavailable, WriteKeys
 from tests.ingest.conftest import basic, drain
 
 
@@ -56,7 +56,7 @@ class Clock:
 def test_a_rotated_key_stops_working_within_the_cache_ttl(redis_client):
     clock = Clock()
     keys = WriteKeys(redis_client, ttl=30, miss_ttl=5, clock=clock)
-    redis_client.hset(WRITE_KEYS_HASH, "k1", "env-1")
+    redis_client.hset(WRITE_KEYS_HASH, mapping={"k1": "env-1", LOADED_FIELD: ""})
     assert keys.env_for("k1") == "env-1"
     redis_client.hdel(WRITE_KEYS_HASH, "k1")  # the gateway rotated it
     assert keys.env_for("k1") == "env-1"  # still cached
@@ -67,6 +67,7 @@ def test_a_rotated_key_stops_working_within_the_cache_ttl(redis_client):
 def test_a_new_key_works_once_its_miss_expires_and_app_ids_are_write_keys(redis_client):
     clock = Clock()
     keys = WriteKeys(redis_client, ttl=30, miss_ttl=5, clock=clock)
+    redis_client.hset(WRITE_KEYS_HASH, LOADED_FIELD, "")  # the gateway's keys are loaded
     assert keys.env_for("k2") is None
     redis_client.hset(WRITE_KEYS_HASH, "k2", "env-2")
     assert keys.env_for("k2") is None
