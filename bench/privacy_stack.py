@@ -31,15 +31,15 @@ os.environ.setdefault("FOOTFALL_TEST_PORT_SHIFT", "18000")
 os.environ.setdefault("REPLAY_TOKEN_SECRETS", "bench-" + uuid.uuid4().hex * 2)
 os.environ.setdefault("SERVICE_TOKENS", "bench-" + uuid.uuid4().hex * 2)
 
-import requests  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+import requests
+from sqlalchemy import text
 
-from bench.mix import identified, make_mix  # noqa: E402
-from bench.pipeline import Bench, send, wait_for  # noqa: E402
-from bench.privacy import NOW, generate  # noqa: E402
-from footfall import bus, db  # noqa: E402
-from services.replay.storage import ChunkStorage  # noqa: E402
-from tests.stack import start_stack  # noqa: E402
+from bench.mix import identified, make_mix
+from bench.pipeline import Bench, send, wait_for
+from bench.privacy import NOW, generate
+from footfall import bus, db
+from services.replay.storage import ChunkStorage
+from tests.stack import start_stack
 
 IDENTITY = "big.user@bench.example"
 CHUNK = b"\x1f\x8b" + os.urandom(20_000)  # an incompressible 20 KB stand-in for a gzip chunk
