@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from collections import defaultdict
 from datetime import datetime
 from typing import Annotated
@@ -37,7 +35,7 @@ from footfall.messages import (
     decode,
 )
 from footfall.web import configure_logging
-from footfall.worker import Consumer, Delivery
+from footfall.worker import Consumer, Delivery, run_consumers
 from services.sessions import deletion, events_path, facts, merges
 from services.sessions.tables import SCHEMA
 
@@ -223,24 +221,6 @@ CONSUMERS = {"events": EventsConsumer, "facts": FactsConsumer}
 EVENTS_PARALLEL = 2
 
 
-def run_parallel(consumers: list[Consumer]) -> int:
-    """Run consumers in threads until SIGTERM/SIGINT; exit non-zero if one dies (to be restarted)."""
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    threads = [threading.Thread(target=c.run, name=f"{c.queue}-{i}") for i, c in enumerate(consumers)]
-    for thread in threads:
-        thread.start()
-    log.info("consuming %s with %d consumers", consumers[0].queue, len(consumers))
-    while not stopping.wait(1) and all(t.is_alive() for t in threads):
-        pass
-    for consumer in consumers:
-        consumer.stop()
-    for thread in threads:
-        thread.join()
-    return 0 if stopping.is_set() else 1
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.sessions.consumer")
     parser.add_argument("kind", choices=CONSUMERS)
@@ -250,9 +230,8 @@ def main(argv: list[str]) -> int:
     settings = get_settings()
     configure_logging(settings.log_level)
     if args.kind == "events":
-        return run_parallel([EventsConsumer(settings) for _ in range(args.parallel)])
-    CONSUMERS[args.kind](settings).run_forever()
-    return 0
+        return run_consumers([EventsConsumer(settings) for _ in range(args.parallel)], settings)
+    return CONSUMERS[args.kind](settings).run_forever()
 
 
 if __name__ == "__main__":
