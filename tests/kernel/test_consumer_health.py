@@ -101,7 +101,7 @@ def test_a_wedged_consumer_is_not_live_while_its_message_waits(settings, clean_b
         assert _health() == (200, {"status": "ok", "stalled": [], "queues": {QUEUE: 0}})
         bus.Publisher(settings).publish(replays("stuck"))
         wait_until(lambda: consumer.holding() == 1, message="the consumer took the message")
-        status, body = wait_until(lambda: (found := _health())[0] == 503 and found, timeout=10,
+        _, body = wait_until(lambda: (found := _health())[0] == 503 and found, timeout=10,
                                   message="liveness failing")
         assert body["stalled"] == [QUEUE]
         assert sample("footfall_consumer_stalled") == 1
