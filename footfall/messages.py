@@ -337,14 +337,19 @@ class UnknownMessage(ValueError):
     """A routing key no contract describes, or a schema version this code cannot read."""
 
 
+def check_schema_version(version: int) -> None:
+    """Refuse a message of a newer schema than this code reads (every reader calls this)."""
+    if version > SCHEMA_VERSION:
+        raise UnknownMessage(f"schema_version {version} is newer than {SCHEMA_VERSION}")
+
+
 def decode(routing_key: str, body: bytes) -> Message:
     """Parse and validate a message body; raises pydantic.ValidationError or UnknownMessage."""
     model = MESSAGE_TYPES.get(routing_key)
     if model is None:
         raise UnknownMessage(f"no contract for routing key {routing_key!r}")
     message = model.model_validate_json(body)
-    if message.schema_version > SCHEMA_VERSION:
-        raise UnknownMessage(f"schema_version {message.schema_version} is newer than {SCHEMA_VERSION}")
+    check_schema_version(message.schema_version)
     return message
 
 
