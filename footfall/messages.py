@@ -279,8 +279,8 @@ class ReplaysDeletionRequested(Message):
 
 
 class EnvironmentSettings(Model):
-    """Per-environment data settings: the gateway owns them and mirrors them into Redis (hash
-    `footfall:env_settings`, field = env id, value = this model's JSON) for ingest and retention."""
+    """Per-environment data settings: the gateway owns them and mirrors them into Redis
+    (footfall.redis_keys.ENV_SETTINGS_HASH) for ingest and retention."""
 
     # Days events and sessions are kept (None: forever). A session goes whole, with its events.
     events_retention_days: int | None = Field(None, ge=1, le=36_500)
@@ -288,9 +288,6 @@ class EnvironmentSettings(Model):
     bot_traffic: Literal["drop", "keep"] = "drop"
     # Client addresses whose events count as bot traffic (an office, a CI), as CIDR ranges.
     excluded_ip_ranges: list[str] = Field(default_factory=list, max_length=100)
-
-
-ENV_SETTINGS_HASH = "footfall:env_settings"
 
 
 class IngestionWarning(Model):

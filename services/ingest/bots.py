@@ -23,13 +23,13 @@ import redis
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 from prometheus_client import Counter as Metric
 
-from footfall.messages import ENV_SETTINGS_HASH, EnvironmentSettings
+from footfall.messages import EnvironmentSettings
+from footfall.redis_keys import ENV_SETTINGS_HASH, bot_traffic_hash
 
 log = logging.getLogger(__name__)
 
 BOT_EVENTS = Metric("ingest_bot_events_total", "Events flagged as traffic that is not a person",
                     ["reason", "action"])
-COUNTS_HASH = "footfall:bot_traffic:{env_id}"
 COUNTS_KEPT_S = 8 * 24 * 3600  # a week of days, read by the gateway, and one to spare
 
 # The list's tags, as the reasons we report: browser automation is a headless browser.
@@ -121,7 +121,7 @@ class BotFilter:
     def _count(self, env_id: str, flagged: Counter, action: str) -> None:
         for reason, n in flagged.items():
             BOT_EVENTS.labels(reason, action).inc(n)
-        key, day = COUNTS_HASH.format(env_id=env_id), datetime.now(UTC).date().isoformat()
+        key, day = bot_traffic_hash(env_id), datetime.now(UTC).date().isoformat()
         try:
             pipe = self._redis.pipeline(transaction=False)
             for reason, n in flagged.items():

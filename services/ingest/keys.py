@@ -1,6 +1,6 @@
 """Write keys → environments, read from Redis without a gateway round trip per request.
 
-Contract: the gateway owns the Redis hash `footfall:write_keys` (field = write key, value =
+Contract: the gateway owns the Redis hash `footfall:write_keys` (footfall/redis_keys.py) (field = write key, value =
 env_id), HSETs on create and HDELs on rotate; every key lives there, the bootstrap environment's
 included, so every key can be rotated away. Ingest keeps a small in-process cache with a TTL of at
 most 30 s, so a rotated key stops working within a minute. Heap's `app_id` is a write key too: an
@@ -18,10 +18,9 @@ from collections.abc import Callable
 
 import redis
 
-WRITE_KEYS_HASH = "footfall:write_keys"
-# A field the gateway keeps in the hash beside the keys (no write key is empty): while it is there,
-# Redis holds the gateway's keys, and a key not in the hash is unknown.
-LOADED_FIELD = ""
+from footfall.redis_keys import WRITE_KEYS_HASH, WRITE_KEYS_LOADED_FIELD
+
+LOADED_FIELD = WRITE_KEYS_LOADED_FIELD
 MAX_CACHED = 10_000  # unknown keys are cached too; bound the memory a key-guessing client can take
 STALE_FOR_S = 600.0
 

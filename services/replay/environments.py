@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 import redis
 
-ENVIRONMENTS_SET = "footfall:environments"
+from footfall.redis_keys import ENVIRONMENTS_SET
+
 MAX_CACHED = 10_000
 
 
