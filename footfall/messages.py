@@ -7,12 +7,13 @@ that breaks a consumer bumps `schema_version`.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from footfall.clock import utcnow
 from footfall.ids import new_message_id
 
 SCHEMA_VERSION = 1
@@ -20,10 +21,6 @@ SCHEMA_VERSION = 1
 Scalar = Union[str, int, float, bool, None]
 Kind = Literal["pageview", "click", "change", "submit", "custom", "screen", "identify"]
 Source = Literal["web", "ios", "android", "server"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Model(BaseModel):

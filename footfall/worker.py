@@ -33,7 +33,6 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pika
 import psycopg
@@ -49,6 +48,7 @@ from footfall.bus import (
     connection_parameters,
     declare_topology,
 )
+from footfall.clock import utcnow
 from footfall.config import Settings, get_settings
 from footfall.consumer_health import (
     BATCHES,
@@ -384,7 +384,7 @@ class Consumer:
         if self._publisher is None:
             self._publisher = Publisher(self.settings)
         warnings: dict[str, list[IngestionWarning]] = {}
-        now = datetime.now(UTC)
+        now = utcnow()
         for item in aside:
             env_id, item_id = describe_item(item.routing_key, item.body)
             headers = {REASON_HEADER: item.reason, ITEM_HEADER: item_id or "", ENV_HEADER: env_id or ""}

@@ -25,6 +25,7 @@ from prometheus_client import Counter as Metric
 
 from footfall.messages import EnvironmentSettings
 from footfall.redis_keys import ENV_SETTINGS_HASH, bot_traffic_hash
+from footfall.ttlcache import MISSING, TTLCache
 
 log = logging.getLogger(__name__)
 
@@ -79,24 +80,22 @@ class BotFilter:
     """Flags, then drops or keeps, the events of a request by their environment's settings."""
 
     def __init__(self, client: redis.Redis, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic):
-        self._redis, self._ttl, self._clock = client, ttl, clock
-        self._cache: dict[str, tuple[_Environment, float]] = {}
+        self._redis, self._ttl = client, ttl
+        self._cache = TTLCache(10_000, clock)
 
     def _environment(self, env_id: str) -> _Environment:
-        cached = self._cache.get(env_id)
-        now = self._clock()
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        cached = self._cache.fresh(env_id)
+        if cached is not MISSING:
+            return cached
         try:
             raw = self._redis.hget(ENV_SETTINGS_HASH, env_id)
             environment = _Environment(EnvironmentSettings.model_validate(orjson.loads(raw) if raw else {}))
         except (redis.RedisError, ValueError):
             # Settings unreadable: the last ones known, else the defaults (drop), checked again soon.
             log.warning("environment settings unreadable for %s", env_id, exc_info=True)
-            environment = cached[0] if cached else _Environment(EnvironmentSettings())
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[env_id] = (environment, now + self._ttl)
+            stale = self._cache.stale(env_id, float("inf"))
+            environment = stale if stale is not MISSING else _Environment(EnvironmentSettings())
+        self._cache.put(env_id, environment, self._ttl)
         return environment
 
     def screen(self, env_id: str, events: list[dict]) -> list[dict]:
