@@ -71,8 +71,8 @@ class BatchTimer:
     runs past `limit` seconds. `expired` tells the worker that the failure it caught is the
     timeout, whatever exception the handler turned it into on the way out."""
 
-    def __init__(self, queue: str, limit: float):
-        self.queue, self.limit = queue, limit
+    def __init__(self, queue: str, limit: float, stopped: threading.Event):
+        self.queue, self.limit, self._stopped = queue, limit, stopped
         self.expired = False
         self._lock = threading.Lock()
         self._thread_id: int | None = None
@@ -82,7 +82,7 @@ class BatchTimer:
     def begin(self) -> None:
         with self._lock:
             self._thread_id, self._deadline, self.expired = threading.get_ident(), time.monotonic() + self.limit, False
-            if self._watchdog is None:
+            if self._watchdog is None or not self._watchdog.is_alive():
                 self._watchdog = threading.Thread(target=self._watch, name=f"batch-timer-{self.queue}", daemon=True)
                 self._watchdog.start()
 
@@ -97,8 +97,7 @@ class BatchTimer:
 
     def _watch(self) -> None:
         tick = min(1.0, self.limit / 4)
-        while True:
-            time.sleep(tick)
+        while not self._stopped.wait(tick):  # ends with its consumer
             with self._lock:
                 if self._deadline is None or self.expired or time.monotonic() < self._deadline:
                     continue
@@ -123,6 +122,7 @@ class Monitor:
         self._threads: list[threading.Thread] = []
         self._server: WSGIServer | None = None
         self._connection: pika.BlockingConnection | None = None
+        self._failing = False
 
     # --- liveness -------------------------------------------------------------------------------
 
@@ -152,12 +152,15 @@ class Monitor:
                     depth = channel.queue_declare(queue, passive=True).method.message_count
                     self.depths[queue] = depth
                     QUEUE_MESSAGES.labels(queue).set(depth)
+                self._failing = False
             finally:
                 if channel.is_open:
                     channel.close()
         except (AMQPError, OSError) as exc:
             # Unknown depths count as empty: a broker outage is no reason to restart a consumer.
-            log.warning("consumer monitor: cannot read queue depths (%r)", exc)
+            if not self._failing:  # once per outage, not every poll
+                log.warning("consumer monitor: cannot read queue depths (%r)", exc)
+            self._failing = True
             self.depths.clear()
             self._close()
 

@@ -156,7 +156,7 @@ class Consumer:
         # When the consumer last made progress (acked a batch, retried an outage): liveness.
         self.progress_at = time.monotonic()
         self._in_batch = 0
-        self._timer = BatchTimer(self.queue, self.batch_timeout or self.settings.consumer_batch_timeout_s)
+        self._timer = BatchTimer(self.queue, self.batch_timeout or self.settings.consumer_batch_timeout_s, self._stop)
         self._metrics = (BATCHES.labels(self.queue), MESSAGES.labels(self.queue), ITEMS.labels(self.queue),
                          DURATION.labels(self.queue), LAG.labels(self.queue))
 
