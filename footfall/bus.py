@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 
 import pika
@@ -86,6 +87,7 @@ def _properties(message_id: str, routing_key: str, headers: dict | None = None) 
         content_type="application/json",
         message_id=message_id,
         type=routing_key,  # the contract, also when the message travels under another key (dead letters)
+        timestamp=int(time.time()),  # when it was published: consumers report their lag from it
         headers=headers,
     )
 

@@ -81,10 +81,16 @@ class Settings:
     # A file whose presence means "draining": /readyz fails so the load balancer stops sending.
     drain_file: str = field(default_factory=lambda: _env("DRAIN_FILE", "/tmp/footfall-draining"))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
-    # Queue worker knobs (see footfall.bus.Consumer for why these numbers).
+    # Queue worker knobs (see footfall.worker.Consumer for why these numbers).
     prefetch: int = field(default_factory=lambda: _int("BUS_PREFETCH", 200))
     batch_size: int = field(default_factory=lambda: _int("BUS_BATCH_SIZE", 200))
     delivery_limit: int = field(default_factory=lambda: _int("BUS_DELIVERY_LIMIT", 5))
+    # Seconds one attempt at a batch may take before it is abandoned and its messages requeued
+    # (batches take seconds; a deletion's many S3 calls take longest).
+    consumer_batch_timeout_s: float = field(default_factory=lambda: float(_env("CONSUMER_BATCH_TIMEOUT_S", "300")))
+    # Seconds without progress, while messages wait, after which a consumer's liveness fails;
+    # longer than the batch limit, so a batch is abandoned first when it can be.
+    consumer_stall_s: float = field(default_factory=lambda: float(_env("CONSUMER_STALL_S", "600")))
     # Ingest's per-environment rate limit: events per window (0 turns it off); generous by default.
     ingest_rate_limit: int = field(default_factory=lambda: _int("INGEST_RATE_LIMIT", 1_000_000))
     ingest_rate_window_s: int = field(default_factory=lambda: _int("INGEST_RATE_WINDOW_S", 60))

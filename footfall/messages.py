@@ -7,12 +7,13 @@ that breaks a consumer bumps `schema_version`.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from footfall.clock import utcnow
 from footfall.ids import new_message_id
 
 SCHEMA_VERSION = 1
@@ -20,10 +21,6 @@ SCHEMA_VERSION = 1
 Scalar = Union[str, int, float, bool, None]
 Kind = Literal["pageview", "click", "change", "submit", "custom", "screen", "identify"]
 Source = Literal["web", "ios", "android", "server"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Model(BaseModel):
@@ -279,8 +276,8 @@ class ReplaysDeletionRequested(Message):
 
 
 class EnvironmentSettings(Model):
-    """Per-environment data settings: the gateway owns them and mirrors them into Redis (hash
-    `footfall:env_settings`, field = env id, value = this model's JSON) for ingest and retention."""
+    """Per-environment data settings: the gateway owns them and mirrors them into Redis
+    (footfall.redis_keys.ENV_SETTINGS_HASH) for ingest and retention."""
 
     # Days events and sessions are kept (None: forever). A session goes whole, with its events.
     events_retention_days: int | None = Field(None, ge=1, le=36_500)
@@ -288,9 +285,6 @@ class EnvironmentSettings(Model):
     bot_traffic: Literal["drop", "keep"] = "drop"
     # Client addresses whose events count as bot traffic (an office, a CI), as CIDR ranges.
     excluded_ip_ranges: list[str] = Field(default_factory=list, max_length=100)
-
-
-ENV_SETTINGS_HASH = "footfall:env_settings"
 
 
 class IngestionWarning(Model):
@@ -337,14 +331,19 @@ class UnknownMessage(ValueError):
     """A routing key no contract describes, or a schema version this code cannot read."""
 
 
+def check_schema_version(version: int) -> None:
+    """Refuse a message of a newer schema than this code reads (every reader calls this)."""
+    if version > SCHEMA_VERSION:
+        raise UnknownMessage(f"schema_version {version} is newer than {SCHEMA_VERSION}")
+
+
 def decode(routing_key: str, body: bytes) -> Message:
     """Parse and validate a message body; raises pydantic.ValidationError or UnknownMessage."""
     model = MESSAGE_TYPES.get(routing_key)
     if model is None:
         raise UnknownMessage(f"no contract for routing key {routing_key!r}")
     message = model.model_validate_json(body)
-    if message.schema_version > SCHEMA_VERSION:
-        raise UnknownMessage(f"schema_version {message.schema_version} is newer than {SCHEMA_VERSION}")
+    check_schema_version(message.schema_version)
     return message
 
 

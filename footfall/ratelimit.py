@@ -12,6 +12,8 @@ import time
 
 import redis
 
+from footfall import redis_keys
+
 log = logging.getLogger("footfall.ratelimit")
 
 
@@ -29,7 +31,7 @@ class FixedWindow:
         window = int(now // self.window_s)
         # Hashed: subjects may be client-chosen strings (device ids); keys stay short and uniform.
         digest = hashlib.sha256(subject.encode()).hexdigest()[:32]
-        key = f"footfall:rate:{self.name}:{digest}:{window}"
+        key = redis_keys.rate(self.name, digest, window)
         try:
             pipe = self._redis.pipeline(transaction=False)
             pipe.incrby(key, amount)

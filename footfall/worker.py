@@ -20,6 +20,11 @@ Two kinds of failure, told apart by `is_transient`:
 
 The queue's delivery limit stays as the backstop for a message that kills the process each time
 (a crash leaves no chance to set it aside): the broker dead-letters it after that many deliveries.
+
+A third kind is the batch that hangs: an attempt that runs past `CONSUMER_BATCH_TIMEOUT_S` is
+abandoned (nacked back to the queue, logged) and the worker goes on; each redelivery counts
+towards the delivery limit, so a batch that always hangs ends in the dead-letter queue too.
+Metrics, the time limit and liveness are in footfall/consumer_health.py.
 """
 from __future__ import annotations
 
@@ -28,7 +33,6 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pika
 import psycopg
@@ -44,8 +48,21 @@ from footfall.bus import (
     connection_parameters,
     declare_topology,
 )
+from footfall.clock import utcnow
 from footfall.config import Settings, get_settings
+from footfall.consumer_health import (
+    BATCHES,
+    DEAD_LETTERED,
+    DURATION,
+    FAILURES,
+    ITEMS,
+    LAG,
+    MESSAGES,
+    BatchTimer,
+    Monitor,
+)
 from footfall.messages import (
+    MESSAGE_TYPES,
     IngestionWarning,
     IngestionWarnings,
     Message,
@@ -121,6 +138,7 @@ class Consumer:
     max_wait: float = 0.05  # seconds to wait for a batch to fill before handling what we have
     # More exception types a subclass knows to be outages (see `is_transient` for the shared ones).
     transient_errors: tuple[type[BaseException], ...] = ()
+    batch_timeout: float | None = None  # seconds per attempt at a batch; Settings' when None
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
@@ -134,6 +152,13 @@ class Consumer:
         self.handled = 0  # messages acked since start, for tests and logs
         self.set_aside = 0  # items sent to the dead-letter queue since start
         self.reconnects = 0  # broker connections re-opened after a failure
+        self.abandoned = 0  # batches abandoned at their time limit (and requeued)
+        # When the consumer last made progress (acked a batch, retried an outage): liveness.
+        self.progress_at = time.monotonic()
+        self._in_batch = 0
+        self._timer = BatchTimer(self.queue, self.batch_timeout or self.settings.consumer_batch_timeout_s, self._stop)
+        self._metrics = (BATCHES.labels(self.queue), MESSAGES.labels(self.queue), ITEMS.labels(self.queue),
+                         DURATION.labels(self.queue), LAG.labels(self.queue))
 
     # --- to implement -------------------------------------------------------------------------
 
@@ -144,6 +169,14 @@ class Consumer:
     def handle(self, deliveries: list[Delivery]) -> None:
         """Apply a batch and commit; raise to have it retried message by message, then item by item."""
         raise NotImplementedError
+
+    def holding(self) -> int:
+        """Deliveries received and not yet acked (waiting for a batch, or in the one being handled)."""
+        return len(self._pending) + self._in_batch
+
+    def connected(self) -> bool:
+        connection = self._connection
+        return connection is not None and connection.is_open
 
     # --- running --------------------------------------------------------------------------------
 
@@ -174,12 +207,9 @@ class Consumer:
         if self._publisher is not None:
             self._publisher.close()
 
-    def run_forever(self) -> None:
+    def run_forever(self) -> int:
         """Entry point for a consumer process: SIGTERM/SIGINT finish the current batch, then exit."""
-        signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        signal.signal(signal.SIGINT, lambda *_: self.stop())
-        log.info("consuming %s", self.queue)
-        self.run()
+        return run_consumers([self])
 
     def start(self) -> Consumer:
         """Run in a background thread (tests, embedded use)."""
@@ -223,6 +253,34 @@ class Consumer:
 
     def _process(self, channel, raw: list) -> None:
         """Handle a batch, set aside what fails on its data, then ack the whole batch at once."""
+        started = time.perf_counter()
+        self._in_batch = len(raw)
+        try:
+            handled = self._apply(raw)
+        except Exception:
+            if not self._timer.expired:
+                raise
+            # Abandoned at its time limit: back to the queue (the broker counts the delivery).
+            channel.basic_nack(raw[-1][0].delivery_tag, multiple=True, requeue=True)
+            self.abandoned += 1
+            return
+        finally:
+            self._in_batch = 0
+        # Every delivery of the batch is now stored or set aside (confirmed): one ack for all.
+        channel.basic_ack(raw[-1][0].delivery_tag, multiple=True)
+        self.handled += len(raw)
+        self.progress_at = time.monotonic()
+        batches, messages, items, duration, lag = self._metrics
+        batches.inc()
+        messages.inc(len(raw))
+        items.inc(sum(_items(d) for d in handled))
+        duration.observe(time.perf_counter() - started)
+        published = [properties.timestamp for _, properties, _ in raw if properties.timestamp]
+        if published:
+            lag.set(max(0.0, time.time() - min(published)))
+
+    def _apply(self, raw: list) -> list[Delivery]:
+        """Handle the readable deliveries (isolating what fails), set aside the rest; returns the readable."""
         deliveries: list[Delivery] = []
         aside: list[SetAside] = []
         for method, properties, body in raw:
@@ -237,8 +295,8 @@ class Consumer:
             try:
                 self._handle_with_backoff(deliveries)
             except Exception as exc:
-                if is_transient(exc, self.transient_errors):
-                    raise  # only when stopping: nothing is acked, the broker redelivers
+                if self._timer.expired or is_transient(exc, self.transient_errors):
+                    raise  # abandoned, or stopping: nothing is acked, the broker redelivers
                 if len(deliveries) > 1:
                     log.warning("batch of %d failed on %s (%s); retrying one by one", len(deliveries),
                                 self.queue, reason_of(exc))
@@ -246,9 +304,7 @@ class Consumer:
                     aside += self._isolate(delivery, exc if len(deliveries) == 1 else None)
         if aside:
             self._set_aside(aside)
-        # Every delivery of the batch is now stored or set aside (confirmed): one ack for all.
-        channel.basic_ack(raw[-1][0].delivery_tag, multiple=True)
-        self.handled += len(raw)
+        return deliveries
 
     def _read(self, routing_key: str, body: bytes, method, message_id: str | None) -> tuple[Delivery | None, list[SetAside]]:
         """The delivery decoded; when it cannot be, its readable items as one delivery and the rest set aside."""
@@ -283,7 +339,7 @@ class Consumer:
                 self._handle_with_backoff([delivery])
                 return []
             except Exception as exc:
-                if is_transient(exc, self.transient_errors):
+                if self._timer.expired or is_transient(exc, self.transient_errors):
                     raise
                 failure = exc
         halves = split_items(delivery.routing_key, delivery.body)
@@ -302,11 +358,21 @@ class Consumer:
         backoff = MIN_BACKOFF
         while True:
             try:
-                self.handle(deliveries)
+                self._timer.begin()
+                try:
+                    self.handle(deliveries)
+                except BaseException:
+                    self._timer.end(failed=True)
+                    raise
+                self._timer.end(failed=False)
                 return
             except Exception as exc:
-                if not is_transient(exc, self.transient_errors) or self._stop.is_set():
+                transient = not self._timer.expired and is_transient(exc, self.transient_errors)
+                FAILURES.labels(self.queue, "timeout" if self._timer.expired else
+                                "transient" if transient else "data").inc()
+                if not transient or self._stop.is_set():
                     raise
+                self.progress_at = time.monotonic()  # waiting out an outage is not a wedge
                 log.warning("transient failure on %s (%r); retrying in %.2fs", self.queue, exc, backoff)
                 # connection.sleep keeps heartbeats flowing while we wait for the database; it
                 # raises if the broker went away meanwhile, and run() reconnects.
@@ -318,13 +384,14 @@ class Consumer:
         if self._publisher is None:
             self._publisher = Publisher(self.settings)
         warnings: dict[str, list[IngestionWarning]] = {}
-        now = datetime.now(UTC)
+        now = utcnow()
         for item in aside:
             env_id, item_id = describe_item(item.routing_key, item.body)
             headers = {REASON_HEADER: item.reason, ITEM_HEADER: item_id or "", ENV_HEADER: env_id or ""}
             self._publisher.dead_letter(self.queue, item.routing_key, item.body,
                                         f"{item.message_id}/{item_id or 'message'}", headers)
             self.set_aside += 1
+            DEAD_LETTERED.labels(self.queue).inc()
             # A warning about a warning could loop if warnings themselves fail: those only go to the DLQ.
             if env_id and item.routing_key != IngestionWarnings.routing_key:
                 what = f"{item.routing_key} item {item_id}" if item_id else f"{item.routing_key} message"
@@ -336,3 +403,33 @@ class Consumer:
         for env_id, items in warnings.items():
             self._publisher.publish(IngestionWarnings(env_id=env_id, warnings=items))
 
+
+
+def _items(delivery: Delivery) -> int:
+    """How many items (events, commands, …) a delivery's message holds; 1 for a single fact."""
+    model = MESSAGE_TYPES.get(delivery.routing_key)
+    field = model.items_field if model is not None else None
+    return len(getattr(delivery.message, field, ())) if field else 1
+
+
+def run_consumers(consumers: list[Consumer], settings: Settings | None = None) -> int:
+    """A consumer process: each consumer in its own thread, with their Monitor (metrics, liveness
+    on METRICS_BIND), until SIGTERM/SIGINT, which finish the current batches; non-zero when a
+    consumer's thread died (the process is then restarted)."""
+    settings = settings or consumers[0].settings
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    monitor = Monitor(consumers, settings.amqp_url, settings.consumer_stall_s, settings.metrics_bind).start()
+    threads = [threading.Thread(target=c.run, name=f"{c.queue}-{i}") for i, c in enumerate(consumers)]
+    for thread in threads:
+        thread.start()
+    log.info("consuming %s with %d consumer(s)", ", ".join(sorted({c.queue for c in consumers})), len(consumers))
+    while not stopping.wait(1) and all(t.is_alive() for t in threads):
+        pass
+    for consumer in consumers:
+        consumer.stop()
+    for thread in threads:
+        thread.join()
+    monitor.stop()
+    return 0 if stopping.is_set() else 1

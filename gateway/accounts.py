@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +13,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from footfall.config import Settings
+from footfall.ttlcache import MISSING, TTLCache
 from footfall.web import ApiError
 from gateway.store import account_environments, accounts, api_tokens, get_engine, ui_sessions
 
@@ -110,7 +110,7 @@ def create_api_token(env_id: str, name: str, token: str | None = None, settings:
         conn.execute(pg_insert(api_tokens).values(token_hash=_digest(token), **values)
                      .on_conflict_do_update(index_elements=["token_hash"],
                                             set_={**values, "revoked_at": None}))
-    _token_cache.pop(_digest(token), None)
+    _token_cache.pop(_digest(token))
     return token
 
 
@@ -143,7 +143,7 @@ def revoke_api_token(env_id: str, token_id: int, settings: Settings | None = Non
             .returning(api_tokens.c.token_hash, *(api_tokens.c[f] for f in TOKEN_FIELDS))).mappings().first()
     if row is None:
         return None
-    _token_cache.pop(row["token_hash"], None)
+    _token_cache.pop(row["token_hash"])
     return {f: row[f] for f in TOKEN_FIELDS}
 
 
@@ -152,15 +152,15 @@ def revoke_api_token(env_id: str, token_id: int, settings: Settings | None = Non
 TOKEN_CACHE_S = 5.0
 # Last use is written at most this often per token: reads stay reads.
 LAST_USED_EVERY = timedelta(minutes=1)
-_token_cache: dict[str, tuple[str | None, float]] = {}
+_token_cache = TTLCache(10_000)
 
 
 def token_env(token: str, settings: Settings | None = None) -> str | None:
     """The environment a live (unrevoked, unexpired) API token may read, or None."""
-    digest, now = _digest(token), time.monotonic()
-    cached = _token_cache.get(digest)
-    if cached and cached[1] > now:
-        return cached[0]
+    digest = _digest(token)
+    cached = _token_cache.fresh(digest)
+    if cached is not MISSING:
+        return cached
     with get_engine(settings).connect() as conn:
         row = conn.execute(select(api_tokens.c.env_id, api_tokens.c.last_used_at, func.now().label("now")).where(
             api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None),
@@ -169,7 +169,5 @@ def token_env(token: str, settings: Settings | None = None) -> str | None:
             conn.execute(update(api_tokens).where(api_tokens.c.token_hash == digest).values(last_used_at=row.now))
             conn.commit()
     env_id = row.env_id if row is not None else None
-    if len(_token_cache) > 10_000:  # many distinct (likely bogus) tokens: start over
-        _token_cache.clear()
-    _token_cache[digest] = (env_id, now + TOKEN_CACHE_S)
+    _token_cache.put(digest, env_id, TOKEN_CACHE_S)  # bounded: many distinct tokens may be bogus
     return env_id

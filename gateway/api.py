@@ -206,6 +206,21 @@ def event_detail(env_id: str, event_id: str):
     return _labelled(env_id, [fetch_event(env_id, event_id)])[0]
 
 
+OPERATORS_SCHEMA = {"type": "object", "required": ["operators"], "properties": {"operators": {
+    "type": "array", "items": {"type": "object", "required": ["op", "label", "takes_value", "ordered"],
+                               "properties": {"op": {"type": "string"}, "label": {"type": "string"},
+                                              "takes_value": {"type": "boolean"},
+                                              "ordered": {"type": "boolean"}}}}}}
+
+
+@bp.get("/filters/operators")
+@require_env_access
+@operation("The operators of property conditions in `filter` (and in definitions' criteria), with "
+           "labels: what a filter editor offers", responses={200: OPERATORS_SCHEMA, **GUARDED}, tags=TAGS)
+def filter_operators(env_id: str):
+    return {"operators": compose.operators()}
+
+
 WARNINGS_SCHEMA = {"type": "object", "properties": {
     "warnings": {"type": "array", "items": {"type": "object", "properties": {
         "key": {"type": "string"}, "kind": {"type": "string"}, "message": {"type": "string"},
@@ -222,5 +237,5 @@ WARNINGS_SCHEMA = {"type": "object", "properties": {
            responses={200: WARNINGS_SCHEMA, 400: "bad parameter", 503: "a service is down"},
            tags=["warnings"])
 def warnings(env_id: str):
-    params = _params(limit=request.args.get("limit"), cursor=request.args.get("cursor"))
-    return services().identity.get(_internal(env_id, "/warnings"), params)
+    params = present(limit=request.args.get("limit"), cursor=request.args.get("cursor"))
+    return services().identity.get(internal(env_id, "/warnings"), params)

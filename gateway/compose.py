@@ -7,11 +7,18 @@ from typing import Annotated, Any, Literal, Union
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from criteria.conditions import OPS, ORDER_OPS, VALUELESS_OPS, Op
 from footfall.web import ApiError, nul_path
 
-OPERATORS = ("equals", "not_equals", "contains", "not_contains", "starts_with", "ends_with",
-             "wildcard", "is_set", "is_not_set", "gt", "lt")
-Operator = Literal[OPERATORS]  # type: ignore[valid-type]
+# The operators are criteria's (shared with the sessions service and definitions); the UI reads
+# them, with these labels, from the API (operators()).
+Operator = Op
+OPERATOR_LABELS = {
+    "equals": "equals", "not_equals": "does not equal", "contains": "contains",
+    "not_contains": "does not contain", "starts_with": "starts with", "ends_with": "ends with",
+    "wildcard": "matches (*)", "is_set": "is set", "is_not_set": "is not set",
+    "gt": "greater than", "lt": "less than",
+}
 REPLAY_RETENTION = timedelta(days=30)
 NATIVE_MOBILE = ("ios", "android")
 
@@ -174,3 +181,10 @@ def shape_event(event: dict, label: dict | None) -> dict:
     event["display_name"] = label["name"] if label else event["raw_name"]
     event.setdefault("properties", {})
     return event
+
+
+def operators() -> list[dict]:
+    """The filter operators, in criteria's order: name, label, whether they take a value and whether
+    they order (numbers and dates)."""
+    return [{"op": op, "label": OPERATOR_LABELS[op], "takes_value": op not in VALUELESS_OPS,
+             "ordered": op in ORDER_OPS} for op in OPS]

@@ -21,16 +21,13 @@ from sqlalchemy import select, update
 from footfall.bus import BrokerUnavailable, Publisher
 from footfall.config import Settings, get_settings
 from footfall.messages import EnvironmentChanged
+from footfall.redis_keys import ENVIRONMENTS_SET, WRITE_KEYS_HASH, WRITE_KEYS_LOADED_FIELD
 from footfall.web import ApiError
 from gateway.store import environments, get_engine
 
 log = logging.getLogger("footfall.gateway")
 
-WRITE_KEYS_HASH = "footfall:write_keys"
-ENVIRONMENTS_SET = "footfall:environments"
-# Kept in the hash beside the keys: tells ingest that Redis holds them all, so a key not in the
-# hash is unknown (401) rather than maybe lost with a restarted Redis (503 until put back).
-LOADED_FIELD = ""
+LOADED_FIELD = WRITE_KEYS_LOADED_FIELD
 ENV_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_NAME = 200  # the column's size
 

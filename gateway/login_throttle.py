@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import redis
 from prometheus_client import Gauge
 
+from footfall import redis_keys
 from footfall.web import ApiError
 
 log = logging.getLogger("footfall.gateway")
@@ -68,10 +69,10 @@ class LoginThrottle:
 
     def subjects(self, email: str, address: str | None, device: str | None) -> tuple[list, list]:
         """(subjects whose locks apply, subjects a failure counts against), each (key, Backoff)."""
-        account = (f"footfall:login:account:{_digest(email)}", ACCOUNT)
-        by_address = (f"footfall:login:address:{_digest(address or '?')}", ADDRESS)
+        account = (redis_keys.login("account", _digest(email)), ACCOUNT)
+        by_address = (redis_keys.login("address", _digest(address or "?")), ADDRESS)
         if device and self._device_account(device) == email:
-            known = (f"footfall:login:device:{_digest(device)}", DEVICE)
+            known = (redis_keys.login("device", _digest(device)), DEVICE)
             return [known], [known, account, by_address]
         return [account, by_address], [account, by_address]
 
@@ -110,8 +111,8 @@ class LoginThrottle:
         device = device if device and self._device_account(device) == email else secrets.token_urlsafe(32)
         try:
             pipe = self._redis.pipeline(transaction=False)
-            pipe.delete(f"footfall:login:account:{_digest(email)}", f"footfall:login:device:{_digest(device)}")
-            pipe.set(f"footfall:login:known:{_digest(device)}", email, ex=DEVICE_DAYS * 86400)
+            pipe.delete(redis_keys.login("account", _digest(email)), redis_keys.login("device", _digest(device)))
+            pipe.set(redis_keys.login("known", _digest(device)), email, ex=DEVICE_DAYS * 86400)
             pipe.execute()
         except redis.RedisError:
             log.warning("login success not recorded: Redis did not answer")
@@ -119,7 +120,7 @@ class LoginThrottle:
 
     def _device_account(self, device: str) -> str | None:
         try:
-            value = self._redis.get(f"footfall:login:known:{_digest(device)}")
+            value = self._redis.get(redis_keys.login("known", _digest(device)))
         except redis.RedisError:
             return None
         return value.decode() if value is not None else None

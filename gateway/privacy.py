@@ -24,11 +24,11 @@ from footfall.bus import BrokerUnavailable
 from footfall.config import Settings
 from footfall.ids import identified_user_id, identity_key, is_user_id
 from footfall.messages import (
-    ENV_SETTINGS_HASH,
     MAX_DELETION_USERS,
     DeletionRequested,
     EnvironmentSettings,
 )
+from footfall.redis_keys import ENV_SETTINGS_HASH
 from footfall.web import ApiError
 from gateway.environments import _publisher, redis_client
 from gateway.store import deletions, environment_settings, get_engine

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, g, request
 from pydantic import ValidationError
 
 from footfall.messages import EnvironmentSettings
+from footfall.redis_keys import bot_traffic_hash
 from footfall.web import ApiError, found, operation
 from gateway import privacy
 from gateway.auth import require_account, require_env_access
@@ -37,7 +38,6 @@ BOT_REASONS = ("crawler", "headless", "monitoring", "excluded_ip")
 SETTINGS_OUT = {"type": "object", "properties": {
     **EnvironmentSettings.model_json_schema()["properties"],
     "bot_traffic_counts": {"type": "object", "description": "flagged events per day and reason (7 days)"}}}
-BOT_COUNTS_HASH = "footfall:bot_traffic:{env_id}"  # field "<day>:<reason>", written by ingest
 
 
 def _settings():
@@ -118,7 +118,7 @@ def export_user(env_id: str, user_id: str):
 
 def _bot_counts(env_id: str) -> dict[str, dict[str, int]]:
     """Events flagged as bot traffic per day and reason, the last 7 days (ingest counts them)."""
-    raw = redis_client(_settings()).hgetall(BOT_COUNTS_HASH.format(env_id=env_id))
+    raw = redis_client(_settings()).hgetall(bot_traffic_hash(env_id))
     since = (datetime.now(timezone.utc) - timedelta(days=7)).date().isoformat()
     counts: dict[str, dict[str, int]] = {}
     for field, value in raw.items():

@@ -10,7 +10,7 @@ without taking the lock, so a busy environment after its trial does not queue on
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert
 
+from footfall.clock import utcnow
 from gateway.replay import trial
 from gateway.replay.trial import Admission, Plan, TrialState
 
@@ -53,10 +54,6 @@ replay_admissions = Table(
     Column("counted", Boolean, nullable=False),  # whether it used a trial slot
     Column("admitted_at", DateTime(timezone=True), nullable=False),
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class TrialStore:

@@ -144,7 +144,7 @@ def main() -> None:
     consumer = IdentityConsumer()
     configure_logging(consumer.settings.log_level)
     consumer.flush()  # whatever a previous process committed but did not get to publish
-    consumer.run_forever()
+    raise SystemExit(consumer.run_forever())
 
 
 if __name__ == "__main__":

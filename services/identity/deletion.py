@@ -22,6 +22,7 @@ from sqlalchemy import Connection, text
 
 from footfall.ids import anonymous_user_id, identified_user_id, identity_key
 from footfall.messages import DeletionRequested, IdentityCommands, Message
+from footfall.readers import with_items
 
 LOCK_SPACE = 4_041  # first key of the two-key advisory lock: one per environment
 
@@ -170,15 +171,9 @@ def screen(conn: Connection, env_id: str, messages: list[Message]) -> tuple[list
             for key in keys:
                 if key.startswith("u:") and key not in dead:
                     late[key[2:]] = dead[hits[0]]
-    return [_with_items(m, kept[id(m)]) for m in messages], late
+    return [with_items(m, kept[id(m)]) for m in messages], late
 
 
-def _with_items(message: Message, items: list) -> Message:
-    if isinstance(message, IdentityCommands):
-        return message.model_copy(update={"commands": items})
-    if hasattr(message, "model_copy"):
-        return message.model_copy(update={"events": items})
-    return type(message)(message.message_id, message.env_id, items)  # wire.WireEventsCaptured
 
 
 def late_member_deletions(env_id: str, members: dict[str, Tomb]) -> list[DeletionRequested]:

@@ -23,13 +23,14 @@ import redis
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 from prometheus_client import Counter as Metric
 
-from footfall.messages import ENV_SETTINGS_HASH, EnvironmentSettings
+from footfall.messages import EnvironmentSettings
+from footfall.redis_keys import ENV_SETTINGS_HASH, bot_traffic_hash
+from footfall.ttlcache import MISSING, TTLCache
 
 log = logging.getLogger(__name__)
 
 BOT_EVENTS = Metric("ingest_bot_events_total", "Events flagged as traffic that is not a person",
                     ["reason", "action"])
-COUNTS_HASH = "footfall:bot_traffic:{env_id}"
 COUNTS_KEPT_S = 8 * 24 * 3600  # a week of days, read by the gateway, and one to spare
 
 # The list's tags, as the reasons we report: browser automation is a headless browser.
@@ -79,24 +80,22 @@ class BotFilter:
     """Flags, then drops or keeps, the events of a request by their environment's settings."""
 
     def __init__(self, client: redis.Redis, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic):
-        self._redis, self._ttl, self._clock = client, ttl, clock
-        self._cache: dict[str, tuple[_Environment, float]] = {}
+        self._redis, self._ttl = client, ttl
+        self._cache = TTLCache(10_000, clock)
 
     def _environment(self, env_id: str) -> _Environment:
-        cached = self._cache.get(env_id)
-        now = self._clock()
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        cached = self._cache.fresh(env_id)
+        if cached is not MISSING:
+            return cached
         try:
             raw = self._redis.hget(ENV_SETTINGS_HASH, env_id)
             environment = _Environment(EnvironmentSettings.model_validate(orjson.loads(raw) if raw else {}))
         except (redis.RedisError, ValueError):
             # Settings unreadable: the last ones known, else the defaults (drop), checked again soon.
             log.warning("environment settings unreadable for %s", env_id, exc_info=True)
-            environment = cached[0] if cached else _Environment(EnvironmentSettings())
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[env_id] = (environment, now + self._ttl)
+            stale = self._cache.stale(env_id, float("inf"))
+            environment = stale if stale is not MISSING else _Environment(EnvironmentSettings())
+        self._cache.put(env_id, environment, self._ttl)
         return environment
 
     def screen(self, env_id: str, events: list[dict]) -> list[dict]:
@@ -121,7 +120,7 @@ class BotFilter:
     def _count(self, env_id: str, flagged: Counter, action: str) -> None:
         for reason, n in flagged.items():
             BOT_EVENTS.labels(reason, action).inc(n)
-        key, day = COUNTS_HASH.format(env_id=env_id), datetime.now(UTC).date().isoformat()
+        key, day = bot_traffic_hash(env_id), datetime.now(UTC).date().isoformat()
         try:
             pipe = self._redis.pipeline(transaction=False)
             for reason, n in flagged.items():

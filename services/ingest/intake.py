@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import orjson
 from flask import Request
 
 from footfall.bus import BrokerUnavailable, Publisher
+from footfall.clock import utcnow
 from footfall.messages import SCHEMA_VERSION, EventsCaptured, IdentityCommands, IngestionWarnings
 from footfall.web import ApiError
 from services.ingest import heap, segment
@@ -60,10 +61,6 @@ SEGMENT_BATCH = segment_dialect(None)
 HEAP_TRACK = heap_dialect(heap.track_items, heap.normalize_track)
 HEAP_USER_PROPERTIES = heap_dialect(heap.users_items, heap.normalize_user_properties)
 HEAP_IDENTIFY = heap_dialect(heap.identify_items, heap.normalize_identify)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Intake:

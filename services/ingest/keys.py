@@ -1,6 +1,6 @@
 """Write keys → environments, read from Redis without a gateway round trip per request.
 
-Contract: the gateway owns the Redis hash `footfall:write_keys` (field = write key, value =
+Contract: the gateway owns the Redis hash `footfall:write_keys` (footfall/redis_keys.py) (field = write key, value =
 env_id), HSETs on create and HDELs on rotate; every key lives there, the bootstrap environment's
 included, so every key can be rotated away. Ingest keeps a small in-process cache with a TTL of at
 most 30 s, so a rotated key stops working within a minute. Heap's `app_id` is a write key too: an
@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 import redis
 
-WRITE_KEYS_HASH = "footfall:write_keys"
-# A field the gateway keeps in the hash beside the keys (no write key is empty): while it is there,
-# Redis holds the gateway's keys, and a key not in the hash is unknown.
-LOADED_FIELD = ""
+from footfall.redis_keys import WRITE_KEYS_HASH, WRITE_KEYS_LOADED_FIELD
+from footfall.ttlcache import MISSING, TTLCache
+
+LOADED_FIELD = WRITE_KEYS_LOADED_FIELD
 MAX_CACHED = 10_000  # unknown keys are cached too; bound the memory a key-guessing client can take
 STALE_FOR_S = 600.0
 
@@ -36,15 +36,14 @@ class WriteKeys:
     def __init__(self, client: redis.Redis, *, ttl: float = 30.0, miss_ttl: float = 5.0,
                  clock: Callable[[], float] = time.monotonic):
         self._redis = client
-        self._ttl, self._miss_ttl, self._clock = ttl, miss_ttl, clock
-        self._cache: dict[str, tuple[str | None, float]] = {}
+        self._ttl, self._miss_ttl = ttl, miss_ttl
+        self._cache = TTLCache(MAX_CACHED, clock)
 
     def env_for(self, write_key: str) -> str | None:
         """The environment of a write key, or None when it is unknown (or was rotated away)."""
-        now = self._clock()
-        cached = self._cache.get(write_key)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        cached = self._cache.fresh(write_key)
+        if cached is not MISSING:
+            return cached
         try:
             value = self._redis.hget(WRITE_KEYS_HASH, write_key)
             # Without the gateway's mark, Redis lost its data (restarted without persistence): until
@@ -53,13 +52,12 @@ class WriteKeys:
             if value is None and not self._redis.hexists(WRITE_KEYS_HASH, LOADED_FIELD):
                 raise redis.RedisError("the write keys are not in Redis (yet)")
         except redis.RedisError as exc:
-            if cached is not None and cached[0] is not None and cached[1] + STALE_FOR_S > now:
-                return cached[0]
+            stale = self._cache.stale(write_key, STALE_FOR_S)
+            if stale is not MISSING and stale is not None:
+                return stale
             raise KeysUnavailable(repr(exc)) from exc
         env_id = value.decode() if value is not None else None
-        if len(self._cache) >= MAX_CACHED:
-            self._cache.clear()
-        self._cache[write_key] = (env_id, now + (self._ttl if env_id else self._miss_ttl))
+        self._cache.put(write_key, env_id, self._ttl if env_id else self._miss_ttl)
         return env_id
 
     def env_for_app_id(self, app_id: str) -> str | None:

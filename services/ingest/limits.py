@@ -12,6 +12,7 @@ import redis
 from flask import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from footfall import redis_keys
 from footfall.web import ApiError
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class RateLimiter:
             return
         now = time.time()
         window = int(now // self.window_s)
-        key = f"footfall:ingest:rate:{env_id}:{window}"
+        key = redis_keys.ingest_rate(env_id, window)
         try:
             pipe = self._redis.pipeline(transaction=False)
             pipe.incrby(key, events)

@@ -35,7 +35,7 @@ class ReplayDeletionsConsumer(Consumer):
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
-    ReplayDeletionsConsumer(settings).run_forever()
+    raise SystemExit(ReplayDeletionsConsumer(settings).run_forever())
 
 
 if __name__ == "__main__":

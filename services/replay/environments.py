@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 import redis
 
-ENVIRONMENTS_SET = "footfall:environments"
+from footfall.redis_keys import ENVIRONMENTS_SET
+from footfall.ttlcache import MISSING, TTLCache
+
 MAX_CACHED = 10_000
 
 
@@ -23,22 +25,18 @@ class EnvironmentsUnavailable(RuntimeError):
 class KnownEnvironments:
     def __init__(self, client: redis.Redis, *, ttl: float = 60.0, miss_ttl: float = 5.0,
                  stale_for: float = 600.0, clock: Callable[[], float] = time.monotonic):
-        self._redis, self._ttl, self._miss_ttl, self._stale_for, self._clock = (
-            client, ttl, miss_ttl, stale_for, clock)
-        self._cache: dict[str, tuple[bool, float]] = {}
+        self._redis, self._ttl, self._miss_ttl, self._stale_for = client, ttl, miss_ttl, stale_for
+        self._cache = TTLCache(MAX_CACHED, clock)
 
     def exists(self, env_id: str) -> bool:
-        now = self._clock()
-        cached = self._cache.get(env_id)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        cached = self._cache.fresh(env_id)
+        if cached is not MISSING:
+            return cached
         try:
             known = bool(self._redis.sismember(ENVIRONMENTS_SET, env_id))
         except redis.RedisError as exc:
-            if cached is not None and cached[0] and cached[1] + self._stale_for > now:
+            if self._cache.stale(env_id, self._stale_for) is True:
                 return True
             raise EnvironmentsUnavailable(repr(exc)) from exc
-        if len(self._cache) >= MAX_CACHED:
-            self._cache.clear()
-        self._cache[env_id] = (known, now + (self._ttl if known else self._miss_ttl))
+        self._cache.put(env_id, known, self._ttl if known else self._miss_ttl)
         return known

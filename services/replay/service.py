@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import partial
 
 import orjson
 
 from footfall.bus import Publisher
+from footfall.clock import utcnow
 from footfall.config import Settings
 from footfall.messages import ReplayRecording, ReplaysRecorded
 from footfall.replay_token import RecordingGrant, valid_session_id
@@ -20,10 +21,6 @@ from services.replay.store import ReplayIndex
 
 class SessionDeleted(Exception):
     """The session's user was deleted: its later chunks are refused (410), never stored."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass

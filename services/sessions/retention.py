@@ -24,7 +24,8 @@ from sqlalchemy import Connection, Engine, text
 
 from footfall.config import get_settings
 from footfall.db import make_engine
-from footfall.messages import ENV_SETTINGS_HASH, EnvironmentSettings
+from footfall.messages import EnvironmentSettings
+from footfall.redis_keys import ENV_SETTINGS_HASH
 from footfall.web import configure_logging
 from services.sessions.locks import lock_ids
 from services.sessions.tables import SCHEMA

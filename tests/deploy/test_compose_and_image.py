@@ -1,10 +1,8 @@
-"""The laptop stack (compose.yaml), the image (Dockerfile, lock file) and the consumer probe."""
+"""The laptop stack (compose.yaml) and the image (Dockerfile, lock file)."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tomllib
@@ -122,24 +120,10 @@ def test_migrate_script_migrates_the_same_folders_as_the_makefile():
     assert globbed.split() == wanted.split()
 
 
-def _probe_module():
-    spec = importlib.util.spec_from_file_location("consumer_probe", DEPLOY / "docker" / "consumer_probe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_consumer_probe_sees_an_established_connection_to_the_broker_port():
-    probe = _probe_module()
-    assert probe.broker_port("amqp://u:p@rabbit:5673/%2F") == 5673
-    assert probe.broker_port("amqp://rabbit/") == 5672
-    assert probe.broker_port("amqps://rabbit/") == 5671
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        assert not probe.connected(port)
-        with socket.create_connection(("127.0.0.1", port)):
-            accepted, _ = listener.accept()
-            with accepted:
-                assert probe.connected(port)
+def test_compose_consumers_serve_their_probes_on_metrics_bind(compose):
+    for name, process in procfile_processes().items():
+        service = compose["services"][name]
+        if "BIND" in process.env or not name.endswith("consumer"):
+            continue
+        assert service["environment"]["METRICS_BIND"].startswith("127.0.0.1:"), name
+        assert "METRICS_BIND" in service["healthcheck"]["test"][-1] and "/healthz" in service["healthcheck"]["test"][-1]

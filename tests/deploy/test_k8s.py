@@ -107,6 +107,10 @@ def test_every_deployment_is_probed_limited_and_non_root(rendered, render):
             assert app["readinessProbe"]["httpGet"]["path"] == "/readyz", name
             assert app["livenessProbe"]["httpGet"]["path"] == "/healthz", name
             assert app["livenessProbe"]["failureThreshold"] > app["readinessProbe"]["failureThreshold"]
+        else:  # consumers: their monitor on the metrics port (footfall/consumer_health.py)
+            assert {"name": "metrics", "containerPort": 9100} in app["ports"], name
+            assert app["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}, name
+            assert app["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}, name
         for kind in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(app["resources"][kind]), f"{name} {kind}"
             for quantity in app["resources"][kind].values():  # the schemas take any string
@@ -246,7 +250,7 @@ def test_internal_services_accept_only_the_gateway_and_their_own_consumers(rende
         pods = [p["podSelector"] for p in peers if "podSelector" in p]
         assert all(set(p) in ({"podSelector"}, {"namespaceSelector"}) for p in peers), peers
         if not _is_http(deployment):
-            assert not peers, f"{name} serves nothing"
+            assert namespaces == {"monitoring"} and not pods, f"{name} serves only its metrics"
             continue
         gateway_labels = of_kind(objects, "Deployment")["gateway"]["spec"]["template"]["metadata"]["labels"]
         for selector in pods:  # in-namespace peers: the gateway, or pods of the same service

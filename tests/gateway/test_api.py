@@ -182,3 +182,29 @@ def test_openapi_describes_the_routes_of_the_ui(client):
     assert {"200", "404", "409"} <= set(paths[f"{base}/definitions/{{definition_id}}/restore"]["post"]["responses"])
     assert "409" in paths[f"{base}/definitions"]["post"]["responses"]
     assert "409" in paths[f"{base}/definitions/{{definition_id}}"]["put"]["responses"]
+
+
+def test_the_filter_operators_are_criterias_with_labels_and_the_feed_takes_each(client):
+    from criteria.conditions import OPS, VALUELESS_OPS
+
+    answer = client.get(f"{ACME}/filters/operators", headers=bearer("acme"))
+    assert answer.status_code == 200
+    operators = answer.json["operators"]
+    assert [o["op"] for o in operators] == list(OPS)
+    assert all(o["label"] for o in operators)
+    assert {o["op"] for o in operators if not o["takes_value"]} == VALUELESS_OPS
+    assert {o["op"] for o in operators if o["ordered"]} == {"gt", "lt"}
+    for operator in operators:
+        condition = {"type": "user_property", "property": "plan", "op": operator["op"]}
+        if operator["takes_value"]:
+            condition["value"] = "1"
+        feed = client.get(f"{ACME}/users", query_string={"filter": orjson.dumps([condition]).decode()},
+                          headers=bearer("acme"))
+        assert feed.status_code == 200, (operator, feed.json)
+    refused = client.get(f"{ACME}/users", query_string={"filter": orjson.dumps(
+        [{"type": "user_property", "property": "plan", "op": "resembles"}]).decode()}, headers=bearer("acme"))
+    assert refused.status_code == 400
+
+
+def test_warnings_with_identity_down_are_a_clear_503(client):
+    assert client.get(f"{ACME}/warnings", headers=bearer("acme")).status_code == 503

@@ -192,10 +192,13 @@ def test_rate_limit_per_environment_is_429_with_retry_after(ingest_settings, reg
 
 def test_cors_preflight_and_headers(client):
     preflight = client.options("/v1/batch", headers={"Origin": "https://shop.example",
-                                                     "Access-Control-Request-Method": "POST"})
+                                                     "Access-Control-Request-Method": "POST",
+                                                     "Access-Control-Request-Headers": "authorization, content-type"})
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
-    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    assert preflight.headers["Access-Control-Allow-Headers"] == "authorization, content-type"
+    assert preflight.headers["Access-Control-Max-Age"] == "86400"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     error = client.post("/v1/track", json=track())
     assert error.headers["Access-Control-Allow-Origin"] == "*"
     custom = client.options("/v1/batch", headers={"Origin": "https://shop.example",

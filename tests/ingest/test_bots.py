@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from footfall.messages import ENV_SETTINGS_HASH
+from footfall.redis_keys import ENV_SETTINGS_HASH
 from services.ingest.bots import reason_of_user_agent
 from tests.ingest.conftest import ENV_ID, basic, drain
 

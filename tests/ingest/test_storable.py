@@ -163,3 +163,14 @@ def test_identity_commands_keep_flowing_beside_clamped_events(client, settings, 
     assert post(client, "/v1/batch", body).status_code == 200
     kinds = sorted(type(m).__name__ for m in drain(settings, "identity.inbox"))
     assert kinds == sorted([IdentityCommands.__name__, IngestionWarnings.__name__, EventsCaptured.__name__])
+
+
+def test_ingest_builds_every_field_of_the_canonical_event_and_no_other():
+    """normalize.event spells the event out as a dict literal (the hot path); the contract is Event's."""
+    from footfall.messages import Event
+    from services.ingest.normalize import event
+
+    built = event(receipt(), event_id="e", kind="custom", name="n", device_id="d", user_id="u", identity=None,
+                  time=RECEIVED_AT, source="server")
+    assert set(built) == set(Event.model_fields) - {"bot"}  # `bot` is added by bots.py when kept
+    Event.model_validate(built)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from demo.site import create_app as create_demo
-from footfall import bus, messages
+from footfall import bus, messages, redis_keys
 from services.ingest.app import create_app as create_ingest
 from services.ingest.keys import LOADED_FIELD, WRITE_KEYS_HASH
 from tests.sdk.conftest import serve
@@ -27,7 +27,7 @@ def stack_of_two(settings, clean_bus, redis_client):
     as the gateway does). Headless Chromium is bot traffic: this environment keeps it, flagged (the
     default would drop it)."""
     redis_client.hset(WRITE_KEYS_HASH, mapping={WRITE_KEY: ENV_ID, LOADED_FIELD: ""})
-    redis_client.hset(messages.ENV_SETTINGS_HASH, ENV_ID, b'{"bot_traffic": "keep"}')
+    redis_client.hset(redis_keys.ENV_SETTINGS_HASH, ENV_ID, b'{"bot_traffic": "keep"}')
     with serve(create_ingest(settings.with_(env_id=ENV_ID, write_key=WRITE_KEY))) as ingest_url:
         demo = create_demo(settings.with_(ingest_url=ingest_url, write_key=WRITE_KEY), replay=False)
         with serve(demo) as site:
