@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import orjson
 
+from gateway.app import create_app
+
 from tests.gateway.conftest import bearer
+from tests.gateway.standins import dataset
 
 ACME = "/api/v1/environments/acme"
 SESSION_FIELDS = {"session_id", "start", "end", "duration_s", "source", "platform", "browser", "device_type",
@@ -182,3 +185,22 @@ def test_openapi_describes_the_routes_of_the_ui(client):
     assert {"200", "404", "409"} <= set(paths[f"{base}/definitions/{{definition_id}}/restore"]["post"]["responses"])
     assert "409" in paths[f"{base}/definitions"]["post"]["responses"]
     assert "409" in paths[f"{base}/definitions/{{definition_id}}"]["put"]["responses"]
+
+
+def test_feed_replay_state_follows_the_configured_replay_retention(control_plane, standins):
+    settings = control_plane.with_(sessions_url=standins["sessions"], definitions_url=standins["definitions"],
+                                   identity_url="http://127.0.0.1:9", replay_url=standins["sessions"])
+
+    def ada_replay(retention_days: int) -> dict:
+        app = create_app(settings.with_(replay_retention_days=retention_days))
+        feed = app.test_client().get(f"{ACME}/users", headers=bearer("acme")).json
+        return {s["session_id"]: s for s in feed["users"][0]["sessions"]}["s-ada-1"]["replay"]
+
+    # s-ada-1 ended minutes ago: kept under any retention of a day or more.
+    assert ada_replay(1)["playable"] is True
+    standins["data"]["acme"]["sessions"]["s-ada-1"]["end"] = "2020-01-01T00:00:00Z"
+    try:
+        assert ada_replay(30000)["playable"] is True
+        assert ada_replay(30)["reason"] == "expired"
+    finally:
+        standins["data"]["acme"] = dataset("acme")
