@@ -147,7 +147,8 @@ def load(url: str, body_path: str, seconds: int, connections: int) -> dict:
         script.write(WRK_SCRIPT)
     try:
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script.name, url + "/v1/batch"],
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+             "-s", script.name, url + "/v1/batch"],
             capture_output=True, text=True, env={**os.environ, "BENCH_BODY": body_path}, check=True).stdout
     finally:
         os.unlink(script.name)

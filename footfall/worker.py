@@ -250,7 +250,8 @@ class Consumer:
         channel.basic_ack(raw[-1][0].delivery_tag, multiple=True)
         self.handled += len(raw)
 
-    def _read(self, routing_key: str, body: bytes, method, message_id: str | None) -> tuple[Delivery | None, list[SetAside]]:
+    def _read(self, routing_key: str, body: bytes,
+              method, message_id: str | None) -> tuple[Delivery | None, list[SetAside]]:
         """The delivery decoded; when it cannot be, its readable items as one delivery and the rest set aside."""
         try:
             message = self.decode(routing_key, body)

@@ -90,10 +90,9 @@ def _filter_param(env_id: str) -> str | None:
     return orjson.dumps(compose.filter_json(conditions, criteria_of)).decode()
 
 
-def _trial(env_id: str) -> dict | None:
-    """The replay trial state when the replay blueprint offers one (it is optional)."""
-    status = current_app.extensions.get("replay_status")
-    return status(env_id) if status else None
+def _trial(env_id: str) -> dict:
+    """Whether the environment may record new replays now, so the feed can say why one has none."""
+    return current_app.extensions["replay_status"](env_id)
 
 
 def _retention_days() -> int:
@@ -228,5 +227,5 @@ WARNINGS_SCHEMA = {"type": "object", "properties": {
            responses={200: WARNINGS_SCHEMA, 400: "bad parameter", 503: "a service is down"},
            tags=["warnings"])
 def warnings(env_id: str):
-    params = _params(limit=request.args.get("limit"), cursor=request.args.get("cursor"))
-    return services().identity.get(_internal(env_id, "/warnings"), params)
+    params = present(limit=request.args.get("limit"), cursor=request.args.get("cursor"))
+    return services().identity.get(internal(env_id, "/warnings"), params)

@@ -44,7 +44,8 @@ def parse_items(obj: Any) -> list[Item]:
         try:
             parsed.append(model.model_validate(item))
         except ValidationError as exc:
-            errors += [{"field": ".".join(map(str, ("criteria", i, *e["loc"]))), "message": e["msg"].removeprefix("Value error, ")}
+            errors += [{"field": ".".join(map(str, ("criteria", i, *e["loc"]))),
+                        "message": e["msg"].removeprefix("Value error, ")}
                        for e in exc.errors()]
     if errors:
         raise CriteriaError(errors)

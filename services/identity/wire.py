@@ -98,7 +98,8 @@ class WireEvent:
     __slots__ = ("campaign", "device", "device_id", "event_id", "geo", "identity", "page", "time", "user_id")
 
     def __init__(self, raw: _WireEvent, time: datetime):
-        self.event_id, self.device_id, self.user_id, self.identity = raw.event_id, raw.device_id, raw.user_id, raw.identity
+        self.event_id, self.device_id = raw.event_id, raw.device_id
+        self.user_id, self.identity = raw.user_id, raw.identity
         self.time, self.page, self.device, self.geo, self.campaign = time, raw.page, raw.device, raw.geo, raw.campaign
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from functools import cache, lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import HealthCheck, given

@@ -60,7 +60,8 @@ def test_secret_generators_read_only_git_ignored_files():
 
 
 def test_no_secrets_file_is_tracked():
-    tracked = subprocess.run(["git", "ls-files", "deploy"], cwd=ROOT, capture_output=True, text=True, check=False).stdout
+    tracked = subprocess.run(["git", "ls-files", "deploy"], cwd=ROOT,
+                             capture_output=True, text=True, check=False).stdout
     assert not [f for f in tracked.split() if f.endswith(("secrets.env", ".pem", ".key"))]
 
 

@@ -31,7 +31,8 @@ def _session(sid: str, user_id: str, minutes_ago: int, **extra) -> dict:
 
 
 def _event(eid: str, sid: str, user_id: str, kind: str, minutes_ago: int, **extra) -> dict:
-    return {"event_id": eid, "kind": kind, "name": extra.pop("name", None), "time": iso(NOW - timedelta(minutes=minutes_ago)),
+    return {"event_id": eid, "kind": kind, "name": extra.pop("name", None),
+            "time": iso(NOW - timedelta(minutes=minutes_ago)),
             "source": "web", "page": {"path": extra.pop("path", "/pricing"), "domain": "shop.example"},
             "target": extra.pop("target", None), "device": {"browser": "Chrome"}, "geo": {"country": "FR"},
             "campaign": {}, "properties": extra.pop("properties", {}), "session_id": sid, "user_id": user_id,
@@ -48,7 +49,8 @@ def dataset(env_id: str, secret_marker: str = "") -> dict:
     }
     events = {
         "e1": _event("e1", "s-ada-1", ada, "pageview", 10),
-        "e2": _event("e2", "s-ada-1", ada, "click", 9, target={"text": "Buy now", "hierarchy": [{"tag": "button", "id": "buy"}]}),
+        "e2": _event("e2", "s-ada-1", ada, "click", 9, target={"text": "Buy now",
+                                                               "hierarchy": [{"tag": "button", "id": "buy"}]}),
         "e3": _event("e3", "s-ada-1", ada, "custom", 8, name="Signed Up", properties={"plan": "pro" + secret_marker}),
         "e4": _event("e4", "s-anon-1", anon, "pageview", 30, path="/"),
         # The iOS app's own screen view, with what a mobile SDK sends about the device and app.

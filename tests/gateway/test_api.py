@@ -4,7 +4,6 @@ from __future__ import annotations
 import orjson
 
 from gateway.app import create_app
-
 from tests.gateway.conftest import bearer
 from tests.gateway.standins import dataset
 

@@ -13,8 +13,8 @@ NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
 
 
 def _web_session(start_days_ago: float, end_days_ago: float) -> dict:
-    iso = lambda days: (NOW - timedelta(days=days)).isoformat()  # noqa: E731
-    return {"source": "web", "has_replay": True, "start": iso(start_days_ago), "end": iso(end_days_ago)}
+    start, end = (NOW - timedelta(days=start_days_ago), NOW - timedelta(days=end_days_ago))
+    return {"source": "web", "has_replay": True, "start": start.isoformat(), "end": end.isoformat()}
 
 
 @pytest.mark.parametrize("days", [1, 7, 30, 90])

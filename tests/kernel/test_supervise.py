@@ -63,5 +63,6 @@ def test_the_procfile_for_honcho_wraps_every_line_and_keeps_the_commands(tmp_pat
     procfile = tmp_path / "Procfile"
     procfile.write_text("# comment\nweb: BIND=1 gunicorn 'app:create()'\nworker: python -m w\n")
     wrapped = wrapped_procfile(procfile, "py")
-    assert wrapped.splitlines()[1] == """web: py -m footfall.supervise web -- 'BIND=1 gunicorn '"'"'app:create()'"'"''"""
+    expected = """web: py -m footfall.supervise web -- 'BIND=1 gunicorn '"'"'app:create()'"'"''"""
+    assert wrapped.splitlines()[1] == expected
     assert wrapped.splitlines()[0] == "# comment"
