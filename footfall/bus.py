@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
@@ -117,10 +116,6 @@ class Publisher:
         """Publish one message and return only once the broker confirmed it; else BrokerUnavailable."""
         self.publish_raw(message.routing_key, encode(message), message.message_id,
                          mandatory=message.needs_subscriber)
-
-    def publish_all(self, messages: Iterable[Message]) -> None:
-        for message in messages:
-            self.publish(message)
 
     def publish_raw(self, routing_key: str, body: bytes, message_id: str, exchange: str = EXCHANGE,
                     mandatory: bool = True, contract: str | None = None, headers: dict | None = None) -> None:

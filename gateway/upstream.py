@@ -105,13 +105,6 @@ class Upstream:
     def put(self, path: str, json: Any, **kw) -> Any:
         return self.request("PUT", path, json=json, **kw)
 
-    def ping(self) -> None:
-        """Readiness: the service answers its /healthz."""
-        response = self._pool.request("GET", self.base_url + "/healthz",
-                                      timeout=urllib3.Timeout(connect=0.5, read=1.0))
-        if response.status != 200:
-            raise ConnectionError(f"{self.name} /healthz answered {response.status}")
-
 
 class Services:
     """The internal services the gateway composes, from Settings."""
@@ -121,4 +114,3 @@ class Services:
         self.sessions = Upstream("sessions", settings.sessions_url, headers)
         self.definitions = Upstream("definitions", settings.definitions_url, headers)
         self.identity = Upstream("identity", settings.identity_url, headers)
-        self.replay = Upstream("replay", settings.replay_url, headers)

@@ -38,7 +38,7 @@ TYPES = ("track", "page", "screen", "identify", "alias", "group")
 _DEFAULT_KIND = {"track": "custom", "page": "pageview", "screen": "screen"}
 _PAGE_KEYS = ("url", "title", "referrer", "path", "search")  # the order of _page_of's arguments
 
-Geo = Callable[[str], dict | None]  # enrich.geolocator()
+Geo = Callable[[str], dict | None]  # geo.geolocator()
 
 
 @dataclass(frozen=True)

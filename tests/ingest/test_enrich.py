@@ -81,7 +81,3 @@ def test_url_parts():
     assert enrich.url_parts("http://[::1")["domain"] is None
 
 
-def test_geo_from_the_packaged_geolite2_database():
-    geo = enrich.geolocator()
-    assert geo("81.2.69.160") == {"country": "GB", "region": "England", "city": "Willesden"}
-    assert geo("10.0.0.1") is None and geo("not an ip") is None
