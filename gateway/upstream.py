@@ -26,8 +26,8 @@ JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"
 
 class Upstream:
     """One internal service over a thread-safe keep-alive pool. urllib3 directly, not requests:
-    the feed answers in a few milliseconds, and requests' per-call overhead (~0.5 ms) showed in
-    the gateway-to-sessions ratio."""
+    the feed answers in a few milliseconds, and requests' per-call overhead showed in the
+    gateway-to-sessions ratio (bench/HISTORY.md#gateway-http-client)."""
 
     def __init__(self, name: str, base_url: str, headers: dict[str, str] | None = None):
         self.name, self.base_url = name, base_url.rstrip("/")
