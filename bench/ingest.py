@@ -6,7 +6,7 @@ Both run under gunicorn with the same settings (footfall.gunicorn_conf: gthread 
 RabbitMQ (vhost `footfall_bench`, purged after every run) and Redis, and receive the same 100-event
 Segment batch from our browser SDK (pageviews, clicks with hierarchies, custom events, four user
 agents) over keep-alive connections from wrk. Rounds alternate the two endpoints; medians are
-printed. Target (issue 2): ingest ≥ 0.4 × the minimal endpoint's events/s and p99 ≤ 50 ms.
+printed. Target: ingest ≥ 0.4 × the minimal endpoint's events/s and p99 ≤ 50 ms.
 """
 from __future__ import annotations
 

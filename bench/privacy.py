@@ -6,7 +6,7 @@
    growth (target: >= 20 MB/s, flat);
 3. retention of one day of an environment of RETENTION_EVENTS events spread over 30 days (target: <= 5 s).
 
-Run through /work/bin/heavy: `.venv/bin/python bench/privacy.py [--events 100000 --sessions 2000
+Run it alone on the machine: `.venv/bin/python bench/privacy.py [--events 100000 --sessions 2000
 --retention-events 5000000]`. Rows are generated in SQL (generate_series), shaped like the events
 path's (sessions of 50 events, 30 s apart).
 """

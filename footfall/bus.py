@@ -1,6 +1,6 @@
 """RabbitMQ plumbing: the whole topology, a confirming publisher, and dead-letter redrive.
 
-Rules (DESIGN.md §2): one durable topic exchange, quorum queues each with a dead-letter exchange
+Rules (docs/contracts.md, "The bus"): one durable topic exchange, quorum queues each with a dead-letter exchange
 and an explicit delivery limit (RabbitMQ 3.10 has no default), persistent messages published with
 confirms and `mandatory`, so a publish that returns has been accepted by a queue.
 """

@@ -1,6 +1,6 @@
 """A definition's stored criteria: an OR list of Criteria and references to other definitions (combos).
 
-Combos reference definitions by id (heap-rules R25) and are expanded when read, so editing a
+Combos reference definitions by id (docs/semantics.md R25) and are expanded when read, so editing a
 member changes every combo using it — definitions are always retroactive. Pure: lookups are
 passed in.
 """

@@ -2,7 +2,7 @@
 
 `track`, `page` and `screen` become events; `identify` becomes an identify command (when it links
 an anonymousId to a userId) plus a set-user-properties command for its traits; `alias` becomes an
-alias command; `group` sets the user properties `group_id` and `group.<trait>`. Ids (contracts):
+alias command; `group` sets the user properties `group_id` and `group.<trait>`. Ids (docs/semantics.md):
 device_id = `context.footfall.device_id` or anonymousId; user_id = anonymous_user_id(anonymousId),
 or, for server messages with only a userId, that identity's user id.
 """

@@ -1,4 +1,5 @@
-"""Contract-shaped stand-ins for the sessions and definitions internal APIs (/work/contracts.md).
+"""Stand-ins for the sessions, definitions and identity internal APIs (docs/contracts.md), each route,
+parameter and answer checked against the real service's OpenAPI (test_standins_contract.py).
 
 They let the gateway's composition be tested over real HTTP before (or without) the real services;
 the end-to-end tests in test_e2e_stack.py use the real ones. Data is per environment, so isolation
