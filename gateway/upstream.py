@@ -114,3 +114,4 @@ class Services:
         self.sessions = Upstream("sessions", settings.sessions_url, headers)
         self.definitions = Upstream("definitions", settings.definitions_url, headers)
         self.identity = Upstream("identity", settings.identity_url, headers)
+        self.replay = Upstream("replay", settings.replay_url, headers)  # deletions' status (privacy.py)

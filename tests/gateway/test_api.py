@@ -44,7 +44,7 @@ def test_definition_filters_become_criteria_for_the_sessions_service(client, sta
     standins["calls"].clear()
     feed = client.get(f"{ACME}/users", query_string={"filter": orjson.dumps(flt)}, headers=bearer("acme")).json
     sent = orjson.loads([c for c in standins["calls"] if c[0] == "sessions"][-1][2]["filter"])
-    assert sent[0]["event"] == {"criteria": {"kind": "click"}}
+    assert sent[0]["event"] == {"criteria": [{"kind": "click"}]}
     assert sent[0]["where"] == [{"property": "plan", "op": "equals", "value": "pro"}]
     assert sent[1] == flt[1]
     assert feed["users"][0]["matched_session_ids"] == ["s-ada-1"]
@@ -203,3 +203,21 @@ def test_feed_replay_state_follows_the_configured_replay_retention(control_plane
         assert ada_replay(30)["reason"] == "expired"
     finally:
         standins["data"]["acme"] = dataset("acme")
+
+
+def test_ingestion_warnings_are_read_from_the_identity_service_a_page_at_a_time(client, standins):
+    def warning(n: int) -> dict:
+        return {"id": n, "key": f"k{n}", "kind": "identity_refused", "message": f"refused {n}", "subject": None,
+                "details": {}, "occurred_at": "2026-01-01T00:00:00Z", "recorded_at": "2026-01-01T00:00:01Z"}
+
+    standins["warnings"]["acme"] = [warning(n) for n in range(3)]
+    try:
+        first = client.get(f"{ACME}/warnings?limit=2", headers=bearer("acme"))
+        assert first.status_code == 200, first.json
+        assert [w["id"] for w in first.json["warnings"]] == [0, 1]
+        rest = client.get(f"{ACME}/warnings", query_string={"limit": 2, "cursor": first.json["next_cursor"]},
+                          headers=bearer("acme")).json
+        assert [w["id"] for w in rest["warnings"]] == [2] and rest["next_cursor"] is None
+        assert client.get("/api/v1/environments/globex/warnings", headers=bearer("globex")).json["warnings"] == []
+    finally:
+        standins["warnings"].clear()
