@@ -22,6 +22,8 @@ from tests.deploy.manifests import (
     render_overlays,
 )
 
+pytestmark = pytest.mark.unit
+
 # user:password@ in a URL, unless the password is a $(VAR) that Kubernetes fills in from a Secret.
 INLINE_CREDENTIALS = re.compile(r"://[^/\s:@$]+:(?!\$\()[^@\s/]+@")
 

@@ -14,6 +14,8 @@ from services.ingest.normalize import (
     timestamp,
 )
 
+pytestmark = pytest.mark.unit
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=2000),

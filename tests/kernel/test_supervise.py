@@ -1,13 +1,18 @@
 """footfall.supervise: a dead process of the local stack is restarted; one that keeps dying stops
 the stack with its reason; SIGTERM reaches the process."""
+
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from footfall.supervise import supervise, wrapped_procfile
 from tests.support import wait_until
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 
