@@ -38,8 +38,8 @@ from services.identity.properties import (
     initial_properties,
 )
 
-# An identified user's events repeat its identity: hash it once per identity, not per event (the
-# hash was a tenth of the identity consumer's CPU).
+# An identified user's events repeat its identity: hash it once per identity, not per event
+# (bench/HISTORY.md#identity-consumer).
 _identified_user_id = lru_cache(maxsize=65_536)(identified_user_id)
 
 
