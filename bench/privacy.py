@@ -6,7 +6,7 @@
    growth (target: >= 20 MB/s, flat);
 3. retention of one day of an environment of RETENTION_EVENTS events spread over 30 days (target: <= 5 s).
 
-Run it alone on the machine: `.venv/bin/python bench/privacy.py [--events 100000 --sessions 2000
+Run on a quiet machine: `.venv/bin/python bench/privacy.py [--events 100000 --sessions 2000
 --retention-events 5000000]`. Rows are generated in SQL (generate_series), shaped like the events
 path's (sessions of 50 events, 30 s apart).
 """
@@ -35,11 +35,12 @@ ENV = "bench-privacy"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 # `n` sessions of `per` events each for anonymous ids prefix0..prefix{members-1}, round robin, the
-# k-th session starting k * gap before now.
+# k-th session starting k * gap before now, all merged into `survivor` (prefix0 unless named); the
+# first `replays` sessions are client sessions with a replay (replays are recorded under those).
 GENERATE = """
     insert into sessions (env_id, session_id, anon_user_id, source, client, start, "end", event_count,
                           first_event_id, props, has_replay)
-    select :env, :prefix || '-s' || s, :prefix || (s % :members), 'web', false,
+    select :env, :prefix || '-s' || s, :prefix || (s % :members), 'web', s < :replays,
            :now - s * cast(:gap as interval), :now - s * cast(:gap as interval) + (:per - 1) * interval '30 seconds',
            :per, :prefix || '-e' || s || '-0', '{"source": "Web"}', s < :replays
     from generate_series(0, :n - 1) s;
@@ -60,17 +61,22 @@ GENERATE = """
          lateral (select :now - s * cast(:gap as interval) + i * interval '30 seconds' as t) tt;
     insert into anon_users select :env, anon_user_id, min(start), max("end"), count(*) from sessions
         where env_id = :env and anon_user_id like :prefix || '%' group by anon_user_id;
+    insert into replays (env_id, session_id) select :env, :prefix || '-s' || s from generate_series(0, :replays - 1) s;
     insert into users (env_id, user_id, first_seen, last_seen, session_count)
-        select :env, :prefix || '0', min(first_seen), max(last_seen), sum(session_count) from anon_users
-        where env_id = :env and anon_user_id like :prefix || '%';
-    insert into merges select :env, anon_user_id, :prefix || '0', :now, :prefix || '0' from anon_users
-        where env_id = :env and anon_user_id like :prefix || '%' and anon_user_id <> :prefix || '0';
+        select :env, :survivor, min(first_seen), max(last_seen), sum(session_count) from anon_users
+        where env_id = :env and anon_user_id like :prefix || '%'
+    on conflict (env_id, user_id) do update set first_seen = least(users.first_seen, excluded.first_seen),
+        last_seen = greatest(users.last_seen, excluded.last_seen),
+        session_count = users.session_count + excluded.session_count;
+    insert into merges select :env, anon_user_id, :survivor, :now, :survivor from anon_users
+        where env_id = :env and anon_user_id like :prefix || '%' and anon_user_id <> :survivor;
 """
 
 
-def generate(engine, prefix: str, sessions: int, per: int, members: int, gap: str, replays: int = 0) -> None:
-    params = {"env": ENV, "prefix": prefix, "n": sessions, "per": per, "members": members, "gap": gap,
-              "now": NOW, "replays": replays}
+def generate(engine, prefix: str, sessions: int, per: int, members: int, gap: str, replays: int = 0,
+             env: str = ENV, survivor: str | None = None) -> None:
+    params = {"env": env, "prefix": prefix, "n": sessions, "per": per, "members": members, "gap": gap,
+              "now": NOW, "replays": replays, "survivor": survivor or f"{prefix}0"}
     with engine.begin() as conn:
         for statement in GENERATE.split(";"):
             if statement.strip():
