@@ -4,10 +4,10 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 # Folders with Alembic migrations; each migrates into the schema named after the folder.
 MIGRATED = $(patsubst %/migrations,%,$(wildcard services/*/migrations gateway/migrations))
-# Other makefiles (mk/*.mk) add build steps to ASSETS (the SDK and UI bundles) and test steps
-# that are not pytest to CHECKS (the SDK's vitest suite).
+# Other makefiles (mk/*.mk) add build steps to ASSETS (the SDK and UI bundles) and linters
+# to LINT (eslint of the UI and the SDK).
 ASSETS :=
-CHECKS :=
+LINT :=
 
 -include mk/*.mk
 
@@ -17,7 +17,7 @@ NON_DEMO_PROCESSES = $(shell grep -oE '^[a-z0-9-]+' Procfile | grep -v '^demo')
 # process starts without them (footfall/config.py). Git-ignored.
 SECRETS_FILE := .footfall/secrets.env
 
-.PHONY: setup infra migrate assets secrets run test soak redrive clean
+.PHONY: setup infra migrate assets secrets run test test-unit lint soak redrive clean
 .DEFAULT_GOAL := run
 
 $(VENV)/.installed: pyproject.toml
@@ -49,10 +49,17 @@ run: setup infra migrate secrets
 
 # Tests start any local PostgreSQL, RabbitMQ or Redis that is down, then use their own database,
 # RabbitMQ vhost and Redis db (tests/conftest.py), so they never touch `make run`'s data.
-test: setup $(CHECKS)
+test: setup lint
 	$(PY) -m footfall.infra --start
-	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The tests marked `unit` (pure cores, no PostgreSQL, RabbitMQ, Redis or browser): seconds, on any machine.
+test-unit: $(VENV)/.installed
+	$(VENV)/bin/pytest -m unit -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed $(LINT)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # 30 minutes of the fault suite's load and faults, outside CI: invariants, and memory of every process.
 soak: setup

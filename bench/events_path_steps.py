@@ -21,7 +21,8 @@ from bench.mix import make_mix
 from footfall import db
 from footfall.config import get_settings
 from footfall.messages import SCHEMA_VERSION
-from services.ingest import enrich, segment
+from services.ingest import geo as geolocation
+from services.ingest import segment
 from services.ingest.normalize import Receipt
 from services.sessions import events_path as ep
 from services.sessions.tables import SCHEMA
@@ -32,7 +33,7 @@ STEPS = [("stage", ep.STAGE), ("lock", ep.LOCK), ("dedupe", ep.DEDUPE), ("cut", 
 
 def bodies_of(events: int, seed: int) -> list[bytes]:
     """`event.captured` bodies as ingest would publish them for the mix's Segment batches."""
-    geo, out = enrich.geolocator(), []
+    geo, out = geolocation.geolocator(), []
     for batch in make_mix("bench", events, seed=seed).batches:
         body = {"batch": batch}
         receipt = Receipt("bench", datetime.now(UTC), "81.2.69.142", None)

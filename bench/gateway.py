@@ -76,8 +76,10 @@ def _sign_in(page, gateway: str, env_id: str, email: str, password: str) -> tupl
     if os.environ.get("BENCH_VERBOSE"):
         print("   ", page.evaluate("""() => performance.getEntriesByType('resource')
             .filter((e) => e.name.includes('/auth/login') || e.name.includes('/users?'))
-            .map((e) => `${new URL(e.name).pathname.split('/').pop()} ${Math.round(e.startTime)}+${Math.round(e.duration)}`)
-            .join(' | ')"""), f"| pressed {page.evaluate('window.__pressed'):.0f}, first card {page.evaluate(f'window.__seen[{json.dumps(FIRST_CARD)}]'):.0f}")
+            .map((e) => `${new URL(e.name).pathname.split('/').pop()} `
+                        + `${Math.round(e.startTime)}+${Math.round(e.duration)}`)
+            .join(' | ')"""), f"| pressed {page.evaluate('window.__pressed'):.0f}, "
+              f"first card {page.evaluate(f'window.__seen[{json.dumps(FIRST_CARD)}]'):.0f}")
     return elapsed, wall
 
 
@@ -128,8 +130,10 @@ def restorable_views(gateway: str, env_id: str, token: str) -> dict[str, tuple[s
     session = user["sessions"][-1]
     event = requests.get(f"{api}/sessions/{quote(session['session_id'], safe='')}/events", headers=headers,
                          timeout=10).json()["events"][-1]
-    plan = [{"type": "user_property", "property": "plan", "op": "equals", "value": user["properties"].get("plan", "pro")}]
-    coupon = [{"type": "did_event", "event": {"kind": "click"}, "where": [{"property": "coupon", "op": "equals", "value": "SPRING"}]}]
+    plan = [{"type": "user_property", "property": "plan", "op": "equals",
+             "value": user["properties"].get("plan", "pro")}]
+    coupon = [{"type": "did_event", "event": {"kind": "click"},
+               "where": [{"property": "coupon", "op": "equals", "value": "SPRING"}]}]
     env = f"env={quote(env_id)}"
     sid, uid = quote(session["session_id"], safe=""), quote(user["user_id"], safe="")
     return {
@@ -138,7 +142,8 @@ def restorable_views(gateway: str, env_id: str, token: str) -> dict[str, tuple[s
             "[data-testid=event-panel]"),
         "feed filtered on an event property (coupon = SPRING)": (
             f"/?{env}&f={quote(json.dumps(coupon))}", "[data-testid=user-card]"),
-        "a user's page with a session open": (f"/users/{uid}?{env}&session={sid}", "[data-testid=session-events] [data-testid=event]"),
+        "a user's page with a session open": (f"/users/{uid}?{env}&session={sid}",
+                                              "[data-testid=session-events] [data-testid=event]"),
         "a session's page": (f"/sessions/{sid}?{env}", "[data-testid=session-page] [data-testid=event]"),
         "compact list, past 90 days": (f"/?{env}&range=90d&view=compact", "[data-testid=user-card]"),
     }
@@ -208,7 +213,8 @@ class Generated:
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         env = {**os.environ, "DATABASE_URL": self.settings.database_url, "LOG_LEVEL": "WARNING",
                "SESSIONS_URL": self.urls["sessions"], "DEFINITIONS_URL": self.urls["definitions"]}
-        apps = {"sessions": "services.sessions.app:create_app()", "definitions": "services.definitions.app:create_app()",
+        apps = {"sessions": "services.sessions.app:create_app()",
+                "definitions": "services.definitions.app:create_app()",
                 "gateway": "gateway.app:create_app()"}
         self.processes = [subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "-c", "python:footfall.gunicorn_conf", apps[name]],

@@ -4,7 +4,7 @@
 
 Each run preloads `identity.inbox` (straight to the queue, so no other queue fills up), starts one
 consumer, and times the drain until every message is acked. Prints per run and the median of 3.
-Targets (issue 3): ≥ 20,000 events/s of mostly-known devices and ≥ 2,000 identify/s. Uses its own
+Targets: ≥ 20,000 events/s of mostly-known devices and ≥ 2,000 identify/s. Uses its own
 environment (`bench-identity`), whose rows it deletes first; run it in a test namespace, since the
 consumer's user.updated / user.merged messages go to `sessions.facts` as usual.
 """

@@ -6,7 +6,7 @@ Both run under gunicorn with the same settings (footfall.gunicorn_conf: gthread 
 RabbitMQ (vhost `footfall_bench`, purged after every run) and Redis, and receive the same 100-event
 Segment batch from our browser SDK (pageviews, clicks with hierarchies, custom events, four user
 agents) over keep-alive connections from wrk. Rounds alternate the two endpoints; medians are
-printed. Target (issue 2): ingest ≥ 0.4 × the minimal endpoint's events/s and p99 ≤ 50 ms.
+printed. Target: ingest ≥ 0.4 × the minimal endpoint's events/s and p99 ≤ 50 ms.
 """
 from __future__ import annotations
 
@@ -147,7 +147,8 @@ def load(url: str, body_path: str, seconds: int, connections: int) -> dict:
         script.write(WRK_SCRIPT)
     try:
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", script.name, url + "/v1/batch"],
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+             "-s", script.name, url + "/v1/batch"],
             capture_output=True, text=True, env={**os.environ, "BENCH_BODY": body_path}, check=True).stdout
     finally:
         os.unlink(script.name)

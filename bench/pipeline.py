@@ -17,7 +17,7 @@ it the no-logic pipeline of bench/nologic.py on the same broker and database. Ea
    until the last merge is applied), and when the gateway shows them identified.
 4. freshness at half the measured maximum: probes (a new visitor's pageview) timed from ingest's
    answer until the gateway's feed API shows the visitor.
-Run it on a quiet machine (`/work/bin/quiet` style): CPU figures count every PostgreSQL and
+Run it on an otherwise idle machine: CPU figures count every PostgreSQL and
 RabbitMQ process.
 """
 from __future__ import annotations

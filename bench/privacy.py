@@ -16,7 +16,7 @@ import argparse
 import resource
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -132,7 +132,8 @@ def main(argv: list[str]) -> int:
     migrate_fresh("services/sessions", settings)
     per_day = args.retention_events // 30
     started = time.perf_counter()
-    generate(engine, "r", args.retention_events // 10, 10, 50_000, f"{86_400 * 30 // (args.retention_events // 10)} seconds")
+    generate(engine, "r", args.retention_events // 10, 10, 50_000,
+             f"{86_400 * 30 // (args.retention_events // 10)} seconds")
     print(f"generated {args.retention_events} events over 30 days in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     counts = apply_retention(engine, ENV, days=28, now=NOW)  # the data spans ~29 days: its oldest day

@@ -116,8 +116,8 @@ def main(argv: list[str]) -> int:
                  20, "2 hours", replays=args.replays, env=env, survivor=user_id)
         recordings(bench.settings, stack.url("s3"), env, "big", args.replays, args.chunks)
         user = bench.gateway_user(user_id)
-        print(f"generated the user: {user.get('session_count')} sessions, {args.events} events, {args.replays} replays of "
-              f"{args.chunks} chunks in {time.monotonic() - started:.1f} s", flush=True)
+        print(f"generated the user: {user.get('session_count')} sessions, {args.events} events, "
+              f"{args.replays} replays of {args.chunks} chunks in {time.monotonic() - started:.1f} s", flush=True)
 
         mix = make_mix(env, int(args.rate * (args.before_s + 120)), seed=7)
         stop = threading.Event()

@@ -29,8 +29,8 @@ from bench.sessions_events import make_event, make_messages
 from footfall import bus, db
 from footfall.config import get_settings
 from footfall.messages import EventsCaptured, encode
-from services.sessions.tables import SCHEMA
 from services.sessions.consumer import EVENTS_PARALLEL
+from services.sessions.tables import SCHEMA
 from tests.support import migrate_fresh
 
 ENV = "bench-consumer"

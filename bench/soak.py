@@ -31,11 +31,11 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("REPLAY_TOKEN_SECRETS", secrets.token_urlsafe(32))
 os.environ.setdefault("SERVICE_TOKENS", secrets.token_urlsafe(32))
 
-from footfall import db
-from footfall.config import get_settings
-from tests.faults import harness
-from tests.stack import PORT_SHIFT
-from tests.support import ensure_vhost
+from footfall import db  # noqa: E402 (after the environment defaults above)
+from footfall.config import get_settings  # noqa: E402 (after the environment defaults above)
+from tests.faults import harness  # noqa: E402 (after the environment defaults above)
+from tests.stack import PORT_SHIFT  # noqa: E402 (after the environment defaults above)
+from tests.support import ensure_vhost  # noqa: E402 (after the environment defaults above)
 
 
 def main(argv: list[str]) -> int:

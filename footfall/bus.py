@@ -1,6 +1,6 @@
 """RabbitMQ plumbing: the whole topology, a confirming publisher, and dead-letter redrive.
 
-Rules (DESIGN.md §2): one durable topic exchange, quorum queues each with a dead-letter exchange
+Rules (docs/contracts.md, "The bus"): one durable topic exchange, quorum queues each with a dead-letter exchange
 and an explicit delivery limit (RabbitMQ 3.10 has no default), persistent messages published with
 confirms and `mandatory`, so a publish that returns has been accepted by a queue.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
@@ -119,10 +118,6 @@ class Publisher:
         """Publish one message and return only once the broker confirmed it; else BrokerUnavailable."""
         self.publish_raw(message.routing_key, encode(message), message.message_id,
                          mandatory=message.needs_subscriber)
-
-    def publish_all(self, messages: Iterable[Message]) -> None:
-        for message in messages:
-            self.publish(message)
 
     def publish_raw(self, routing_key: str, body: bytes, message_id: str, exchange: str = EXCHANGE,
                     mandatory: bool = True, contract: str | None = None, headers: dict | None = None) -> None:

@@ -104,6 +104,10 @@ class Settings:
     login_concurrency: int = field(default_factory=lambda: _int("LOGIN_CONCURRENCY", 1))
     # Events timed more than this after their receipt are stored at their receipt time (a day).
     ingest_future_margin_s: int = field(default_factory=lambda: _int("INGEST_FUTURE_MARGIN_S", 86_400))
+    # An operator's MaxMind database (GeoIP2 or GeoLite2 City/Country .mmdb, kept current with
+    # MaxMind's geoipupdate): ingest reads country, region and city from it. Empty: the country of
+    # the address block's registry allocation only (docs/geo.md).
+    geoip_database: str = field(default_factory=lambda: _env("GEOIP_DATABASE", ""))
 
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed (tests, CLIs)."""

@@ -10,11 +10,9 @@ CLI: `python -m footfall.db upgrade services/identity gateway …` migrates each
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.orm import Session, sessionmaker
 
 from footfall.config import Settings, get_settings
 
@@ -32,16 +30,6 @@ def make_engine(schema: str, settings: Settings | None = None, server_settings: 
     kwargs.setdefault("max_overflow", 10)
     return create_engine(settings.database_url, connect_args=options, pool_pre_ping=True, **kwargs)
 
-
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def transaction(factory: sessionmaker[Session]):
-    """A session that commits on success and rolls back on error."""
-    with factory() as session, session.begin():
-        yield session
 
 
 def ensure_database(settings: Settings | None = None) -> None:

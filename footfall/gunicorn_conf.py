@@ -45,8 +45,8 @@ def post_worker_init(worker):
 
     botocore's service models, SQLAlchemy's metadata, pydantic's validators and Flask's routes are
     ~150,000 objects that live as long as the worker; a full collection walked them all while every
-    thread of the worker waited: 79 ms in the replay service, a p99 by itself. Frozen, a full
-    collection took under 1 ms.
+    thread of the worker waited, long enough to be a p99 by itself
+    (bench/HISTORY.md#garbage-collection-pauses).
     """
     gc.freeze()
 

@@ -33,7 +33,7 @@ class S3Dispatcher(DomainDispatcherApplication):
 
 app = S3Dispatcher()
 # moto builds its S3 backend on the first request: build it now (a ListBuckets), then exempt all
-# that from garbage collection. A full collection otherwise walked it while every thread waited
-# (76 ms in 3,000 puts; 11 ms frozen), as footfall.gunicorn_conf does for our services.
+# that from garbage collection, as footfall.gunicorn_conf does for our services: a full collection
+# otherwise walks it while every thread waits (bench/HISTORY.md#garbage-collection-pauses).
 Client(app).get("/", headers={"Host": "127.0.0.1"})
 gc.freeze()

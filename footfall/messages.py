@@ -27,7 +27,7 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=False)
 
 
-# --- The canonical event (DESIGN.md §3) -------------------------------------------------------
+# --- The canonical event (docs/semantics.md) ----------------------------------------------------
 
 
 class Page(Model):

@@ -348,7 +348,8 @@ def operation(
 
 
 class OpenAPI:
-    """Builds an OpenAPI 3.1 document (pydantic emits JSON Schema 2020-12, which 3.1 speaks) from the app's URL map and the `operation` marks on views."""
+    """Builds an OpenAPI 3.1 document (pydantic emits JSON Schema 2020-12,
+    which 3.1 speaks) from the app's URL map and the `operation` marks on views."""
 
     def __init__(self, title: str, version: str = "1.0.0", description: str = ""):
         self.title, self.version, self.description = title, version, description

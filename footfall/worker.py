@@ -306,7 +306,8 @@ class Consumer:
             self._set_aside(aside)
         return deliveries
 
-    def _read(self, routing_key: str, body: bytes, method, message_id: str | None) -> tuple[Delivery | None, list[SetAside]]:
+    def _read(self, routing_key: str, body: bytes,
+              method, message_id: str | None) -> tuple[Delivery | None, list[SetAside]]:
         """The delivery decoded; when it cannot be, its readable items as one delivery and the rest set aside."""
         try:
             message = self.decode(routing_key, body)

@@ -90,10 +90,14 @@ def _filter_param(env_id: str) -> str | None:
     return orjson.dumps(compose.filter_json(conditions, criteria_of)).decode()
 
 
-def _trial(env_id: str) -> dict | None:
-    """The replay trial state when the replay blueprint offers one (it is optional)."""
-    status = current_app.extensions.get("replay_status")
-    return status(env_id) if status else None
+def _trial(env_id: str) -> dict:
+    """Whether the environment may record new replays now, so the feed can say why one has none."""
+    return current_app.extensions["replay_status"](env_id)
+
+
+def _retention_days() -> int:
+    """How long the replay service keeps a replay: the one shared REPLAY_RETENTION_DAYS setting."""
+    return current_app.config["SETTINGS"].replay_retention_days
 
 
 def present(**values) -> dict:
@@ -113,7 +117,7 @@ def users_feed(env_id: str):
     feed = services().sessions.get(internal(env_id, "/users"), params)
     now, trial = datetime.now(timezone.utc), _trial(env_id)
     for user in feed.get("users", []):
-        compose.with_replay(user.get("sessions") or [], now, trial)
+        compose.with_replay(user.get("sessions") or [], now, trial, _retention_days())
         user.setdefault("matched_session_ids", [])
     feed.setdefault("next_cursor", None)
     return feed
@@ -140,7 +144,8 @@ def user_sessions(env_id: str, user_id: str):
     answer = found(services().sessions.get(internal(env_id, f"/users/{seg(user_id)}/sessions"),
                                            params, allow_404=True),
                    f"no user {user_id!r} in this environment")
-    compose.with_replay(answer.get("sessions", []), datetime.now(timezone.utc), _trial(env_id))
+    compose.with_replay(answer.get("sessions", []), datetime.now(timezone.utc), _trial(env_id),
+                        _retention_days())
     for session in answer.get("sessions", []):
         session.setdefault("matched", False)
     answer.setdefault("next_cursor", None)
@@ -167,7 +172,7 @@ def session_detail(env_id: str, session_id: str):
                                      allow_404=True) or {}
     session = next((s for s in listed.get("sessions", []) if s["session_id"] == session_id), None)
     session = found(session, not_found)
-    compose.with_replay([session], datetime.now(timezone.utc), _trial(env_id))
+    compose.with_replay([session], datetime.now(timezone.utc), _trial(env_id), _retention_days())
     session.pop("matched", None)
     return {**session, "user_id": session.get("user_id") or user_id}
 

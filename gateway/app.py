@@ -1,8 +1,6 @@
-"""The gateway's composition root: control plane, public API, replay admission (when present), UI."""
+"""The gateway's composition root: control plane, public API, replay admission, UI."""
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import time
 
@@ -16,17 +14,10 @@ from footfall.config import Settings, get_settings, require_secrets
 from footfall.web import ApiError, OpenAPI, create_service_app, nul_path
 from gateway import api, controlplane, definitions, environments, privacy_api, ui
 from gateway.environments import keep_write_keys_in_redis, redis_client
+from gateway.replay import api as replay_api
+from gateway.replay import trial
 from gateway.store import get_engine
 from gateway.upstream import Services
-
-
-def _replay_blueprints() -> list:
-    """The replay helper's blueprint (gateway/replay/api.py), registered when it exists."""
-    if importlib.util.find_spec("gateway.replay") is None or \
-            importlib.util.find_spec("gateway.replay.api") is None:
-        return []
-    return [importlib.import_module("gateway.replay.api").bp]
-
 
 log = logging.getLogger("footfall.gateway")
 
@@ -43,7 +34,7 @@ def create_app(settings: Settings | None = None):
     app = create_service_app(
         "gateway",
         [controlplane.auth_bp, controlplane.envs_bp, api.bp, definitions.bp, privacy_api.bp,
-         *_replay_blueprints(), ui.bp],
+         replay_api.bp, ui.bp],
         settings=settings,
         readiness={"database": database, "redis": lambda: redis_client(settings).ping()},
         openapi=OpenAPI("Footfall API", description="The Users & Sessions feed, event definitions, "
@@ -52,8 +43,7 @@ def create_app(settings: Settings | None = None):
     app.before_request(_refuse_nul_in_bodies)
     keep_write_keys_in_redis(settings)
     app.extensions["services"] = Services(settings)
-    if "replay_trial" in app.extensions:
-        app.extensions["replay_status"] = _trial_reason(app.extensions["replay_trial"])
+    app.extensions["replay_status"] = _trial_reason(app.extensions["replay_trial"])
     app.after_request(ui.add_security_headers)
     _resync_keys(settings)
     return app
@@ -86,8 +76,6 @@ def _refuse_nul_in_bodies() -> None:
 
 def _trial_reason(store):
     """Whether new sessions may be recorded now (a reason code), so the feed can say why none was."""
-    from gateway.replay import trial
-
     # The feed only says why a session has no replay; a few seconds of staleness spares a query.
     cache: dict[str, tuple[dict, float]] = {}
 

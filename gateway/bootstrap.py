@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 from footfall.config import Settings, get_settings
 from gateway import accounts, environments, privacy
 from gateway.store import accounts as accounts_table
-from gateway.store import api_tokens, environments as environments_table, get_engine
+from gateway.store import api_tokens, get_engine
+from gateway.store import environments as environments_table
 
 DEFAULT_ADMIN = "admin@footfall.local"
 

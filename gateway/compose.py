@@ -19,7 +19,6 @@ OPERATOR_LABELS = {
     "wildcard": "matches (*)", "is_set": "is set", "is_not_set": "is not set",
     "gt": "greater than", "lt": "less than",
 }
-REPLAY_RETENTION = timedelta(days=30)
 NATIVE_MOBILE = ("ios", "android")
 
 
@@ -121,8 +120,14 @@ def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def replay_state(session: dict, now: datetime | None = None, trial: dict | None = None) -> dict:
-    """{available, playable, reason} of a session's replay (web only; kept 30 days)."""
+def replay_state(session: dict, now: datetime | None = None, trial: dict | None = None,
+                 retention_days: int = 30) -> dict:
+    """{available, playable, reason} of a session's replay (web only).
+
+    The replay service keeps a replay `retention_days` (the shared REPLAY_RETENTION_DAYS setting)
+    after its last chunk; the session's last event stands for that chunk here, so the feed never
+    offers a replay the service has already deleted (docs/semantics.md, replay).
+    """
     now = now or datetime.now(timezone.utc)
     source = (session.get("source") or "").lower()
     if source in NATIVE_MOBILE:
@@ -134,15 +139,16 @@ def replay_state(session: dict, now: datetime | None = None, trial: dict | None 
         elif trial and trial.get("reason") == "off":
             reason = "replay_off"
         return {"available": False, "playable": False, "reason": reason}
-    start = session.get("start")
-    if start and now - _parse_time(start, "start") > REPLAY_RETENTION:
+    last = session.get("end") or session.get("start")
+    if last and now - _parse_time(last, "end") > timedelta(days=retention_days):
         return {"available": True, "playable": False, "reason": "expired"}
     return {"available": True, "playable": True, "reason": None}
 
 
-def with_replay(sessions: list[dict], now: datetime, trial: dict | None = None) -> list[dict]:
+def with_replay(sessions: list[dict], now: datetime, trial: dict | None = None,
+                retention_days: int = 30) -> list[dict]:
     for session in sessions:
-        session["replay"] = replay_state(session, now, trial)
+        session["replay"] = replay_state(session, now, trial, retention_days)
     return sessions
 
 

@@ -128,7 +128,7 @@ class LoginThrottle:
 
 class PasswordChecks:
     """At most `limit` argon2 checks at once in this process: each takes ~50 ms of CPU and 64 MB,
-    and 16 at once took the feed's median from 14 ms to 597 ms. Others wait a moment, then 503."""
+    and many at once starve the feed (bench/HISTORY.md#login-throttle). Others wait a moment, then 503."""
 
     def __init__(self, limit: int, wait_s: float = 3.0):
         self._slots, self._wait_s = threading.BoundedSemaphore(max(1, limit)), wait_s

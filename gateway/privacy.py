@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 import orjson
-
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 

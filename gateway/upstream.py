@@ -26,8 +26,8 @@ JSON_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"
 
 class Upstream:
     """One internal service over a thread-safe keep-alive pool. urllib3 directly, not requests:
-    the feed answers in a few milliseconds, and requests' per-call overhead (~0.5 ms) showed in
-    the gateway-to-sessions ratio."""
+    the feed answers in a few milliseconds, and requests' per-call overhead showed in the
+    gateway-to-sessions ratio (bench/HISTORY.md#gateway-http-client)."""
 
     def __init__(self, name: str, base_url: str, headers: dict[str, str] | None = None):
         self.name, self.base_url = name, base_url.rstrip("/")
@@ -105,13 +105,6 @@ class Upstream:
     def put(self, path: str, json: Any, **kw) -> Any:
         return self.request("PUT", path, json=json, **kw)
 
-    def ping(self) -> None:
-        """Readiness: the service answers its /healthz."""
-        response = self._pool.request("GET", self.base_url + "/healthz",
-                                      timeout=urllib3.Timeout(connect=0.5, read=1.0))
-        if response.status != 200:
-            raise ConnectionError(f"{self.name} /healthz answered {response.status}")
-
 
 class Services:
     """The internal services the gateway composes, from Settings."""
@@ -121,4 +114,4 @@ class Services:
         self.sessions = Upstream("sessions", settings.sessions_url, headers)
         self.definitions = Upstream("definitions", settings.definitions_url, headers)
         self.identity = Upstream("identity", settings.identity_url, headers)
-        self.replay = Upstream("replay", settings.replay_url, headers)
+        self.replay = Upstream("replay", settings.replay_url, headers)  # deletions' status (privacy.py)

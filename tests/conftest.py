@@ -44,10 +44,13 @@ class ServiceCaller(FlaskClient):
 Flask.test_client_class = ServiceCaller
 
 
-def pytest_configure(config):
-    settings = get_settings()
-    ensure_vhost(settings.amqp_url)
-    db.ensure_database(settings)
+def pytest_collection_finish(session):
+    """The test database and vhost exist before any test that needs them; a run of `unit` tests
+    alone (`make test-unit`) needs neither, so it runs on a machine without the infrastructure."""
+    if any(item.get_closest_marker("unit") is None for item in session.items):
+        settings = get_settings()
+        ensure_vhost(settings.amqp_url)
+        db.ensure_database(settings)
 
 
 @pytest.fixture(scope="session")

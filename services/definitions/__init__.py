@@ -1,1 +1,1 @@
-"""The definitions service (see its issue and DESIGN.md §1)."""
+"""The definitions service: named, coloured event definitions (docs/architecture.md)."""

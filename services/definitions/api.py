@@ -129,7 +129,8 @@ def _write_fields(body: DefinitionIn, items: list[Item]) -> dict[str, Any]:
 
 
 @bp.get("")
-@operation("List an environment's definitions (oldest first)", responses={200: DefinitionList},
+@operation("List an environment's definitions (oldest first)",
+           responses={200: DefinitionList, 400: "archived is not false, true or all"},
            query={"archived": {"type": "string", "enum": ["false", "true", "all"]}})
 def list_definitions(env_id: str):
     flag = request.args.get("archived", "false")

@@ -1,6 +1,6 @@
 """Labels raw events with the definition that shows for them (pure; compiled once per definition set).
 
-Precedence (heap-rules R26): among matching definitions, the one with the most conditions wins;
+Precedence (docs/semantics.md R26): among matching definitions, the one with the most conditions wins;
 ties go to the earliest created. A combo's count is that of the member that matched.
 
 Speed: every (definition, alternative) is an *entry* with a rank; each entry is indexed under a

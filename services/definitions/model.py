@@ -1,6 +1,6 @@
 """A definition's stored criteria: an OR list of Criteria and references to other definitions (combos).
 
-Combos reference definitions by id (heap-rules R25) and are expanded when read, so editing a
+Combos reference definitions by id (docs/semantics.md R25) and are expanded when read, so editing a
 member changes every combo using it — definitions are always retroactive. Pure: lookups are
 passed in.
 """
@@ -44,7 +44,8 @@ def parse_items(obj: Any) -> list[Item]:
         try:
             parsed.append(model.model_validate(item))
         except ValidationError as exc:
-            errors += [{"field": ".".join(map(str, ("criteria", i, *e["loc"]))), "message": e["msg"].removeprefix("Value error, ")}
+            errors += [{"field": ".".join(map(str, ("criteria", i, *e["loc"]))),
+                        "message": e["msg"].removeprefix("Value error, ")}
                        for e in exc.errors()]
     if errors:
         raise CriteriaError(errors)

@@ -1,1 +1,1 @@
-"""The identity service (see its issue and DESIGN.md §1)."""
+"""The identity service: users, identities, properties and merges (docs/architecture.md)."""

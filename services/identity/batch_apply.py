@@ -51,7 +51,8 @@ where users.env_id = :env and users.user_id = v.user_id
 _OWN_EARLIER = ("v.own_first_seen is not null and (u.own_first_seen is null"
                 " or (v.own_first_seen, v.own_first_event) < (u.own_first_seen, u.own_first_event))")
 _OWN_LATER = "v.own_last_seen > coalesce(u.own_last_seen, '-infinity')"
-_EARLIER = "v.first_seen is not null and (u.first_seen is null or (v.first_seen, v.first_event) < (u.first_seen, u.first_event))"
+_EARLIER = ("v.first_seen is not null"
+            " and (u.first_seen is null or (v.first_seen, v.first_event) < (u.first_seen, u.first_event))")
 _LATER_SEEN = "v.last_seen > coalesce(u.last_seen, '-infinity')"
 _SEEN = text(f"""
 update users u set
@@ -159,7 +160,8 @@ returning u.user_id
 
 _BUMP = text("""
 update users set version = version + 1, updated_at = now()
-where env_id = :env and user_id = any(array(select jsonb_array_elements_text(cast(:owners as jsonb)))) and owner_id = user_id
+where env_id = :env and user_id = any(array(select jsonb_array_elements_text(cast(:owners as jsonb))))
+    and owner_id = user_id
 """)
 
 _WARNINGS = text("""

@@ -63,7 +63,7 @@ class IdentityConsumer(Consumer):
     max_wait = float(os.environ.get("IDENTITY_BATCH_WAIT_S", "0.2"))
     # Seconds between checks for tables whose statistics went stale (one ~1 ms query): before every
     # batch, since a batch planned on statistics of a table that had just grown from empty (the
-    # previous batch filled it) took 13 s instead of 0.2 s.
+    # previous batch filled it) is planned badly (bench/HISTORY.md#identity-stale-statistics).
     analyze_every = 0.0
 
     def __init__(self, settings: Settings | None = None, publisher: Publisher | None = None):

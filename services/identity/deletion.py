@@ -66,7 +66,8 @@ _TOMBSTONES = text("""
     on conflict (env_id, key) do update set cutoff = greatest(t.cutoff, excluded.cutoff),
         expires_at = greatest(t.expires_at, excluded.expires_at)
 """)
-_DONE = text("update deletions set counts = cast(:counts as jsonb), done_at = now() where env_id = :e and deletion_id = :d")
+_DONE = text("update deletions set counts = cast(:counts as jsonb), done_at = now()"
+             " where env_id = :e and deletion_id = :d")
 
 
 _ADD = text("""

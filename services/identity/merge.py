@@ -13,21 +13,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from footfall.ids import anonymous_user_id, identified_user_id
-
-# An identified user's events repeat its identity: hash it once per identity, not per event (the
-# hash was a tenth of the identity consumer's CPU).
-_identified_user_id = lru_cache(maxsize=65_536)(identified_user_id)
-
-
-@lru_cache(maxsize=65_536)
-def _usable_identity(identity: str) -> bool:
-    """An identity that may be used (the common case, known without building a warning's key)."""
-    return identity_problem(identity) is None
 from footfall.messages import (
     AliasCommand,
     Event,
@@ -47,6 +37,16 @@ from services.identity.properties import (
     identity_problem,
     initial_properties,
 )
+
+# An identified user's events repeat its identity: hash it once per identity, not per event
+# (bench/HISTORY.md#identity-consumer).
+_identified_user_id = lru_cache(maxsize=65_536)(identified_user_id)
+
+
+@lru_cache(maxsize=65_536)
+def _usable_identity(identity: str) -> bool:
+    """An identity that may be used (the common case, known without building a warning's key)."""
+    return identity_problem(identity) is None
 
 
 class Seen:

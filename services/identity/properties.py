@@ -1,4 +1,4 @@
-"""Pure rules for identities and user properties (heap-rules R13, R16, R18, R21, R23). No I/O."""
+"""Pure rules for identities and user properties (docs/semantics.md R13, R16, R18, R21, R23). No I/O."""
 from __future__ import annotations
 
 import re

@@ -99,7 +99,8 @@ def make_identity_engine(settings: Settings | None = None) -> Engine:
 
 _OWNERS = text("""
 select user_id, identity, first_seen, last_seen, initial, version
-from users where env_id = :env and user_id = any(array(select jsonb_array_elements_text(cast(:owners as jsonb)))) and owner_id = user_id
+from users where env_id = :env and user_id = any(array(select jsonb_array_elements_text(cast(:owners as jsonb))))
+    and owner_id = user_id
 """)
 
 # Per key, the latest write over every id the user owns; `first_set_at` over all of them (bounds).
@@ -126,7 +127,8 @@ def json_rows(items: list) -> str:
 _SNAPSHOTS = TypeAdapter(list[UserSnapshot])
 
 
-def load_users(conn: Connection, env: str, owner_ids: list[str]) -> tuple[dict[str, UserSnapshot], dict[str, list[str]]]:
+def load_users(conn: Connection, env: str,
+               owner_ids: list[str]) -> tuple[dict[str, UserSnapshot], dict[str, list[str]]]:
     """Snapshots of surviving users by id, and per user the property keys the bounds dropped."""
     writes: dict[str, dict[str, PropertyWrite]] = defaultdict(dict)
     owners = json_rows(owner_ids)

@@ -16,7 +16,7 @@ from footfall.config import Settings, get_settings
 from footfall.web import OpenAPI, create_service_app
 from services.ingest import api
 from services.ingest.bots import BotFilter
-from services.ingest.enrich import geolocator
+from services.ingest.geo import geolocator
 from services.ingest.intake import Intake
 from services.ingest.keys import WriteKeys
 from services.ingest.limits import MAX_BODY_BYTES, RateLimiter
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         publisher,
         WriteKeys(client),
         RateLimiter(client, settings.ingest_rate_limit, settings.ingest_rate_window_s),
-        geolocator(),
+        geolocator(settings.geoip_database),
         bots=BotFilter(client),
         future_margin=timedelta(seconds=settings.ingest_future_margin_s),
     )

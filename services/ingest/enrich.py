@@ -1,13 +1,10 @@
-"""Enrichment of canonical events: user agent, source, URL parts, UTM fields, geo.
+"""Enrichment of canonical events: user agent, source, URL parts, UTM fields (geo: geo.py).
 
-Pure functions with caches: the same user agents, URLs and client addresses repeat across a
-batch and across requests, so each is parsed once per process. The GeoLite2 reader memory-maps a
-file shipped by maxminddb-geolite2; without that package, geo stays empty.
+Pure functions with caches: the same user agents and URLs repeat across a batch and across
+requests, so each is parsed once per process.
 """
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
@@ -163,36 +160,3 @@ def campaign_of(campaign: dict, query: str | None) -> dict | None:
     if not fields and query and "utm_" in query:
         fields = dict(_utm_from_query(query))
     return fields or None
-
-
-def geolocator(reader=None) -> Callable[[str], dict | None]:
-    """A cached `ip -> {country, region, city}` over a GeoLite2 reader (the packaged one by default).
-
-    Private and unknown addresses give None; so does every address when no database is installed.
-    """
-    if reader is None:
-        try:
-            from geolite2 import geolite2
-        except ImportError:
-            return lambda ip: None
-        reader = geolite2.reader()
-
-    @lru_cache(maxsize=8192)
-    def locate(ip: str) -> dict | None:
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return None
-        if not address.is_global:
-            return None
-        record = reader.get(ip)
-        if not record:
-            return None
-        subdivisions = record.get("subdivisions") or [{}]
-        return {
-            "country": (record.get("country") or {}).get("iso_code"),
-            "region": (subdivisions[0].get("names") or {}).get("en"),
-            "city": ((record.get("city") or {}).get("names") or {}).get("en"),
-        }
-
-    return locate

@@ -2,7 +2,7 @@
 
 `track`, `page` and `screen` become events; `identify` becomes an identify command (when it links
 an anonymousId to a userId) plus a set-user-properties command for its traits; `alias` becomes an
-alias command; `group` sets the user properties `group_id` and `group.<trait>`. Ids (contracts):
+alias command; `group` sets the user properties `group_id` and `group.<trait>`. Ids (docs/semantics.md):
 device_id = `context.footfall.device_id` or anonymousId; user_id = anonymous_user_id(anonymousId),
 or, for server messages with only a userId, that identity's user id.
 """
@@ -38,7 +38,7 @@ TYPES = ("track", "page", "screen", "identify", "alias", "group")
 _DEFAULT_KIND = {"track": "custom", "page": "pageview", "screen": "screen"}
 _PAGE_KEYS = ("url", "title", "referrer", "path", "search")  # the order of _page_of's arguments
 
-Geo = Callable[[str], dict | None]  # enrich.geolocator()
+Geo = Callable[[str], dict | None]  # geo.geolocator()
 
 
 @dataclass(frozen=True)

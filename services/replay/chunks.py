@@ -115,8 +115,7 @@ class RrwebEvent(msgspec.Struct, gc=False):  # numbers only, so never in a cycle
 
 
 # Decoding into RrwebEvent checks the JSON and the shape of every event in one pass in C, without
-# building the event bodies: 0.14 ms for a 200 KB chunk where orjson took 0.9 ms to build dicts
-# that were then checked in Python.
+# building the event bodies as dicts to check in Python (bench/HISTORY.md#replay-uploads-and-manifests).
 _EVENTS = msgspec.json.Decoder(list[RrwebEvent])
 
 

@@ -123,8 +123,8 @@ class ChunkStorage:
         """PUT the chunk to a URL pre-signed here, rather than through boto3's put_object; raises
         ChunkExists when the key is taken (a retried PUT whose first answer was lost, or a race).
 
-        botocore spent 1.5 ms of CPU on each 200 KB put (its request pipeline, and a SHA-256 of
-        the body, which it signs over plain HTTP), a fifth of an upload's CPU; this costs 0.6 ms.
+        botocore's request pipeline, and the SHA-256 of the body it signs over plain HTTP, were a
+        fifth of an upload's CPU (bench/HISTORY.md#replay-uploads-and-manifests).
         """
         self.ensure_bucket()
         (url,) = self.signed_urls("PUT", [chunk_key(env_id, session_id, seq)])
@@ -156,9 +156,9 @@ class ChunkStorage:
         """Pre-signed URLs for `method` on objects of the bucket, valid for 60 seconds, signed here.
 
         AWS Signature V4 query signing, done once per call rather than per URL: the scope and
-        signing key are shared, only the canonical request differs. botocore's presigner spent
-        ~0.36 ms per URL re-resolving the endpoint and re-deriving all of it (7 ms of a 20-chunk
-        manifest, most of its CPU); this is ~0.02 ms. Tests hold the URLs equal to botocore's.
+        signing key are shared, only the canonical request differs. botocore's presigner
+        re-resolved the endpoint and re-derived all of it for every URL, most of a manifest's CPU
+        (bench/HISTORY.md#replay-uploads-and-manifests). Tests hold the URLs equal to botocore's.
         """
         credentials = self.session.get_credentials().get_frozen_credentials()
         amz_date, region = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ"), self.client.meta.region_name

@@ -1,1 +1,1 @@
-"""The sessions service (see its issue and DESIGN.md §1)."""
+"""The sessions service: events, sessions and the feed (docs/architecture.md, docs/sessions.md)."""

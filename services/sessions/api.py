@@ -1,4 +1,4 @@
-"""The sessions internal API (contracts.md "Sessions internal API"): thin views over feed.py."""
+"""The sessions internal API (docs/contracts.md, "Internal HTTP APIs"): thin views over feed.py."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -15,7 +15,7 @@ bp = Blueprint("sessions", __name__, url_prefix="/internal/v1/envs/<env_id>")
 DEFAULT_WINDOW = timedelta(days=7)
 # A window ending within this of now is "up to now" and open-ended: the feed then reads the
 # last_seen index directly (the gateway always sends `to`), and events from clocks running ahead
-# (heap-rules R9) still count as recent.
+# (docs/semantics.md R9) still count as recent.
 NOW_SLACK = timedelta(minutes=1)
 MAX_PAGE = 100
 

@@ -25,9 +25,12 @@ _SESSION_CSV = """session_id, anon_user_id, source, start, "end", event_count, h
     props->>'browser' as browser, props->>'platform' as platform, props->>'country' as country"""
 
 _QUERIES = {
-    ("events", "json"): f"select {_EVENT_JSON} from events where env_id = %s and anon_user_id = %s order by time, event_id",
-    ("events", "csv"): f"select {_EVENT_CSV} from events where env_id = %s and anon_user_id = %s order by time, event_id",
-    ("sessions", "json"): f"select {_SESSION_JSON} from sessions s where env_id = %s and anon_user_id = %s order by start",
+    ("events", "json"): f"select {_EVENT_JSON} from events where env_id = %s and anon_user_id = %s"
+                        " order by time, event_id",
+    ("events", "csv"): f"select {_EVENT_CSV} from events where env_id = %s and anon_user_id = %s"
+                       " order by time, event_id",
+    ("sessions", "json"): f"select {_SESSION_JSON} from sessions s where env_id = %s and anon_user_id = %s"
+                          " order by start",
     ("sessions", "csv"): f"select {_SESSION_CSV} from sessions where env_id = %s and anon_user_id = %s order by start",
     ("replays", "json"): """select json_build_object('session_id', session_id, 'start', start, 'end', "end")::text
         from sessions where env_id = %s and anon_user_id = %s and has_replay order by start""",

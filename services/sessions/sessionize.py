@@ -1,6 +1,6 @@
 """Sessionization, the pure core: which events form a session, its id and its properties.
 
-Rules (heap-rules R1-R6, R10; contracts "Ids"):
+Rules (docs/semantics.md R1-R6, R10 and "Ids"):
 - An event carrying a client session id (our browser SDK) belongs to that session.
 - Other events are cut per *stream* = (anonymous user id, source): web and server by 30 min of
   inactivity, iOS and Android by 5 min. A gap equal to the timeout keeps the session (R2: a new one

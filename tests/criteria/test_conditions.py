@@ -14,6 +14,7 @@ from criteria.model import Condition, Criteria, parse_criteria
 from tests.criteria.conftest import sql_verdicts
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("op, actual, value, expected", [
     ("equals", "Pro", "Pro", True),
     ("equals", "pro", "Pro", False),
@@ -48,16 +49,19 @@ def test_operators(op, actual, value, expected):
     assert evaluate(op, actual, value) is expected
 
 
+@pytest.mark.unit
 def test_text_form_is_postgres_numeric_text():
     assert [text_form(v) for v in (1e20, 1.0, 1e-7, -0.0, 3, False)] == [
         "100000000000000000000", "1.0", "0.0000001", "0.0", "3", "false"]
 
 
+@pytest.mark.unit
 def test_iso_dates_without_offset_are_utc():
     assert parse_date("2024-01-02T03:04") == datetime(2024, 1, 2, 3, 4, tzinfo=UTC)
     assert parse_date("2024-13-01") is None and parse_date("24-01-01") is None
 
 
+@pytest.mark.unit
 def test_invalid_conditions_say_what_is_wrong():
     with pytest.raises(ValidationError, match="needs a value"):
         Condition(property="plan", op="equals")

@@ -20,6 +20,7 @@ EVENT = {
 }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("criteria, hit", [
     ({"kind": "click"}, True), ({"kind": "pageview"}, False),
     ({"path": "/blog/*"}, True), ({"path": "/blog"}, False), ({"path": "/BLOG/2024/HELLO"}, True),
@@ -39,11 +40,13 @@ def test_each_field(criteria, hit):
     assert matches(Criteria.model_validate(criteria), EVENT) is hit
 
 
+@pytest.mark.unit
 def test_a_combo_is_an_or():
     assert matches([{"kind": "pageview"}, {"selector": ".more"}], EVENT)
     assert not matches([{"kind": "pageview"}, {"selector": ".less"}], EVENT)
 
 
+@pytest.mark.unit
 def test_messages_event_models_match_like_dicts():
     now = datetime.now(UTC)
     event = Event.model_validate({**EVENT, "env_id": "env", "device_id": "d", "user_id": "1", "time": now,
@@ -51,6 +54,7 @@ def test_messages_event_models_match_like_dicts():
     assert matches({"kind": "click", "selector": "article a", "path": "/blog/*"}, event)
 
 
+@pytest.mark.unit
 def test_custom_events_by_name():
     signup = {"kind": "custom", "name": "Signed up", "properties": {"plan": "pro"}}
     assert matches({"kind": "custom", "name": "Signed up"}, signup)

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from criteria.selector import SelectorError, matches, matches_at, parse_selector
 
+pytestmark = pytest.mark.unit
+
 BUTTON = [
     {"tag": "button", "id": "buy", "classes": ["btn", "btn-primary"], "attributes": {"data-track": "buy-now"},
      "nth": 2},

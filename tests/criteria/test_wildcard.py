@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from functools import cache, lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -43,6 +43,7 @@ def reference(pattern: str, text: str) -> bool:
     return match(0, 0)
 
 
+@pytest.mark.unit
 @given(pattern=patterns, text=texts)
 def test_the_linear_matcher_agrees_with_the_obvious_one(pattern, text):
     assert wildcard_match(pattern, text) == reference(pattern, text)
@@ -68,6 +69,7 @@ def test_values_longer_than_the_bound_never_match_in_either(engine):
 ATTACK = "*a*a*a*b"  # the review's pattern; the regex version backtracked over every split
 
 
+@pytest.mark.unit
 def test_the_backtracking_attack_takes_linear_time():
     """The attack: `*a*a*a*b` against 250 `a`s held a worker 1.6 s (minutes at 1,024)."""
     worst = "*" + "*".join("a" * 8 for _ in range(28)) + "*b"  # 28 parts, under the pattern bound
@@ -88,6 +90,7 @@ def test_postgres_answers_the_attack_over_many_rows_quickly(engine):
         assert matched is False and time.perf_counter() - started < 2.0
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("build", [
     lambda p: Condition(property="plan", op="wildcard", value=p),
     lambda p: Criteria(path=p),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -13,6 +14,8 @@ from criteria.model import Criteria
 from services.definitions.labeler import Label, LabelDefinition, Labeler, index_keys
 from tests.criteria.test_match_sql import criteria as criteria_json
 from tests.criteria.test_match_sql import events
+
+pytestmark = pytest.mark.unit
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -10,6 +10,8 @@ from criteria.model import Criteria
 from services.definitions.suggest import looks_generated, suggest, suggest_selector
 from tests.criteria.test_match_sql import events
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("token", ["css-1x2y3z", "sc-bdVaJa7", "jsx-123456", "ember412", ":r0:",
                                    "a1b2c3d4", "3f2a9c1e-77aa-4b1c-9d2e-0a1b2c3d4e5f", "btn-8f3k2q", "1col"])

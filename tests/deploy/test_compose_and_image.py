@@ -12,6 +12,8 @@ import pytest
 
 from tests.deploy.manifests import DEPLOY, ROOT, load_yaml, procfile_processes
 
+pytestmark = pytest.mark.unit
+
 DOCKERFILE = DEPLOY / "docker" / "Dockerfile"
 ONE_SHOTS = {"migrate", "minio-setup", "secrets"}
 

@@ -20,6 +20,8 @@ from tests.deploy.manifests import (
     selects,
 )
 
+pytestmark = pytest.mark.unit
+
 CRD_SCHEMAS = Path(__file__).parent / "crd_schemas"
 # The oldest Kubernetes we support (native sidecars, PodDisruptionBudget unhealthyPodEvictionPolicy
 # are not needed; 1.30 is the oldest release still maintained by major clouds) and the newest.

@@ -22,6 +22,8 @@ from tests.deploy.manifests import (
     render_overlays,
 )
 
+pytestmark = pytest.mark.unit
+
 # user:password@ in a URL, unless the password is a $(VAR) that Kubernetes fills in from a Secret.
 INLINE_CREDENTIALS = re.compile(r"://[^/\s:@$]+:(?!\$\()[^@\s/]+@")
 
@@ -60,7 +62,8 @@ def test_secret_generators_read_only_git_ignored_files():
 
 
 def test_no_secrets_file_is_tracked():
-    tracked = subprocess.run(["git", "ls-files", "deploy"], cwd=ROOT, capture_output=True, text=True, check=False).stdout
+    tracked = subprocess.run(["git", "ls-files", "deploy"], cwd=ROOT,
+                             capture_output=True, text=True, check=False).stdout
     assert not [f for f in tracked.split() if f.endswith(("secrets.env", ".pem", ".key"))]
 
 

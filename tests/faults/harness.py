@@ -487,7 +487,8 @@ def unexpected_deaths(faults: FaultStack) -> dict[str, int]:
     for name, process in faults.stack.processes.items():
         if process.log_path and process.log_path.exists():
             said = process.log_path.read_text(errors="replace")
-            count = said.count(f"footfall.supervise: {name} exited") + said.count(f"footfall.supervise: {name} was killed")
+            count = (said.count(f"footfall.supervise: {name} exited")
+                     + said.count(f"footfall.supervise: {name} was killed"))
             if count > faults.killed[name]:
                 deaths[name] = count - faults.killed[name]
     return deaths

@@ -18,7 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-
 _nodes = itertools.count()  # several private nodes may run at once in one process
 
 

@@ -61,6 +61,7 @@ def axe_violations(page, context: str | None = None) -> list[dict]:
             const r = await axe.run(context ? document.querySelector(context) : document,
                                     {resultTypes: ["violations"], iframes: false});
             return r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
-                                             nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " :: " + n.failureSummary)}));
+                                             nodes: v.nodes.slice(0, 5).map(
+                                                 (n) => n.target.join(" ") + " :: " + n.failureSummary)}));
         }""", context)
     return [v for v in result if v["impact"] in ("serious", "critical")]

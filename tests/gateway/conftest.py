@@ -8,7 +8,15 @@ from footfall import db
 from gateway import accounts, environments
 from gateway.app import create_app
 from gateway.store import get_engine
-from tests.gateway.standins import Served, dataset, definitions_app, sessions_app
+from tests.gateway.standins import (
+    ContractGuard,
+    Served,
+    dataset,
+    definitions_app,
+    identity_app,
+    replay_app,
+    sessions_app,
+)
 
 ADMIN = ("admin@example.com", "correct horse battery")
 VIEWER = ("viewer@example.com", "viewer password 1")
@@ -37,23 +45,44 @@ def control_plane(settings, gateway_engine, redis_client):
 
 
 @pytest.fixture(scope="session")
-def standins():
+def real_specs(settings) -> dict[str, dict]:
+    """The OpenAPI document of each real service the gateway calls, from its own app."""
+    from services.definitions.app import create_app as definitions
+    from services.identity.app import create_app as identity
+    from services.replay.app import create_app as replay
+    from services.sessions.app import create_app as sessions
+
+    factories = {"sessions": sessions, "definitions": definitions, "identity": identity, "replay": replay}
+    return {name: factory(settings).test_client().get("/openapi.json").json for name, factory in factories.items()}
+
+
+@pytest.fixture(scope="session")
+def standins(real_specs):
     calls: list = []
     data = {"acme": dataset("acme"), "globex": dataset("globex")}
     store: dict = {}
-    sessions, definitions = Served(sessions_app(data, calls)), Served(definitions_app(calls, store))
-    yield {"sessions": sessions.url, "definitions": definitions.url, "calls": calls, "data": data,
-           "definitions_store": store}
-    sessions.stop()
-    definitions.stop()
+    warnings: dict = {}
+    guards = {name: ContractGuard(name, spec) for name, spec in real_specs.items()}
+    apps = {"sessions": sessions_app(data, calls), "definitions": definitions_app(calls, store),
+            "identity": identity_app(calls, warnings), "replay": replay_app(data)}
+    served = {name: Served(guards[name].install(app)) for name, app in apps.items()}
+    yield {**{name: server.url for name, server in served.items()}, "calls": calls, "data": data,
+           "definitions_store": store, "warnings": warnings, "guards": guards}
+    for server in served.values():
+        server.stop()
 
 
 @pytest.fixture
 def app(control_plane, standins):
+    """The real gateway over the stand-ins; the test fails if a call broke a real service's contract."""
     standins["definitions_store"].clear()
+    for guard in standins["guards"].values():
+        guard.violations.clear()
     settings = control_plane.with_(sessions_url=standins["sessions"], definitions_url=standins["definitions"],
-                                   identity_url="http://127.0.0.1:9", replay_url=standins["sessions"])
-    return create_app(settings)
+                                   identity_url=standins["identity"], replay_url=standins["replay"])
+    yield create_app(settings)
+    broken = [f"{name}: {v}" for name, guard in standins["guards"].items() for v in guard.violations]
+    assert not broken, "calls or answers the real services would not give:\n" + "\n".join(broken)
 
 
 @pytest.fixture

@@ -1,16 +1,20 @@
-"""Contract-shaped stand-ins for the sessions and definitions internal APIs (/work/contracts.md).
+"""Stand-ins for the sessions, definitions and identity internal APIs (docs/contracts.md), each route,
+parameter and answer checked against the real service's OpenAPI (test_standins_contract.py).
 
-They let the gateway's composition be tested over real HTTP before (or without) the real services;
-the end-to-end tests in test_e2e_stack.py use the real ones. Data is per environment, so isolation
-tests can see that another environment's data never leaks.
+They let the gateway's composition be tested over real HTTP with data shaped to the case at hand;
+the end-to-end tests in test_e2e_stack.py use the real services. Data is per environment, so
+isolation tests can see that another environment's data never leaks. A `ContractGuard` on each
+stand-in holds it and the gateway to the real service's OpenAPI while the tests run.
 """
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime, timedelta, timezone
 
 import orjson
 from flask import Flask, abort, jsonify, request
+from jsonschema import Draft202012Validator
 from werkzeug.serving import make_server
 
 from criteria.match import matches as criteria_match
@@ -31,7 +35,8 @@ def _session(sid: str, user_id: str, minutes_ago: int, **extra) -> dict:
 
 
 def _event(eid: str, sid: str, user_id: str, kind: str, minutes_ago: int, **extra) -> dict:
-    return {"event_id": eid, "kind": kind, "name": extra.pop("name", None), "time": iso(NOW - timedelta(minutes=minutes_ago)),
+    return {"event_id": eid, "kind": kind, "name": extra.pop("name", None),
+            "time": iso(NOW - timedelta(minutes=minutes_ago)),
             "source": "web", "page": {"path": extra.pop("path", "/pricing"), "domain": "shop.example"},
             "target": extra.pop("target", None), "device": {"browser": "Chrome"}, "geo": {"country": "FR"},
             "campaign": {}, "properties": extra.pop("properties", {}), "session_id": sid, "user_id": user_id,
@@ -48,7 +53,8 @@ def dataset(env_id: str, secret_marker: str = "") -> dict:
     }
     events = {
         "e1": _event("e1", "s-ada-1", ada, "pageview", 10),
-        "e2": _event("e2", "s-ada-1", ada, "click", 9, target={"text": "Buy now", "hierarchy": [{"tag": "button", "id": "buy"}]}),
+        "e2": _event("e2", "s-ada-1", ada, "click", 9, target={"text": "Buy now",
+                                                               "hierarchy": [{"tag": "button", "id": "buy"}]}),
         "e3": _event("e3", "s-ada-1", ada, "custom", 8, name="Signed Up", properties={"plan": "pro" + secret_marker}),
         "e4": _event("e4", "s-anon-1", anon, "pageview", 30, path="/"),
         # The iOS app's own screen view, with what a mobile SDK sends about the device and app.
@@ -126,13 +132,36 @@ def sessions_app(data: dict[str, dict], calls: list) -> Flask:
         found = env(env_id)["events"].get(event_id)
         return found if found else (jsonify({"error": {"code": 404, "message": "no such event"}}), 404)
 
+    return app
+
+
+def replay_app(data: dict[str, dict]) -> Flask:
+    """The replay service's manifest (?inline=1) of the sessions that have one: a page that tries
+    to run scripts."""
+    app = Flask("replay-standin")
+
     @app.get("/internal/v1/envs/<env_id>/replays/<session_id>")
     def replay(env_id, session_id):
-        # Stands in for the replay service's manifest (?inline=1): a page that tries to run scripts.
-        session = env(env_id)["sessions"].get(session_id, {})
+        session = (data.get(env_id) or {"sessions": {}})["sessions"].get(session_id, {})
         if not session.get("has_replay"):
             return jsonify({"error": {"code": 404, "message": "no replay"}}), 404
         return {"session_id": session_id, "events": recording(datetime.fromisoformat(session["start"]))}
+
+    return app
+
+
+def identity_app(calls: list, warnings: dict[str, list[dict]]) -> Flask:
+    """The identity service's ingestion warnings, newest first, a page at a time."""
+    app = Flask("identity-standin")
+
+    @app.get("/internal/v1/envs/<env_id>/warnings")
+    def listing(env_id):
+        calls.append(("identity", request.path, dict(request.args)))
+        rows = warnings.get(env_id, [])
+        start = int(request.args.get("cursor", 0))
+        limit = int(request.args.get("limit", 50))
+        page = rows[start:start + limit]
+        return {"warnings": page, "next_cursor": str(start + limit) if start + limit < len(rows) else None}
 
     return app
 
@@ -239,7 +268,10 @@ def definitions_app(calls: list, store: dict[str, dict[str, dict]]) -> Flask:
     def criteria(env_id, def_id):
         calls.append(("definitions", request.path, {}))
         found = store.get(env_id, {}).get(def_id)
-        return {"criteria": found["criteria"]} if found else (jsonify({"error": {"code": 404, "message": "no"}}), 404)
+        if not found:
+            return jsonify({"error": {"code": 404, "message": "no such definition"}}), 404
+        criteria = found["criteria"]  # an OR list, as the real one expands combos into
+        return {"definition_id": def_id, "criteria": criteria if isinstance(criteria, list) else [criteria]}
 
     @app.post("/internal/v1/envs/<env_id>/definitions/label")
     def label(env_id):
@@ -281,3 +313,68 @@ class Served:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class ContractGuard:
+    """Holds a stand-in, and the gateway calling it, to the real service's OpenAPI document.
+
+    Every request must be an operation of the real service with only parameters it declares;
+    every answer a status it documents (or a 5xx, which any service may give), and a documented
+    JSON body must match its schema. What breaks the contract is recorded in `violations`, which
+    the gateway tests require to stay empty: a parameter the real service does not read, or a
+    shape it does not answer, fails here instead of passing against a lenient stand-in.
+    """
+
+    def __init__(self, service: str, spec: dict):
+        self.service, self.spec, self.violations = service, spec, []
+        self._operations = []
+        for path, operations in spec["paths"].items():
+            pattern = re.compile("^" + re.sub(r"\\{(\w+)\\}", r"[^/]+", re.escape(path)) + "$")
+            for method, operation in operations.items():
+                if method in ("get", "post", "put", "patch", "delete"):
+                    self._operations.append((pattern, method.upper(), path, operation))
+        # Literal segments first: /users/by-identity/{identity} before /users/{user_id}.
+        self._operations.sort(key=lambda entry: entry[2].count("{"))
+
+    def install(self, app: Flask) -> Flask:
+        app.before_request(self._check_request)
+        app.after_request(self._check_response)
+        return app
+
+    def operation(self, method: str, path: str) -> tuple[str, dict] | None:
+        for pattern, op_method, template, operation in self._operations:
+            if op_method == method and pattern.match(path):
+                return template, operation
+        return None
+
+    def _check_request(self):
+        found = self.operation(request.method, request.path)
+        if found is None:
+            self._refuse(f"{request.method} {request.path} is no operation of the real {self.service} service")
+            abort(404)
+        template, operation = found
+        declared = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
+        if undeclared := sorted(set(request.args) - declared):
+            self._refuse(f"{request.method} {template}: the real {self.service} service reads no {undeclared} "
+                         f"(it declares {sorted(declared)})")
+
+    def _check_response(self, response):
+        found = self.operation(request.method, request.path)
+        if found is None or response.status_code >= 500:
+            return response
+        template, operation = found
+        documented = operation.get("responses", {}).get(str(response.status_code))
+        if documented is None:
+            self._refuse(f"{request.method} {template}: the real {self.service} service never answers "
+                         f"{response.status_code}")
+            return response
+        schema = (documented.get("content") or {}).get("application/json", {}).get("schema")
+        if schema and response.is_json:
+            validator = Draft202012Validator({**schema, "components": self.spec.get("components", {})})
+            for error in validator.iter_errors(response.get_json()):
+                where = "/".join(map(str, error.absolute_path)) or "body"
+                self._refuse(f"{request.method} {template} {response.status_code}: {where}: {error.message[:200]}")
+        return response
+
+    def _refuse(self, what: str) -> None:
+        self.violations.append(what)

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import orjson
 
+from gateway.app import create_app
 from tests.gateway.conftest import bearer
+from tests.gateway.standins import dataset
 
 ACME = "/api/v1/environments/acme"
 SESSION_FIELDS = {"session_id", "start", "end", "duration_s", "source", "platform", "browser", "device_type",
@@ -42,7 +44,7 @@ def test_definition_filters_become_criteria_for_the_sessions_service(client, sta
     standins["calls"].clear()
     feed = client.get(f"{ACME}/users", query_string={"filter": orjson.dumps(flt)}, headers=bearer("acme")).json
     sent = orjson.loads([c for c in standins["calls"] if c[0] == "sessions"][-1][2]["filter"])
-    assert sent[0]["event"] == {"criteria": {"kind": "click"}}
+    assert sent[0]["event"] == {"criteria": [{"kind": "click"}]}
     assert sent[0]["where"] == [{"property": "plan", "op": "equals", "value": "pro"}]
     assert sent[1] == flt[1]
     assert feed["users"][0]["matched_session_ids"] == ["s-ada-1"]
@@ -206,5 +208,38 @@ def test_the_filter_operators_are_criterias_with_labels_and_the_feed_takes_each(
     assert refused.status_code == 400
 
 
-def test_warnings_with_identity_down_are_a_clear_503(client):
-    assert client.get(f"{ACME}/warnings", headers=bearer("acme")).status_code == 503
+def test_feed_replay_state_follows_the_configured_replay_retention(control_plane, standins):
+    settings = control_plane.with_(sessions_url=standins["sessions"], definitions_url=standins["definitions"],
+                                   identity_url="http://127.0.0.1:9", replay_url=standins["sessions"])
+
+    def ada_replay(retention_days: int) -> dict:
+        app = create_app(settings.with_(replay_retention_days=retention_days))
+        feed = app.test_client().get(f"{ACME}/users", headers=bearer("acme")).json
+        return {s["session_id"]: s for s in feed["users"][0]["sessions"]}["s-ada-1"]["replay"]
+
+    # s-ada-1 ended minutes ago: kept under any retention of a day or more.
+    assert ada_replay(1)["playable"] is True
+    standins["data"]["acme"]["sessions"]["s-ada-1"]["end"] = "2020-01-01T00:00:00Z"
+    try:
+        assert ada_replay(30000)["playable"] is True
+        assert ada_replay(30)["reason"] == "expired"
+    finally:
+        standins["data"]["acme"] = dataset("acme")
+
+
+def test_ingestion_warnings_are_read_from_the_identity_service_a_page_at_a_time(client, standins):
+    def warning(n: int) -> dict:
+        return {"id": n, "key": f"k{n}", "kind": "identity_refused", "message": f"refused {n}", "subject": None,
+                "details": {}, "occurred_at": "2026-01-01T00:00:00Z", "recorded_at": "2026-01-01T00:00:01Z"}
+
+    standins["warnings"]["acme"] = [warning(n) for n in range(3)]
+    try:
+        first = client.get(f"{ACME}/warnings?limit=2", headers=bearer("acme"))
+        assert first.status_code == 200, first.json
+        assert [w["id"] for w in first.json["warnings"]] == [0, 1]
+        rest = client.get(f"{ACME}/warnings", query_string={"limit": 2, "cursor": first.json["next_cursor"]},
+                          headers=bearer("acme")).json
+        assert [w["id"] for w in rest["warnings"]] == [2] and rest["next_cursor"] is None
+        assert client.get("/api/v1/environments/globex/warnings", headers=bearer("globex")).json["warnings"] == []
+    finally:
+        standins["warnings"].clear()

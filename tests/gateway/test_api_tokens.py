@@ -17,7 +17,8 @@ def test_tokens_are_listed_revoked_and_refused_at_once(client, control_plane):
     assert created.status_code == 201
     secret, token_id = created.json["token"], created.json["id"]
     assert created.json["expires_at"] and created.json["created_by"] == "admin@example.com"
-    assert client.get("/api/v1/environments/acme/users", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    feed = client.get("/api/v1/environments/acme/users", headers={"Authorization": f"Bearer {secret}"})
+    assert feed.status_code == 200
 
     listed = client.get(BASE).json["tokens"]
     mine = next(t for t in listed if t["id"] == token_id)
@@ -63,7 +64,8 @@ def test_tokens_cannot_list_or_revoke_tokens(client):
 def test_last_use_is_written_at_most_once_a_minute(client, gateway_engine):
     def last_used():
         with gateway_engine.connect() as conn:
-            return conn.scalar(text("select last_used_at from gateway.api_tokens where name = 'test' and env_id = 'acme'"))
+            return conn.scalar(text("select last_used_at from gateway.api_tokens"
+                                    " where name = 'test' and env_id = 'acme'"))
 
     assert last_used() is None
     client.get("/api/v1/environments/acme/users", headers=bearer("acme"))

@@ -72,7 +72,8 @@ def test_api_tokens_are_created_by_accounts_and_stored_hashed(client, gateway_en
     csrf = login(client)
     created = client.post("/api/v1/environments/acme/tokens", json={"name": "ci"}, headers={"X-CSRF-Token": csrf})
     token = created.json["token"]
-    assert client.get("/api/v1/environments/acme/users", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    feed = client.get("/api/v1/environments/acme/users", headers={"Authorization": f"Bearer {token}"})
+    assert feed.status_code == 200
     with gateway_engine.connect() as conn:
         stored = conn.execute(text("select token_hash from gateway.api_tokens")).scalars().all()
     assert token not in stored and len(stored) == 3
@@ -95,7 +96,8 @@ def test_bootstrap_is_deterministic_and_rerunnable(control_plane, monkeypatch, c
     assert environments.env_for_write_key("boot-key", settings) == "boot"
     response = client.get("/api/v1/environments/boot", headers={"Authorization": "Bearer boot-token-123"})
     assert response.status_code == 200 and response.json["write_key"] == "boot-key"
-    assert client.post("/auth/login", json={"email": "boss@example.com", "password": "boot-password"}).status_code == 200
+    assert client.post("/auth/login", json={"email": "boss@example.com",
+                                            "password": "boot-password"}).status_code == 200
 
 
 def test_bootstrap_command_prints_the_credentials(control_plane):

@@ -1,8 +1,6 @@
 """End to end: the real stack (tests/stack.py), data sent through real ingest by the real Segment
-client, read in Debian's Chromium through the gateway. Skipped until every service exists."""
+client, read in Debian's Chromium through the gateway."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import requests
@@ -10,12 +8,7 @@ import requests
 from tests.gateway.browser import browser, open_page, screenshot, sign_in  # noqa: F401 (fixture)
 from tests.support import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-NEEDED = [ROOT / "services" / name / "app.py" for name in ("ingest", "identity", "sessions", "definitions", "replay")]
-pytestmark = [
-    pytest.mark.browser, pytest.mark.slow,
-    pytest.mark.skipif(not all(p.exists() for p in NEEDED), reason="not every service exists yet"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 XSS_IMG = "<img src=x onerror=\"window.__pwned='img'\">"
 XSS_SCRIPT = "<script>window.__pwned='script'</script>"
 

@@ -1,8 +1,12 @@
 """The definition preview's counting (pure: the feed and session reads are passed in)."""
 from __future__ import annotations
 
+import pytest
+
 from criteria.model import parse_criteria
 from gateway import preview
+
+pytestmark = pytest.mark.unit
 
 START, END = "2024-05-01T00:00:00Z", "2024-05-08T00:00:00Z"
 CLICKS = parse_criteria({"kind": "click"})

@@ -45,7 +45,8 @@ def test_a_token_reads_its_own_environment_only(client, standins):
     assert all(u["display_name"].endswith("@acme.example") or u["identity"] is None for u in mine.json["users"])
     assert client.get("/api/v1/environments/globex/users/1001", headers=bearer("acme")).status_code == 403
     assert client.get("/api/v1/environments", headers=bearer("acme")).json["environments"][0]["id"] == "acme"
-    assert [e["id"] for e in client.get("/api/v1/environments", headers=bearer("acme")).json["environments"]] == ["acme"]
+    listed = client.get("/api/v1/environments", headers=bearer("acme")).json["environments"]
+    assert [e["id"] for e in listed] == ["acme"]
 
 
 def test_a_wrong_or_revoked_token_is_refused(client):

@@ -22,7 +22,8 @@ LONG_URL = "https://shop.example/landing/" + "very-long-segment-" * 15 + "?utm_s
 
 
 def _inside(box: dict, width: int, height: int) -> bool:
-    return box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width + 0.5 and box["y"] + box["height"] <= height + 0.5
+    return (box["x"] >= 0 and box["y"] >= 0
+            and box["x"] + box["width"] <= width + 0.5 and box["y"] + box["height"] <= height + 0.5)
 
 
 def test_a_phone_sees_the_whole_top_bar_the_filter_editor_and_dialogs(phone):
@@ -30,7 +31,8 @@ def test_a_phone_sees_the_whole_top_bar_the_filter_editor_and_dialogs(phone):
     width, height = PHONE["width"], PHONE["height"]
     phone.locator("[data-testid=user-card]").first.wait_for()
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= width
-    for control in ("[data-testid=sign-out]", ".topbar .account", "[data-testid=env-select]", "[data-testid=nav-definitions]"):
+    for control in ("[data-testid=sign-out]", ".topbar .account",
+                    "[data-testid=env-select]", "[data-testid=nav-definitions]"):
         assert _inside(phone.locator(control).bounding_box(), width, height), control
 
     phone.click("[data-testid=add-filter]")
@@ -127,7 +129,8 @@ def test_browsers_have_their_own_icons_and_platforms_read_as_heap_says(page):
     ada.locator("[data-testid=event][data-event-id=e5] button").click()
     rows = _panel_rows(ada)
     assert rows["Source"] == "iOS"
-    assert (rows["App version"], rows["Device model"], rows["OS"], rows["OS version"]) == ("4.2.0", "iPhone15,2", "iOS", "17.1")
+    assert (rows["App version"], rows["Device model"], rows["OS"], rows["OS version"]) == (
+        "4.2.0", "iPhone15,2", "iOS", "17.1")
     ada.locator("[data-session-id=s-ada-1] [data-testid=session-open]").click()
     ada.locator("[data-testid=event][data-event-id=e1] button").click()
     assert _panel_rows(ada)["Source"] == "Web"

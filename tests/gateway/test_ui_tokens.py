@@ -47,7 +47,8 @@ def test_tokens_are_created_shown_once_used_and_revoked_from_the_ui(page, gatewa
     assert requests.get(feed, headers={"Authorization": f"Bearer {secret}"}, timeout=5).status_code == 200
     page.reload()
     page.wait_for_selector("[data-testid=tokens]")
-    assert page.locator("[data-testid=token-row]").first.locator("[data-testid=token-last-used]").inner_text() != "never"
+    last_used = page.locator("[data-testid=token-row]").first.locator("[data-testid=token-last-used]")
+    assert last_used.inner_text() != "never"
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("[data-testid=token-row]").first.locator("[data-testid=token-revoke]").click()

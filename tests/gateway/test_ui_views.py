@@ -48,14 +48,16 @@ def test_the_view_lives_in_the_url_and_survives_reload_and_back(page):
     ada.wait_for()
     expect(page.locator("[data-testid=timeline-button]")).to_contain_text("Past 30 days")
     expect(page.locator("[data-testid=filter-chip]")).to_have_text(["plan equals “pro”"])
-    expect(ada.locator("[data-session-id=s-ada-2] [data-testid=session-open]")).to_have_attribute("aria-pressed", "true")
+    expect(ada.locator("[data-session-id=s-ada-2] [data-testid=session-open]")).to_have_attribute(
+        "aria-pressed", "true")
     expect(ada.locator("[data-testid=event-panel]")).to_contain_text("Dashboard")
 
     # Back walks through the view's own steps and stays in the app.
     page.go_back()
     expect(ada.locator("[data-testid=event-panel]")).to_have_count(0)
     page.go_back()
-    expect(ada.locator("[data-session-id=s-ada-1] [data-testid=session-open]")).to_have_attribute("aria-pressed", "true")
+    expect(ada.locator("[data-session-id=s-ada-1] [data-testid=session-open]")).to_have_attribute(
+        "aria-pressed", "true")
     page.go_back()
     expect(page.locator("[data-testid=filter-chip]")).to_have_count(0)
     expect(page.locator("[data-testid=timeline-button]")).to_contain_text("Past 30 days")
@@ -156,7 +158,8 @@ def test_latest_sessions_open_by_default_compact_list_and_keys(page):
     assert page.errors == []
 
 
-@pytest.mark.parametrize("zone, names", [("Europe/Berlin", ("GMT+1", "GMT+2")), ("America/Los_Angeles", ("PST", "PDT"))])
+@pytest.mark.parametrize("zone, names", [("Europe/Berlin", ("GMT+1", "GMT+2")),
+                                         ("America/Los_Angeles", ("PST", "PDT"))])
 def test_times_name_their_zone_and_follow_the_switch(browser, gateway_url, zone, names):  # noqa: F811
     page = open_page(browser, gateway_url, timezone_id=zone)
     try:

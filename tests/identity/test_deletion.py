@@ -3,7 +3,6 @@ their events and commands sent again (or redelivered) never bring them back."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import text

@@ -1,4 +1,6 @@
 """The pure core: Heap's identity semantics, and user state as a join-semilattice (hypothesis)."""
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +19,8 @@ from tests.identity.factories import (
     set_properties,
 )
 from tests.identity.traffic import traffic
+
+pytestmark = pytest.mark.unit
 
 ADA = identified_user_id(ENV, "ada")
 BOB = identified_user_id(ENV, "bob")

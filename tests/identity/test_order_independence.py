@@ -33,7 +33,8 @@ def segment_traffic(seed: int = 7) -> list[dict]:
         if kind == "page":
             path = rng.choice(["/", "/pricing", "/signup"])
             messages.append({**common, "type": "page", "anonymousId": device, "context": {
-                "userAgent": UA, "page": {"url": f"https://shop.example{path}", "referrer": f"https://ref{n % 3}.example/"}}})
+                "userAgent": UA, "page": {"url": f"https://shop.example{path}",
+                                          "referrer": f"https://ref{n % 3}.example/"}}})
         elif kind == "track":
             messages.append({**common, "type": "track", "event": "Clicked", "anonymousId": device})
         elif kind == "identified_track":

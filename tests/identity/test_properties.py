@@ -17,6 +17,8 @@ from services.identity.properties import (
 )
 from tests.identity.factories import T0, event
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("value", [
     None, "", "   ", "null", "NULL", "undefined", "None", "anonymous", "guest", "0", "[object Object]",

@@ -8,6 +8,8 @@ from services.identity.merge import facts_from
 from services.identity.wire import SlimEventsCaptured, WireEventsCaptured, read_events
 from tests.identity.factories import event, events
 
+pytestmark = pytest.mark.unit
+
 
 def body(**changes) -> bytes:
     """An event.captured body whose first event has `changes` applied (None removes a field)."""

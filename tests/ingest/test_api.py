@@ -147,7 +147,8 @@ def test_bodies_over_500_kb_are_413_even_when_gzipped(client, settings, clean_bu
 def test_a_chunked_body_over_500_kb_is_413_not_cut(live_url):
     big = orjson.dumps({"batch": [track(i, properties={"pad": "x" * 1000}) for i in range(600)]})
     chunks = (big[i:i + 16384] for i in range(0, len(big), 16384))  # no Content-Length: chunked
-    response = requests.post(live_url + "/v1/batch", data=chunks, headers={**basic(), "Content-Type": "application/json"})
+    response = requests.post(live_url + "/v1/batch", data=chunks,
+                             headers={**basic(), "Content-Type": "application/json"})
     assert response.status_code == 413
 
 

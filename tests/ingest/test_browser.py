@@ -1,8 +1,13 @@
 """Our browser SDK's `context.footfall` extension inside Segment messages (pure)."""
+
+import pytest
+
 from footfall.ids import anonymous_user_id
 from footfall.messages import EventsCaptured
 from services.ingest import segment
 from tests.ingest.conftest import ENV_ID, no_geo, receipt
+
+pytestmark = pytest.mark.unit
 
 SDK_CONTEXT = {
     "library": {"name": "footfall.js", "version": "0.1.0"},

@@ -7,6 +7,8 @@ from services.ingest import heap
 from services.ingest.normalize import FieldError, TooManyItems
 from tests.ingest.conftest import ENV_ID, receipt
 
+pytestmark = pytest.mark.unit
+
 
 def test_single_track_uses_the_idempotency_key_and_the_identitys_user():
     body = {"app_id": ENV_ID, "identity": "ada", "event": "Purchase", "idempotency_key": "k1",

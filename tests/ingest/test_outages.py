@@ -16,7 +16,8 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_broker_down_is_503_with_retry_after_and_nothing_published(ingest_settings, registered_key, settings, clean_bus):
+def test_broker_down_is_503_with_retry_after_and_nothing_published(ingest_settings, registered_key,
+                                                                   settings, clean_bus):
     down = ingest_settings.with_(amqp_url=f"amqp://guest:guest@127.0.0.1:{closed_port()}/%2F")
     client = create_app(down).test_client()
     response = client.post("/v1/batch", headers=basic(),

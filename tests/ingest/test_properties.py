@@ -1,5 +1,7 @@
 """Property tests of the pure core: any JSON a client sends is either accepted as valid contract
 messages or rejected with a named field — never an unexpected exception (which would be a 500)."""
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -7,6 +9,8 @@ from footfall.messages import EventsCaptured, IdentityCommands
 from services.ingest import heap, segment
 from services.ingest.normalize import FieldError
 from tests.ingest.conftest import ENV_ID, no_geo, receipt
+
+pytestmark = pytest.mark.unit
 
 scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
            | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30))

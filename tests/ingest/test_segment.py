@@ -1,10 +1,15 @@
 """Segment dialect normalisation (pure): every message type, ids, enrichment, errors by index."""
+
 from datetime import UTC, datetime
+
+import pytest
 
 from footfall.ids import anonymous_user_id, identified_user_id
 from footfall.messages import EventsCaptured, IdentityCommands
 from services.ingest import segment
 from tests.ingest.conftest import ENV_ID, RECEIVED_AT, no_geo, receipt
+
+pytestmark = pytest.mark.unit
 
 CHROME_MAC = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/120.0.0.0 Safari/537.36")

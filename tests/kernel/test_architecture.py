@@ -1,7 +1,12 @@
 """No service imports another; the kernel imports no service (import-linter, pyproject.toml)."""
+
 import pathlib
 import subprocess
 import sys
+
+import pytest
+
+pytestmark = pytest.mark.unit
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

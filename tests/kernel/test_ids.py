@@ -1,7 +1,10 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from footfall.ids import MAX_ID, anonymous_user_id, hash53, identified_user_id, is_user_id
+
+pytestmark = pytest.mark.unit
 
 
 @given(st.lists(st.text(), min_size=1, max_size=3))

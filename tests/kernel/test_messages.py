@@ -5,6 +5,8 @@ from pydantic import ValidationError
 
 from footfall import messages as m
 
+pytestmark = pytest.mark.unit
+
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
 

@@ -1,13 +1,18 @@
 """footfall.supervise: a dead process of the local stack is restarted; one that keeps dying stops
 the stack with its reason; SIGTERM reaches the process."""
+
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from footfall.supervise import supervise, wrapped_procfile
 from tests.support import wait_until
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,5 +68,6 @@ def test_the_procfile_for_honcho_wraps_every_line_and_keeps_the_commands(tmp_pat
     procfile = tmp_path / "Procfile"
     procfile.write_text("# comment\nweb: BIND=1 gunicorn 'app:create()'\nworker: python -m w\n")
     wrapped = wrapped_procfile(procfile, "py")
-    assert wrapped.splitlines()[1] == """web: py -m footfall.supervise web -- 'BIND=1 gunicorn '"'"'app:create()'"'"''"""
+    expected = """web: py -m footfall.supervise web -- 'BIND=1 gunicorn '"'"'app:create()'"'"''"""
+    assert wrapped.splitlines()[1] == expected
     assert wrapped.splitlines()[0] == "# comment"

@@ -50,8 +50,10 @@ def measure(app: Flask, url: str, headers: dict) -> dict:
 
 
 def served_by_gunicorn(port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:footfall.gunicorn_conf", "services.replay.app:create_app()"]
-    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1"},
+    command = [sys.executable, "-m", "gunicorn",
+               "-c", "python:footfall.gunicorn_conf", "services.replay.app:create_app()"]
+    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "BIND": f"127.0.0.1:{port}",
+                                                      "WEB_CONCURRENCY": "1"},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 30
     while True:

@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from services.replay import chunks
 from tests.replay.helpers import BASE_MS, chunk_body, rrweb_events
 
+pytestmark = pytest.mark.unit
+
 
 def test_a_chunk_is_summarised_by_its_time_span_and_full_snapshot():
     summary = chunks.summarize(chunks.read_events(chunk_body(rrweb_events(0, 4, full_snapshot=True))))

@@ -1,11 +1,15 @@
 """The pure trial rules: 14 days or 10,000 sessions, whichever first; idempotent per session."""
+
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.replay import trial
 from gateway.replay.trial import TrialState
+
+pytestmark = pytest.mark.unit
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 

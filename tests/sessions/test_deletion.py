@@ -37,7 +37,8 @@ def _rows_of(conn, ids) -> dict[str, int]:
     return {
         "events": conn.scalar(select(func.count()).select_from(events).where(events.c.anon_user_id.in_(ids))),
         "sessions": conn.scalar(select(func.count()).select_from(sessions).where(sessions.c.anon_user_id.in_(ids))),
-        "anon_users": conn.scalar(select(func.count()).select_from(anon_users).where(anon_users.c.anon_user_id.in_(ids))),
+        "anon_users": conn.scalar(select(func.count()).select_from(anon_users)
+                                  .where(anon_users.c.anon_user_id.in_(ids))),
         "users": conn.scalar(select(func.count()).select_from(users).where(users.c.user_id.in_(ids))),
         "merges": conn.scalar(select(func.count()).select_from(merges).where(
             merges.c.from_user_id.in_(ids) | merges.c.into_user_id.in_(ids))),

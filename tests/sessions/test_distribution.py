@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.unit
+
 SERVICE = Path(__file__).resolve().parents[2] / "services" / "sessions"
 NEVER_UPDATED = {"env_id", "anon_user_id"}
 # The SET list of an UPDATE or of an upsert's DO UPDATE, up to the clause that ends it.

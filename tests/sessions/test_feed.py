@@ -70,7 +70,9 @@ def test_default_window_is_seven_days_most_recent_first(client, people):
 
 
 def test_windows_with_from_and_to(client, people):
-    iso = lambda days: (T0 + timedelta(days=days)).isoformat()
+    def iso(days):
+        return (T0 + timedelta(days=days)).isoformat()
+
     assert ids(client, **{"from": iso(-11)}) == ["alice", "carol", "bob", "dave"]
     assert ids(client, **{"from": iso(-11), "to": iso(-8)}) == ["dave"]
     # Ordered by most recent activity overall: alice came back after the window.

@@ -8,6 +8,8 @@ from footfall.messages import UnknownMessage
 from services.sessions.consumer import CapturedHeads, WireCaptured, read_captured
 from tests.sessions.conftest import body, ev
 
+pytestmark = pytest.mark.unit
+
 
 def _message(**changes) -> dict:
     """A valid message of one event, with `changes` to that event's fields."""

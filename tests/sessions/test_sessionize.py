@@ -1,7 +1,9 @@
 """The pure sessionization core: rules by example, and order independence against the batch oracle."""
+
 import itertools
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -13,6 +15,8 @@ from services.sessions.sessionize import (
     session_key,
     session_properties,
 )
+
+pytestmark = pytest.mark.unit
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 ENV = "env"

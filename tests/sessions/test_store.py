@@ -81,8 +81,9 @@ def test_a_merge_that_would_close_a_cycle_is_ignored(engine):
 
 def test_snapshots_keep_the_highest_version_and_skip_merged_users(engine):
     store_now(engine, [ev("u", 0), ev("gone", 0)])
-    snap = lambda v, name: UserSnapshot(user_id="u", identity="ann@x.test", properties={"name": name},
-                                        version=v)
+    def snap(v, name):
+        return UserSnapshot(user_id="u", identity="ann@x.test", properties={"name": name}, version=v)
+
     with engine.begin() as conn:
         apply_merges(conn, ENV, [UserMerge(from_user_id="gone", into_user_id="u", at=T0)])
         facts.apply_snapshots(conn, ENV, [snap(3, "three"), snap(1, "one")])
@@ -109,7 +110,8 @@ def merge_state(engine) -> dict:
     with engine.connect() as conn:
         return {
             "events": sorted(conn.execute(select(events.c.event_id, owner_of(ENV, events.c.anon_user_id))).all()),
-            "sessions": sorted(conn.execute(select(sessions.c.session_id, owner_of(ENV, sessions.c.anon_user_id))).all()),
+            "sessions": sorted(conn.execute(
+                select(sessions.c.session_id, owner_of(ENV, sessions.c.anon_user_id))).all()),
             "users": sorted(conn.execute(select(users.c.user_id, users.c.first_seen, users.c.last_seen,
                                                 users.c.session_count)).all()),
             "merges": sorted(conn.execute(select(merges_table.c.from_user_id, merges_table.c.into_user_id,

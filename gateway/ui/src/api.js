@@ -30,7 +30,7 @@ export async function request(method, path, body) {
       method, headers, credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-  } catch (e) {
+  } catch {
     throw new ApiError(0, "The gateway cannot be reached. Check your connection.");
   }
   const data = await response.json().catch(() => null);

@@ -1,4 +1,4 @@
-/** Autocapture (heap-rules R8, R22): pageviews on load and URL changes, clicks, changes, submits. */
+/** Autocapture (docs/semantics.md R8, R22): pageviews on load and URL changes, clicks, changes, submits. */
 import { eventElement, isIgnored } from "./dom";
 
 export type InteractionKind = "click" | "change" | "submit";

@@ -224,7 +224,7 @@ export class Footfall {
     this.capture("track", kind, { properties: this.eventProperties() }, target);
   }
 
-  // --- public API (heap-rules R11–R21) --------------------------------------------------------
+  // --- public API (docs/semantics.md R11–R21) ---------------------------------------------------
 
   track(name: unknown, properties?: unknown): void {
     if (!this.ready("track", [name, properties])) return;

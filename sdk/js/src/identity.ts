@@ -1,4 +1,4 @@
-/** The client identity state machine of Heap's SDK (heap-rules R11–R15), as pure functions. */
+/** The client identity state machine of Heap's SDK (docs/semantics.md R11–R15), as pure functions. */
 
 export interface UserState {
   userId: string; // random 53-bit id; a new one on reset or identify-as-someone-else

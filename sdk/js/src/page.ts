@@ -28,7 +28,7 @@ const UTM_FIELDS: Record<string, string> = {
   utm_content: "content",
 };
 
-/** The five UTM parameters of a query string (heap-rules: only these are parsed). */
+/** The five UTM parameters of a query string (docs/semantics.md: only these are parsed). */
 export function campaignFrom(search: string): Record<string, string> | undefined {
   const params = new URLSearchParams(search);
   const out: Record<string, string> = {};

@@ -1,4 +1,4 @@
-/** Property cleaning (heap-rules R18, R20, R21) shared by event and user properties. */
+/** Property cleaning (docs/semantics.md R18, R20, R21) shared by event and user properties. */
 
 export type Scalar = string | number | boolean;
 export type Properties = Record<string, Scalar>;

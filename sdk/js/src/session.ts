@@ -1,4 +1,4 @@
-/** Web sessions (heap-rules R1): 30 minutes of inactivity end one; every event extends it. */
+/** Web sessions (docs/semantics.md R1): 30 minutes of inactivity end one; every event extends it. */
 
 export const SESSION_TIMEOUT_MS = 30 * 60 * 1000;
 

@@ -1,8 +1,9 @@
 """Outbox bodies compressed with lz4 instead of pglz.
 
-A batch's user.updated message carries thousands of snapshots (megabytes of JSON): pglz took
-~11 ms to compress 2.6 MB on every insert, lz4 ~3 ms, for the same size. A server built without
-lz4 keeps pglz (the DO block swallows only that refusal).
+A batch's user.updated message carries thousands of snapshots (megabytes of JSON), compressed on
+every insert: lz4 does it in about a quarter of pglz's time for the same size
+(bench/HISTORY.md#identity-outbox-compression). A server built without lz4 keeps pglz (the DO block
+swallows only that refusal).
 
 Revision ID: i0002
 Revises: i0001
