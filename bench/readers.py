@@ -44,7 +44,8 @@ def main() -> None:
     readers = {"sessions events consumer": EventsConsumer.decode, "identity consumer": IdentityConsumer.decode}
     for reader, decode in readers.items():
         for mix, bodies in mixes.items():
-            us = best_us_per_event(lambda key, body: decode(None, key, body), bodies, args.events, args.repeat)
+            us = best_us_per_event(lambda key, body, decode=decode: decode(None, key, body), bodies, args.events,
+                                   args.repeat)
             print(f"{reader:26} {mix:13} {us:6.2f} µs/event")
 
 

@@ -89,7 +89,8 @@ values = st.one_of(st.none(), st.booleans(), st.integers(-10, 2**62), st.floats(
                    st.text(max_size=5), st.sampled_from(["pageview", "swipe", "2026-01-01T00:00:00Z",
                                                          "2026-01-01T00:00:00+02:00", "2026-01-01T00:00:00",
                                                          "2026-01-01", "/a"]),
-                   st.lists(st.integers(-5, 5), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(-5, 5), max_size=2))
+                   st.lists(st.integers(-5, 5), max_size=2),
+                   st.dictionaries(st.text(max_size=3), st.integers(-5, 5), max_size=2))
 
 
 @settings(max_examples=300, deadline=None)
