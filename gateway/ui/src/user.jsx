@@ -8,6 +8,8 @@ import { Link, linkTo } from "./router.jsx";
 import { count, fmtDate, fmtDateTime, fmtDuration, fmtFull, fmtTime, relative } from "./time.js";
 
 const SUMMARY_SKIP = new Set(["identity", "user_id"]);
+// Frustration signals (the SDK's rage and dead clicks) are shown in red, like Heap's rage clicks.
+export const FRUSTRATION = new Set(["rage_click", "dead_click"]);
 
 // An id reads as one token: never broken across lines while it fits (short ids), wrapped otherwise.
 export const Id = ({ value }) => <span class={String(value).length <= 24 ? "id" : "id long"}>{value}</span>;
@@ -91,13 +93,16 @@ export function SessionEvents({ session, urlEvent, onOpenEvent, header = true })
       <ol class="timeline" aria-label="Events of this session">
         {events.map((event) => {
           const isDefined = !!event.definition;
+          const frustrated = FRUSTRATION.has(event.kind);
           return (
-            <li class={`event ${isDefined ? "defined" : "raw"} ${event.event_id === openId ? "open" : ""}`}
-              data-testid="event" data-defined={isDefined ? "true" : "false"} data-event-id={event.event_id}>
+            <li class={`event ${isDefined ? "defined" : "raw"} ${frustrated ? "frustration" : ""} ${event.event_id === openId ? "open" : ""}`}
+              data-testid="event" data-defined={isDefined ? "true" : "false"} data-event-id={event.event_id}
+              data-frustration={frustrated ? event.kind : undefined}>
               <button class="event-button" onClick={() => choose(event.event_id === openId ? null : event.event_id)}
                 aria-expanded={event.event_id === openId ? "true" : "false"}>
                 <span class="marker" style={isDefined ? { background: event.definition.color || "#6c5ce7" } : undefined} />
                 <span class="event-name">{event.display_name}</span>
+                {frustrated && <span class="frustration-badge">{event.kind === "rage_click" ? "rage" : "dead"}</span>}
                 <span class="event-time">{fmtTime(event.time)}</span>
               </button>
             </li>
