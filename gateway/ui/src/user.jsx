@@ -31,7 +31,33 @@ function sessionDetails(session, platform) {
     session.country ? `Country: ${session.country}` : null,
     session.landing_page ? `Landing page: ${session.landing_page}` : null,
     session.referrer ? `Referrer: ${session.referrer}` : null,
+    ...summaryDetails(session.summary),
   ].filter(Boolean);
+}
+
+// The summary the sessions service computes when read (docs/frustration-and-pipeline.md).
+function summaryDetails(summary) {
+  if (!summary) return [];
+  return [
+    summary.entry_page ? `Entry page: ${summary.entry_page}` : null,
+    summary.exit_page ? `Exit page: ${summary.exit_page}` : null,
+    `Active time: ${fmtDuration(summary.active_s)}`,
+    summary.bounce ? "Bounce: one page, no interaction" : null,
+  ];
+}
+
+function SessionSummary({ session }) {
+  const summary = session.summary;
+  if (!summary) return <span class="session-meta">{fmtDuration(session.duration_s)} · {count(session.event_count, "event")}</span>;
+  const frustration = [summary.rage_clicks && count(summary.rage_clicks, "rage click"),
+    summary.dead_clicks && count(summary.dead_clicks, "dead click")].filter(Boolean);
+  return (
+    <span class="session-meta" data-testid="session-summary">
+      {fmtDuration(session.duration_s)} ({fmtDuration(summary.active_s)} active) · {count(summary.pages_viewed, "page")} · {count(session.event_count, "event")}
+      {summary.bounce && <span class="bounce-badge" data-testid="bounce">bounce</span>}
+      {frustration.length > 0 && <span class="frustration-count" data-testid="frustration-count"> · {frustration.join(", ")}</span>}
+    </span>
+  );
 }
 
 export function SessionRow({ session, selected, matched, onSelect, onPlay }) {
@@ -50,7 +76,7 @@ export function SessionRow({ session, selected, matched, onSelect, onPlay }) {
       )}
       <button class="session-main" onClick={() => onSelect(session)} aria-pressed={selected ? "true" : "false"} data-testid="session-open">
         <span class="session-time">{fmtDateTime(session.start)}</span>
-        <span class="session-meta">{fmtDuration(session.duration_s)} · {count(session.event_count, "event")}</span>
+        <SessionSummary session={session} />
       </button>
       <span class="icons has-tip" tabIndex={0} role="group" data-testid="session-icons" aria-label={details.join(", ")}>
         <span class={`platform-icon p-${platform}`} data-platform={platform}><Icon /></span>
@@ -139,6 +165,9 @@ function summary(user) {
   return rows;
 }
 
+// A user with an event in the last 5 minutes (the sessions service says so).
+const Online = () => <span class="online" data-testid="online-now"><span class="online-dot" aria-hidden="true" />online now</span>;
+
 export function Avatar({ user }) {
   return <div class="avatar" aria-hidden="true">{(user.display_name || "?").slice(0, 1).toUpperCase()}</div>;
 }
@@ -167,7 +196,7 @@ export function UserCard({ user, focused, actions }) {
         <Avatar user={user} />
         <div class="user-title">
           <h2 class="user-name" data-testid="user-name"><Link href={linkTo(route, "user", user.user_id)}><UserName user={user} /></Link></h2>
-          <div class="muted small">{user.identity ? "Identified user" : "Anonymous user"} · {count(user.session_count ?? sessions.length, "session")} · active {relative(user.last_seen)}</div>
+          <div class="muted small">{user.identity ? "Identified user" : "Anonymous user"} · {count(user.session_count ?? sessions.length, "session")} · {user.online ? <Online /> : `active ${relative(user.last_seen)}`}</div>
         </div>
       </div>
       <div class="user-body">
@@ -213,7 +242,7 @@ export function UserRow({ user, focused }) {
         })}
       </span>
       <span class="small">{count(user.session_count ?? sessions.length, "session")}</span>
-      <span class="small muted" title={fmtFull(user.last_seen)}>active {relative(user.last_seen)}</span>
+      <span class="small muted" title={fmtFull(user.last_seen)}>{user.online ? <Online /> : `active ${relative(user.last_seen)}`}</span>
     </article>
   );
 }
