@@ -230,5 +230,5 @@ WARNINGS_SCHEMA = {"type": "object", "properties": {
            responses={200: WARNINGS_SCHEMA, 400: "bad parameter", 503: "a service is down"},
            tags=["warnings"])
 def warnings(env_id: str):
-    params = _params(limit=request.args.get("limit"), cursor=request.args.get("cursor"))
-    return services().identity.get(_internal(env_id, "/warnings"), params)
+    params = present(limit=request.args.get("limit"), cursor=request.args.get("cursor"))
+    return services().identity.get(internal(env_id, "/warnings"), params)

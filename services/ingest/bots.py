@@ -5,7 +5,8 @@ and, per environment, excluded address ranges (an office, a CI).
 Each environment says what becomes of such events (`EnvironmentSettings.bot_traffic`, mirrored
 into Redis by the gateway, cached here for TTL seconds): dropped (the default), or kept with a
 `bot` field naming the reason. Either way they are counted per reason: in /metrics, and per day
-in Redis (`footfall:bot_traffic:<env>`, read by the gateway's settings view).
+in Redis (`footfall:bot_traffic:<env>`, read by the gateway's settings view; the dropped ones
+also in `footfall:bot_dropped:<env>`, read by its ingestion page).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 BOT_EVENTS = Metric("ingest_bot_events_total", "Events flagged as traffic that is not a person",
                     ["reason", "action"])
 COUNTS_HASH = "footfall:bot_traffic:{env_id}"
+DROPPED_HASH = "footfall:bot_dropped:{env_id}"  # the dropped part, for the ingestion page
 COUNTS_KEPT_S = 8 * 24 * 3600  # a week of days, read by the gateway, and one to spare
 
 # The list's tags, as the reasons we report: browser automation is a headless browser.
@@ -122,11 +124,16 @@ class BotFilter:
         for reason, n in flagged.items():
             BOT_EVENTS.labels(reason, action).inc(n)
         key, day = COUNTS_HASH.format(env_id=env_id), datetime.now(UTC).date().isoformat()
+        dropped = DROPPED_HASH.format(env_id=env_id) if action == "dropped" else None
         try:
             pipe = self._redis.pipeline(transaction=False)
             for reason, n in flagged.items():
                 pipe.hincrby(key, f"{day}:{reason}", n)
+                if dropped:
+                    pipe.hincrby(dropped, f"{day}:{reason}", n)
             pipe.expire(key, COUNTS_KEPT_S)
+            if dropped:
+                pipe.expire(dropped, COUNTS_KEPT_S)
             pipe.execute()
         except redis.RedisError:
             log.warning("bot traffic not counted in Redis for %s", env_id, exc_info=True)

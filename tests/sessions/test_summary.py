@@ -3,8 +3,11 @@ PostgreSQL: worked examples, and random sessions against a plain-Python oracle."
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from itertools import pairwise
 
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from services.sessions import summary
 from services.sessions.app import create_app
@@ -66,7 +69,7 @@ def oracle(events: list[tuple[float, str, str]]) -> dict:
     """The summary of (seconds, kind, path) events, by the definitions in summary.py."""
     events = sorted(events, key=lambda e: e[0])
     pages = [e[2] for e in events if e[1] in ("pageview", "screen")]
-    gaps = [b[0] - a[0] for a, b in zip(events, events[1:])]
+    gaps = [b[0] - a[0] for a, b in pairwise(events)]
     interactions = [e for e in events if e[1] in ("click", "change", "submit", "custom", "rage_click", "dead_click")]
     return {"pages_viewed": len(pages), "active_s": round(sum(g for g in gaps if g <= summary.ACTIVE_GAP_S), 3),
             "bounce": len(pages) <= 1 and not interactions, "entry_page": pages[0] if pages else None,
