@@ -227,8 +227,7 @@ WARNINGS_SCHEMA = {"type": "object", "properties": {
 @operation("Ingestion warnings, newest first: refused identities and properties, event times clamped "
            "to their receipt (time_clamped), items set aside in a dead-letter queue (dead_lettered)",
            query={"limit": {"type": "integer", "minimum": 1, "maximum": 500}, "cursor": {"type": "string"}},
-           responses={200: WARNINGS_SCHEMA, 400: "bad parameter", 503: "a service is down"},
-           tags=["warnings"])
+           responses={200: WARNINGS_SCHEMA, 400: "bad parameter", **GUARDED}, tags=["warnings"])
 def warnings(env_id: str):
     params = present(limit=request.args.get("limit"), cursor=request.args.get("cursor"))
     return services().identity.get(internal(env_id, "/warnings"), params)
