@@ -1,15 +1,13 @@
 // One user in the feed: identifier, property summary, recent sessions, a session's events.
 import { useContext, useEffect, useRef, useState } from "preact/hooks";
 import { BrowserIcon, PLATFORM_LABELS, PlatformIcons, PlayIcon, platformOf } from "./icons.jsx";
-import { EventPanel } from "./event.jsx";
+import { EventPanel, FRUSTRATION } from "./event.jsx";
 import { EnvContext } from "./context.js";
 import { useVisible } from "./hooks.js";
 import { Link, linkTo } from "./router.jsx";
 import { count, fmtDate, fmtDateTime, fmtDuration, fmtFull, fmtTime, relative } from "./time.js";
 
 const SUMMARY_SKIP = new Set(["identity", "user_id"]);
-// Frustration signals (the SDK's rage and dead clicks) are shown in red, like Heap's rage clicks.
-export const FRUSTRATION = new Set(["rage_click", "dead_click"]);
 
 // An id reads as one token: never broken across lines while it fits (short ids), wrapped otherwise.
 export const Id = ({ value }) => <span class={String(value).length <= 24 ? "id" : "id long"}>{value}</span>;
