@@ -20,7 +20,7 @@ const NO_VALUE = new Set(["is_set", "is_not_set"]);
 const opLabel = (op) => (OPERATORS.find(([k]) => k === op) || [op, op])[1];
 const KINDS = [["pageview", "Pageview"], ["click", "Click"], ["change", "Change"], ["submit", "Submit"],
   ["rage_click", "Rage click"], ["dead_click", "Dead click"], ["custom", "Custom event"], ["screen", "Screen view"]];
-const kindLabel = (kind) => (KINDS.find(([k]) => k === kind) || [kind, kind])[1].toLowerCase();
+const kindLabel = (kind) => (KINDS.find(([k]) => k === kind) || [kind, String(kind || "event")])[1].toLowerCase();
 
 function eventLabel(event, definitions) {
   if (event.definition_id) {

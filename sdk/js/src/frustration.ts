@@ -71,7 +71,10 @@ export function watchClicks(
       if (rage) {
         const now = Date.now();
         const within = rage.withinMs || 1000;
-        if (el !== last) last = el, times = [];
+        if (el !== last) {
+          last = el;
+          times = [];
+        }
         times = times.filter((t) => now - t <= within);
         if (!times.length) done = false;
         times.push(now);
