@@ -30,8 +30,8 @@ SESSION_SCHEMA = {"type": "object", "required": ["session_id", "start", "end", "
     "duration_s": {"type": "number"}, "source": {"type": "string"}, "platform": {"type": ["string", "null"]},
     "browser": {"type": ["string", "null"]}, "device_type": {"type": ["string", "null"]},
     "event_count": {"type": "integer"}, "landing_page": {"type": ["string", "null"]},
-    "summary": {"type": "object", "description": "computed from the session's events when read "
-                "(docs/frustration-and-pipeline.md)", "properties": {
+    "summary": {"type": ["object", "null"], "description": "computed from the session's events when read "
+                "(docs/frustration-and-pipeline.md); null when that took too long", "properties": {
         "pages_viewed": {"type": "integer"}, "active_s": {"type": "number"}, "bounce": {"type": "boolean"},
         "entry_page": {"type": ["string", "null"]}, "exit_page": {"type": ["string", "null"]},
         "rage_clicks": {"type": "integer"}, "dead_clicks": {"type": "integer"}}},

@@ -8,6 +8,7 @@ from itertools import pairwise
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from services.sessions import summary
 from services.sessions.app import create_app
@@ -89,3 +90,13 @@ def test_summaries_agree_with_the_oracle(engine, events):
     with engine.connect() as conn:
         found = summary.summaries(conn, ENV, ["s"])["s"]
     assert found == oracle(events)
+
+
+def test_summaries_past_their_budget_are_left_out(engine, monkeypatch):
+    store_now(engine, [ev("ann", 0, session_id="s1", page=page("/"))])
+    monkeypatch.setattr(summary, "SUMMARY_BUDGET_MS", 50)
+    monkeypatch.setattr(summary, "_SUMMARIES", text("select pg_sleep(1)"))
+    with engine.connect() as conn:
+        listed = summary.with_summaries(conn, ENV, [{"session_id": "s1"}])
+        assert listed == [{"session_id": "s1", "summary": None}]
+        assert conn.execute(text("select 1")).scalar() == 1  # the connection is still usable
