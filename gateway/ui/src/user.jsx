@@ -50,10 +50,10 @@ function SessionSummary({ session }) {
   const frustration = [summary.rage_clicks && count(summary.rage_clicks, "rage click"),
     summary.dead_clicks && count(summary.dead_clicks, "dead click")].filter(Boolean);
   return (
-    <span class="session-meta" data-testid="session-summary">
-      {fmtDuration(session.duration_s)} ({fmtDuration(summary.active_s)} active) · {count(summary.pages_viewed, "page")} · {count(session.event_count, "event")}
+    <span class="session-summary" data-testid="session-summary">
+      <span class="session-meta">{fmtDuration(session.duration_s)} ({fmtDuration(summary.active_s)} active) · {count(summary.pages_viewed, "page")} · {count(session.event_count, "event")}</span>
       {summary.bounce && <span class="bounce-badge" data-testid="bounce">bounce</span>}
-      {frustration.length > 0 && <span class="frustration-count" data-testid="frustration-count"> · {frustration.join(", ")}</span>}
+      {frustration.length > 0 && <span class="frustration-count" data-testid="frustration-count">{frustration.join(", ")}</span>}
     </span>
   );
 }

@@ -100,7 +100,8 @@ export class Footfall {
     window.addEventListener("online", () => this.queue.retryNow());
 
     if (options.autocapture !== false) {
-      const ours = (url: string) => url.startsWith(`${host}/v1/`) || url.startsWith(`${this.opts.gatewayHost}/replay/`);
+      // Replay chunks go to the replay service's own host, which the core does not know.
+      const ours = (url: string) => url.startsWith(`${host}/v1/`) || url.includes("/replay/v1/");
       installAutocapture(this, window, watchClicks((signal, el) => this.interaction(signal, el), ours,
         options.rageClicks, options.deadClicks));
     }
