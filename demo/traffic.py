@@ -132,6 +132,9 @@ def buy(page: Page, base: str, rng: random.Random) -> None:
     page.click("a.buy-now")
     page.fill("#card", "4242 4242 4242 4242")
     page.select_option("#shipping", rng.choice(["Standard", "Express"]))
+    if rng.random() < 0.4:  # the coupon button does nothing: a dead click, or a rage click when impatient
+        page.click("#apply-coupon", click_count=rng.choice([1, 4]))
+        page.wait_for_timeout(1200)
     page.click("#pay")
     page.wait_for_selector("#thanks", state="visible")
 

@@ -19,7 +19,8 @@ from footfall.ids import new_message_id
 SCHEMA_VERSION = 1
 
 Scalar = Union[str, int, float, bool, None]
-Kind = Literal["pageview", "click", "change", "submit", "custom", "screen", "identify"]
+# rage_click and dead_click: frustration signals our browser SDK detects around clicks (sdk/js/src/frustration.ts).
+Kind = Literal["pageview", "click", "change", "submit", "rage_click", "dead_click", "custom", "screen", "identify"]
 Source = Literal["web", "ios", "android", "server"]
 
 

@@ -28,6 +28,18 @@ def bot_traffic_hash(env_id: str) -> str:
     return f"footfall:bot_traffic:{env_id}"
 
 
+def bot_dropped_hash(env_id: str) -> str:
+    """The dropped part of bot_traffic_hash, same fields. Ingest increments; the gateway's
+    ingestion page reads."""
+    return f"footfall:bot_dropped:{env_id}"
+
+
+def rate_limited_hash(env_id: str) -> str:
+    """Hash of an environment's events refused by ingest's rate limit: field `<day>`, value a
+    count. Ingest increments; the gateway's ingestion page reads."""
+    return f"footfall:ingest:rate_limited:{env_id}"
+
+
 def ingest_rate(env_id: str, window: int) -> str:
     """Ingest's count of an environment's events in one rate-limit window (expires with it)."""
     return f"footfall:ingest:rate:{env_id}:{window}"

@@ -30,12 +30,18 @@ SESSION_SCHEMA = {"type": "object", "required": ["session_id", "start", "end", "
     "duration_s": {"type": "number"}, "source": {"type": "string"}, "platform": {"type": ["string", "null"]},
     "browser": {"type": ["string", "null"]}, "device_type": {"type": ["string", "null"]},
     "event_count": {"type": "integer"}, "landing_page": {"type": ["string", "null"]},
+    "summary": {"type": ["object", "null"], "description": "computed from the session's events when read "
+                "(docs/frustration-and-pipeline.md); null when that took too long", "properties": {
+        "pages_viewed": {"type": "integer"}, "active_s": {"type": "number"}, "bounce": {"type": "boolean"},
+        "entry_page": {"type": ["string", "null"]}, "exit_page": {"type": ["string", "null"]},
+        "rage_clicks": {"type": "integer"}, "dead_clicks": {"type": "integer"}}},
     "replay": {"type": "object", "properties": {"available": {"type": "boolean"},
                "playable": {"type": "boolean"}, "reason": {"type": ["string", "null"]}}}}}
 USER_SCHEMA = {"type": "object", "required": ["user_id", "display_name", "properties"], "properties": {
     "user_id": {"type": "string"}, "identity": {"type": ["string", "null"]},
     "display_name": {"type": "string"}, "first_seen": {"type": "string"}, "last_seen": {"type": "string"},
     "properties": {"type": "object"}, "sessions": {"type": "array", "items": SESSION_SCHEMA},
+    "online": {"type": "boolean", "description": "active in the last 5 minutes"},
     "matched_session_ids": {"type": "array", "items": {"type": "string"}}}}
 FEED_SCHEMA = {"type": "object", "properties": {"users": {"type": "array", "items": USER_SCHEMA},
                                                 "next_cursor": {"type": ["string", "null"]}}}
@@ -43,7 +49,9 @@ EVENT_SCHEMA = {"type": "object", "required": ["event_id", "kind", "display_name
                 "properties": {"event_id": {"type": "string"}, "kind": {"type": "string"},
                                "name": {"type": ["string", "null"]}, "display_name": {"type": "string"},
                                "time": {"type": "string"}, "properties": {"type": "object"},
-                               "definition": {"type": ["object", "null"]}}}
+                               "definition": {"type": ["object", "null"]},
+                               "frustration": {"type": "boolean",
+                                               "description": "a rage_click or dead_click"}}}
 TAGS = ["users & sessions"]
 # What any environment route may also answer: the caller's access, and the services behind it.
 GUARDED = {401: "not signed in and no valid token", 403: "no access to this environment",
@@ -239,8 +247,7 @@ WARNINGS_SCHEMA = {"type": "object", "properties": {
 @operation("Ingestion warnings, newest first: refused identities and properties, event times clamped "
            "to their receipt (time_clamped), items set aside in a dead-letter queue (dead_lettered)",
            query={"limit": {"type": "integer", "minimum": 1, "maximum": 500}, "cursor": {"type": "string"}},
-           responses={200: WARNINGS_SCHEMA, 400: "bad parameter", 503: "a service is down"},
-           tags=["warnings"])
+           responses={200: WARNINGS_SCHEMA, 400: "bad parameter", **GUARDED}, tags=["warnings"])
 def warnings(env_id: str):
     params = present(limit=request.args.get("limit"), cursor=request.args.get("cursor"))
     return services().identity.get(internal(env_id, "/warnings"), params)

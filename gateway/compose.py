@@ -152,6 +152,12 @@ def with_replay(sessions: list[dict], now: datetime, trial: dict | None = None,
     return sessions
 
 
+ELEMENT_VERBS = {"click": "Click on", "change": "Change on", "submit": "Submit on",
+                 "rage_click": "Rage click on", "dead_click": "Dead click on"}
+# Frustration signals (the SDK's rage and dead clicks): the UI shows them in red.
+FRUSTRATION_KINDS = ("rage_click", "dead_click")
+
+
 def _selector(node: dict) -> str:
     text = node.get("tag") or "element"
     if node.get("id"):
@@ -170,8 +176,8 @@ def raw_event_name(event: dict) -> str:
         return f"View page {page.get('path') or page.get('url') or ''}".strip()
     if kind == "screen":
         return f"View screen {event.get('name') or ''}".strip()
-    if kind in ("click", "change", "submit"):
-        verb = {"click": "Click on", "change": "Change on", "submit": "Submit on"}[kind]
+    if kind in ELEMENT_VERBS:
+        verb = ELEMENT_VERBS[kind]
         text = (target.get("text") or "").strip()
         if text:
             return f"{verb} '{text[:60]}'"
@@ -185,6 +191,7 @@ def shape_event(event: dict, label: dict | None) -> dict:
     event["raw_name"] = raw_event_name(event)
     event["definition"] = label
     event["display_name"] = label["name"] if label else event["raw_name"]
+    event["frustration"] = event.get("kind") in FRUSTRATION_KINDS
     event.setdefault("properties", {})
     return event
 

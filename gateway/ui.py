@@ -53,6 +53,7 @@ def login_page():
 @bp.get("/users/<path:user_id>")
 @bp.get("/sessions/<path:session_id>")
 @bp.get("/definitions")
+@bp.get("/ingestion")
 def deep_link(**_ids):
     return _index()
 

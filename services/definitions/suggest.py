@@ -19,7 +19,8 @@ from criteria.model import Criteria
 PREFERRED_DATA = ("data-testid", "data-test", "data-test-id", "data-cy", "data-qa", "data-track",
                   "data-action", "data-analytics", "data-event")
 GENERATED_PREFIXES = ("css-", "sc-", "jsx-", "emotion-", "ember", "svelte-", "ng-", "tw-", "_")
-VERBS = {"click": "Click", "change": "Change", "submit": "Submit"}
+VERBS = {"click": "Click", "change": "Change", "submit": "Submit", "rage_click": "Rage click",
+         "dead_click": "Dead click"}
 MAX_TEXT = 60
 
 

@@ -134,6 +134,27 @@ def list_warnings(env_id: str):
     return {"warnings": rows, "next_cursor": next_cursor}
 
 
+class KindSummary(BaseModel):
+    kind: str
+    count: int
+    latest: datetime
+    examples: list[WarningOut]
+
+
+class WarningsSummaryOut(BaseModel):
+    kinds: list[KindSummary]
+    scanned: int  # how many of the newest warnings were counted
+    complete: bool  # false: there are more than `scanned`, older ones are not counted
+
+
+@bp.get("/warnings/summary")
+@operation("Ingestion warnings counted per kind, with the newest examples of each (over the newest "
+           "10,000 warnings)", responses={200: WarningsSummaryOut}, tags=["warnings"])
+def warnings_summary(env_id: str):
+    with _engine().connect() as conn:
+        return store.summarize_warnings(conn, env_id)
+
+
 @bp.get("/deletions")
 @operation("Deletions done here, by id: counts and time (no personal data)",
            query={"ids": {"type": "string", "description": "comma-separated deletion ids (at most 100)",

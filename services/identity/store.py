@@ -182,6 +182,34 @@ def list_warnings(conn: Connection, env: str, limit: int, before_id: int | None 
     return [{k: v for k, v in row.items() if k != "env_id"} for row in rows]
 
 
+# The summary reads the newest warnings only: a bounded read of the (env_id, id desc) index however
+# many an environment has gathered.
+SUMMARY_SCANNED = 10_000
+EXAMPLES_PER_KIND = 3
+
+_SUMMARY = text("""
+select kind, count(*) as count, max(recorded_at) as latest,
+       (array_agg(id order by id desc))[1:cast(:examples as int)] as example_ids
+from (select id, kind, recorded_at from warnings where env_id = :env order by id desc limit :scanned) w
+group by kind order by count(*) desc, kind
+""")
+
+
+def summarize_warnings(conn: Connection, env: str) -> dict:
+    """Per kind of the newest SUMMARY_SCANNED warnings: count, latest time and a few examples."""
+    groups = conn.execute(_SUMMARY, {"env": env, "scanned": SUMMARY_SCANNED,
+                                     "examples": EXAMPLES_PER_KIND}).all()
+    ids = [i for g in groups for i in g.example_ids]
+    examples = {}
+    if ids:
+        rows = conn.execute(select(warnings).where(warnings.c.env_id == env, warnings.c.id.in_(ids))).mappings()
+        examples = {row["id"]: {k: v for k, v in row.items() if k != "env_id"} for row in rows}
+    kinds = [{"kind": g.kind, "count": g.count, "latest": g.latest,
+              "examples": [examples[i] for i in g.example_ids if i in examples]} for g in groups]
+    return {"kinds": kinds, "scanned": SUMMARY_SCANNED,
+            "complete": sum(k["count"] for k in kinds) < SUMMARY_SCANNED}
+
+
 # --- Statistics ---------------------------------------------------------------------------------------
 
 _STALE = text("""

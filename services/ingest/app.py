@@ -13,6 +13,7 @@ from flask import Flask
 
 from footfall.bus import Publisher
 from footfall.config import Settings, get_settings
+from footfall.pipeline_lag import Marks
 from footfall.web import OpenAPI, create_service_app
 from services.ingest import api
 from services.ingest.bots import BotFilter
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         geolocator(settings.geoip_database),
         bots=BotFilter(client),
         future_margin=timedelta(seconds=settings.ingest_future_margin_s),
+        marks=Marks(client),
     )
     # Everything built so far lives as long as the process: keep the garbage collector from
     # rescanning it on every full collection (each 100-event request allocates thousands of objects).

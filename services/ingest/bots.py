@@ -5,7 +5,8 @@ and, per environment, excluded address ranges (an office, a CI).
 Each environment says what becomes of such events (`EnvironmentSettings.bot_traffic`, mirrored
 into Redis by the gateway, cached here for TTL seconds): dropped (the default), or kept with a
 `bot` field naming the reason. Either way they are counted per reason: in /metrics, and per day
-in Redis (`footfall:bot_traffic:<env>`, read by the gateway's settings view).
+in Redis (`footfall:bot_traffic:<env>`, read by the gateway's settings view; the dropped ones
+also in `footfall:bot_dropped:<env>`, read by its ingestion page).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 from prometheus_client import Counter as Metric
 
 from footfall.messages import EnvironmentSettings
-from footfall.redis_keys import ENV_SETTINGS_HASH, bot_traffic_hash
+from footfall.redis_keys import ENV_SETTINGS_HASH, bot_dropped_hash, bot_traffic_hash
 from footfall.ttlcache import MISSING, TTLCache
 
 log = logging.getLogger(__name__)
@@ -121,11 +122,16 @@ class BotFilter:
         for reason, n in flagged.items():
             BOT_EVENTS.labels(reason, action).inc(n)
         key, day = bot_traffic_hash(env_id), datetime.now(UTC).date().isoformat()
+        dropped = bot_dropped_hash(env_id) if action == "dropped" else None
         try:
             pipe = self._redis.pipeline(transaction=False)
             for reason, n in flagged.items():
                 pipe.hincrby(key, f"{day}:{reason}", n)
+                if dropped:
+                    pipe.hincrby(dropped, f"{day}:{reason}", n)
             pipe.expire(key, COUNTS_KEPT_S)
+            if dropped:
+                pipe.expire(dropped, COUNTS_KEPT_S)
             pipe.execute()
         except redis.RedisError:
             log.warning("bot traffic not counted in Redis for %s", env_id, exc_info=True)

@@ -13,7 +13,7 @@ as the Basic user or `writeKey`, `Content-Type: text/plain` to skip the CORS pre
       "footfall": {
         "device_id": "a1b2c3d4",             # device cookie; optional, defaults to anonymousId
         "session_id": "1714550400000-k3x9",  # client session id; optional (replays key on it)
-        "kind": "click",                     # pageview | click | change | submit; optional
+        "kind": "click",                     # pageview | click | change | submit | rage_click | dead_click
         "source": "web",                     # web | ios | android | server; optional
         "target": {                          # optional; for click / change / submit
           "text": "Add to cart",             # visible text, truncated to 1024 characters
@@ -27,7 +27,9 @@ as the Basic user or `writeKey`, `Content-Type: text/plain` to skip the CORS pre
     }
 
 Kinds: without `kind`, a `page` message is a pageview, `screen` a screen and `track` a custom
-event named by `event`; with `kind` click/change/submit, `event` may be omitted. Node fields:
+event named by `event`; with `kind` click/change/submit, `event` may be omitted. `rage_click` (several
+clicks on one element in a short time) and `dead_click` (a click nothing answered) are frustration
+signals the SDK detects (docs/frustration-and-pipeline.md); they carry the clicked element as `target`. Node fields:
 `tag` (required, lower case), `id`, `classes` (list of strings), `attributes` (string values),
 `nth` (1-based position among element siblings). At most 64 nodes are kept.
 """
@@ -40,7 +42,7 @@ import orjson
 
 from services.ingest.normalize import MAX_VALUE_CHARS, FieldError, identifier, json_text, obj, text
 
-KINDS = ("pageview", "click", "change", "submit")
+KINDS = ("pageview", "click", "change", "submit", "rage_click", "dead_click")
 MAX_NODES = 64
 _PREFIX = "context.footfall"
 

@@ -17,6 +17,7 @@ from flask import Request
 from footfall.bus import BrokerUnavailable, Publisher
 from footfall.clock import utcnow
 from footfall.messages import SCHEMA_VERSION, EventsCaptured, IdentityCommands, IngestionWarnings
+from footfall.pipeline_lag import Marks
 from footfall.web import ApiError
 from services.ingest import heap, segment
 from services.ingest.bots import BotFilter
@@ -68,9 +69,10 @@ class Intake:
 
     def __init__(self, publisher: Publisher, keys: WriteKeys, limiter: RateLimiter,
                  geo: Callable[[str], dict | None], clock: Callable[[], datetime] = utcnow,
-                 bots: BotFilter | None = None, future_margin: timedelta = DEFAULT_FUTURE_MARGIN):
+                 bots: BotFilter | None = None, future_margin: timedelta = DEFAULT_FUTURE_MARGIN,
+                 marks: Marks | None = None):
         self.publisher, self.keys, self.limiter, self.geo, self.clock = publisher, keys, limiter, geo, clock
-        self.bots, self.future_margin = bots, future_margin
+        self.bots, self.future_margin, self.marks = bots, future_margin, marks
 
     def accept(self, dialect: Dialect, request: Request) -> tuple[dict, int]:
         """The whole request; raises ApiError for every answer but success."""
@@ -124,6 +126,8 @@ class Intake:
     def _publish(self, env_id: str, result: Normalized) -> None:
         sent_at = self.clock()
         if result.events:
+            if self.marks is not None:  # before publishing: the consumer may store them at once
+                self.marks.accepted(env_id, sent_at.timestamp())
             self._send(EventsCaptured.routing_key, env_id, sent_at, "events", result.events)
         if result.commands:
             self._send(IdentityCommands.routing_key, env_id, sent_at, "commands", result.commands)

@@ -5,6 +5,7 @@ import logging
 import math
 import time
 import zlib
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from footfall.web import ApiError
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 500 * 1024  # after inflation
+REFUSED_KEPT_S = 8 * 24 * 3600
 # text/plain: browser SDKs send JSON as text to skip the CORS preflight; no type at all is lenient.
 JSON_TYPES = frozenset({"application/json", "text/plain", ""})
 
@@ -102,6 +104,18 @@ class RateLimiter:
             log.warning("rate limit skipped: Redis did not answer", exc_info=True)
             return
         if count > self.limit:
+            self._count_refused(env_id, events)  # the whole request is refused
             retry_after = max(1, math.ceil((window + 1) * self.window_s - now))
             raise ApiError(429, f"rate limit of {self.limit} events per {self.window_s} s exceeded",
                            headers={"Retry-After": str(retry_after)}, field="writeKey")
+
+    def _count_refused(self, env_id: str, events: int) -> None:
+        """Events refused, per day, for the gateway's ingestion page (only refusals pay for it)."""
+        key = redis_keys.rate_limited_hash(env_id)
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hincrby(key, datetime.now(UTC).date().isoformat(), events)
+            pipe.expire(key, REFUSED_KEPT_S)
+            pipe.execute()
+        except redis.RedisError:
+            log.warning("refused events not counted: Redis did not answer", exc_info=True)

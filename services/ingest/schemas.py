@@ -39,7 +39,7 @@ class TargetIn(Open):
 class FootfallContext(Open):
     device_id: str | None = None
     session_id: str | None = None
-    kind: Literal["pageview", "click", "change", "submit"] | None = None
+    kind: Literal["pageview", "click", "change", "submit", "rage_click", "dead_click"] | None = None
     source: Literal["web", "ios", "android", "server"] | None = None
     target: TargetIn | None = None
 

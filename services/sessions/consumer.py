@@ -13,6 +13,8 @@ import sys
 from collections import defaultdict
 from datetime import datetime
 
+import redis
+
 from footfall.bus import BrokerUnavailable, Publisher
 from footfall.config import get_settings
 from footfall.db import make_engine
@@ -27,6 +29,7 @@ from footfall.messages import (
     UsersUpdated,
     decode,
 )
+from footfall.pipeline_lag import Marks
 from footfall.readers import FastReader, StrictTime, message_view, twin, view
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery, run_consumers
@@ -62,6 +65,9 @@ class EventsConsumer(Consumer):
         # spill to files that every later step of the batch reads back.
         self.engine = make_engine(SCHEMA, self.settings, server_settings={"temp_buffers": "128MB"})
         self.stored = 0  # events newly stored since start (benchmarks, logs)
+        # How far the feed is behind ingest (footfall/pipeline_lag.py): one Redis call per batch.
+        self.marks = Marks(redis.Redis.from_url(self.settings.redis_url, socket_timeout=1,
+                                                socket_connect_timeout=1))
 
     def decode(self, routing_key: str, body: bytes) -> Message | WireCaptured:
         # Full Event validation costs ~30 µs per event, more than all the rest of the path; the
@@ -77,6 +83,18 @@ class EventsConsumer(Consumer):
         with self.engine.begin() as conn:
             self.stored += events_path.store_events(conn, [d.body for d in captured],
                                                     {d.message.env_id for d in captured})
+        self.marks.stored(newest_sent(captured))
+
+
+def newest_sent(deliveries: list[Delivery]) -> dict[str, float]:
+    """Per environment, the newest sent_at of the messages (epoch seconds)."""
+    newest: dict[str, float] = {}
+    for delivery in deliveries:
+        sent_at = delivery.message.sent_at
+        if isinstance(sent_at, datetime):
+            env_id = delivery.message.env_id
+            newest[env_id] = max(newest.get(env_id, 0.0), sent_at.timestamp())
+    return newest
 
 
 class AnnouncementFailed(ConnectionError):

@@ -8,7 +8,7 @@ anonymous user id merged into it.
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from sqlalchemy import Connection, and_, literal, select, text, tuple_
@@ -16,9 +16,11 @@ from sqlalchemy.exc import OperationalError
 
 from footfall.web import ApiError
 from services.sessions.filters import DidEvent, Filter, Seen, any_event_predicate, user_predicate
+from services.sessions.summary import with_summaries
 from services.sessions.tables import events, merges, owner_of, sessions, users
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+ONLINE_WINDOW = timedelta(minutes=5)
 # How long per-user probes may walk the feed before the planner's semi-join takes over (a filter
 # that almost nobody matches): probes answer common filters in ms, the semi-join rare ones in ~1 s.
 PROBE_BUDGET_MS = 250
@@ -67,11 +69,14 @@ def event_json(row) -> dict:
     }
 
 
-def user_json(row) -> dict:
+def user_json(row, now: datetime | None = None) -> dict:
+    now = now or datetime.now(UTC)
     return {
         "user_id": row.user_id, "identity": row.identity,
         "display_name": display_name(row.user_id, row.identity), "first_seen": row.first_seen,
         "last_seen": row.last_seen, "properties": row.properties, "session_count": row.session_count,
+        # "Online now": an event in the last ONLINE_WINDOW (a clock running ahead counts too).
+        "online": row.last_seen is not None and row.last_seen >= now - ONLINE_WINDOW,
     }
 
 
@@ -126,6 +131,7 @@ def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
         params = {"ids": ids, "env": env_id, "start": start, "end": end or FAR_FUTURE}
         for s in conn.execute(LATEST_SESSIONS, params).all():
             latest[s.owner].append(session_json(s))
+        with_summaries(conn, env_id, [s for sessions_ in latest.values() for s in sessions_])
     matched = _matched_sessions(conn, env_id, ids, filters, start, end)
     result = [{**user_json(r), "sessions": latest[r.user_id],
                "matched_session_ids": sorted(matched.get(r.user_id, ()))} for r in page]
@@ -213,8 +219,8 @@ def user_sessions(conn: Connection, env_id: str, user_id: str, filters: list[Fil
     page = rows[:limit]
     next_cursor = (encode_cursor(page[-1].start.isoformat(), page[-1].session_id)
                    if len(rows) > limit else None)
-    return {"sessions": [{**session_json(r), "matched": bool(r.matched)} for r in page],
-            "next_cursor": next_cursor}
+    listed = with_summaries(conn, env_id, [{**session_json(r), "matched": bool(r.matched)} for r in page])
+    return {"sessions": listed, "next_cursor": next_cursor}
 
 
 def _with_owner(env_id: str):

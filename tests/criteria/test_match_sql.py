@@ -11,7 +11,7 @@ from criteria.model import Criteria
 from tests.criteria.conftest import sql_verdicts
 from tests.criteria.test_selector import selectors
 
-KINDS = ["pageview", "click", "change", "submit", "custom"]
+KINDS = ["pageview", "click", "change", "submit", "rage_click", "dead_click", "custom"]
 WORDS = ["Buy", "buy now", "Sign up", "a%b", "x_y", "*", "", "Über"]
 PATHS = ["/", "/pricing", "/Pricing", "/blog/2024/post", "/blog", "/a_b", "/a%b"]
 DOMAINS = ["shop.example.com", "Example.com", "blog.example.org"]

@@ -60,11 +60,21 @@ def test_warnings_are_listed_newest_first_with_a_cursor(client):
     assert response.status_code == 400 and response.json["error"]["field"] == "limit"
 
 
+def test_warnings_are_summarised_per_kind_with_examples(client):
+    listed = client.get(f"{BASE}/warnings").json["warnings"]
+    body = client.get(f"{BASE}/warnings/summary").json
+    assert body["complete"] is True
+    [refused] = body["kinds"]
+    assert (refused["kind"], refused["count"]) == ("identity_refused", 2)
+    assert [e["id"] for e in refused["examples"]] == [w["id"] for w in listed]  # newest first
+    assert client.get("/internal/v1/envs/nobody/warnings/summary").json["kinds"] == []
+
+
 def test_openapi_describes_every_route(client):
     paths = client.get("/openapi.json").json["paths"]
     assert set(paths) == {
         "/internal/v1/envs/{env_id}/users/{user_id}", "/internal/v1/envs/{env_id}/users/by-identity/{identity}",
         "/internal/v1/envs/{env_id}/users/{user_id}/devices", "/internal/v1/envs/{env_id}/warnings",
-        "/internal/v1/envs/{env_id}/deletions",
+        "/internal/v1/envs/{env_id}/warnings/summary", "/internal/v1/envs/{env_id}/deletions",
     }
     assert client.get("/readyz").status_code == 200

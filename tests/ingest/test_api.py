@@ -1,11 +1,14 @@
 """Ingest over HTTP (Flask test client) on the real broker and Redis: success, every error, limits."""
 import gzip
+import time
 
 import orjson
 import pytest
+import redis as redis_lib
 import requests
 
 from footfall.messages import EventsCaptured, IdentityCommands
+from footfall.pipeline_lag import lag
 from services.ingest import api
 from services.ingest.app import create_app
 from services.ingest.keys import LOADED_FIELD, WRITE_KEYS_HASH
@@ -189,6 +192,15 @@ def test_rate_limit_per_environment_is_429_with_retry_after(ingest_settings, reg
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     [events] = drain(settings, "sessions.events")
     assert len(events.events) == 100  # the limited request published nothing
+    refused = redis_lib.Redis.from_url(settings.redis_url).hgetall(f"footfall:ingest:rate_limited:{ENV_ID}")
+    assert list(refused.values()) == [b"100"]  # counted per day for the gateway's ingestion page
+
+
+def test_accepted_events_leave_a_pipeline_mark(client, settings, clean_bus):
+    before = time.time()
+    assert post(client, "/v1/batch", {"batch": [track(1)]}).status_code == 200
+    found = lag(redis_lib.Redis.from_url(settings.redis_url), ENV_ID, time.time())
+    assert before <= found["last_accepted"] <= time.time() and found["pending_since"] is not None
 
 
 def test_cors_preflight_and_headers(client):

@@ -52,6 +52,9 @@ def test_bots_are_dropped_by_default_and_counted(client, settings, clean_bus, re
     counts = {k.decode().split(":", 1)[1]: int(v)
               for k, v in redis_client.hgetall(f"footfall:bot_traffic:{ENV_ID}").items()}
     assert counts == {"crawler": 1, "headless": 1}
+    dropped = {k.decode().split(":", 1)[1]: int(v)
+               for k, v in redis_client.hgetall(f"footfall:bot_dropped:{ENV_ID}").items()}
+    assert dropped == counts  # dropped, counted apart for the ingestion page
 
 
 def test_an_environment_may_keep_them_flagged_and_exclude_its_own_addresses(app, client, settings, clean_bus,
@@ -64,3 +67,4 @@ def test_an_environment_may_keep_them_flagged_and_exclude_its_own_addresses(app,
     assert answer.status_code == 200
     events = {e.event_id: e.bot for m in drain(settings, "sessions.events") for e in m.events}
     assert events == {"m0": "excluded_ip", "m1": None, "m2": "monitoring", "m3": "excluded_ip"}
+    assert redis_client.hgetall(f"footfall:bot_dropped:{ENV_ID}") == {}  # kept: flagged, not dropped

@@ -61,3 +61,11 @@ def test_bad_extension_fields_are_named():
     assert [e["field"] for e in out.errors] == [
         "context.footfall.kind", "context.footfall.target.hierarchy[0].tag",
         "context.footfall.target.hierarchy[0].nth", "context.footfall.target.hierarchy"]
+
+
+def test_frustration_signals_are_events_of_their_own_kind():
+    target = {"text": "Pay now", "hierarchy": [{"tag": "button", "id": "pay"}]}
+    out = normalize(sdk_message(kind="rage_click", target=target), sdk_message(kind="dead_click", target=target))
+    events = EventsCaptured.model_validate({"env_id": ENV_ID, "events": out.events}).events
+    assert [(e.kind, e.name, e.target.text) for e in events] == [("rage_click", None, "Pay now"),
+                                                                ("dead_click", None, "Pay now")]

@@ -47,6 +47,9 @@ def test_demo_visitor_reads_back_through_the_gateway(stack, browser, sdk_dist):
         page.goto(site + "/?utm_source=e2e")
         page.click("article[data-sku='day-pack'] a.view-product")
         page.click("#add-to-cart")
+        page.goto(site + "/checkout?sku=day-pack")
+        page.click("#apply-coupon", click_count=4)  # does nothing: a rage click, then a dead click
+        page.wait_for_timeout(1300)
         page.goto(site + "/signup?plan=pro")
         page.fill("#name", "E2E")
         page.fill("#email", email)
@@ -97,7 +100,16 @@ def test_demo_visitor_reads_back_through_the_gateway(stack, browser, sdk_dist):
     events = wait_until(all_events, timeout=30, interval=1, message="the first session's events")
     kinds = [e["kind"] for e in events]
     assert kinds[0] == "pageview"  # the anonymous landing, merged retroactively
-    assert {"pageview", "click", "change", "submit", "custom"} <= set(kinds)
+    assert {"pageview", "click", "change", "submit", "custom", "rage_click", "dead_click"} <= set(kinds)
+    # Counted in the session's summary, computed from the stored events.
+    summary = next(s for s in get(f"/users/{user_id}/sessions")["sessions"]
+                   if s["session_id"] == laptop["sessionId"])["summary"]
+    assert (summary["rage_clicks"], summary["dead_clicks"]) == (1, 1)
+    assert summary["entry_page"] == "/" and summary["pages_viewed"] >= 5 and not summary["bounce"]
+    # "Users who rage-clicked on /checkout" finds this one.
+    raged = get("/users", filter=json.dumps([{"type": "did_event", "event": {"criteria": {
+        "kind": "rage_click", "path": "/checkout"}}}]))
+    assert user_id in [u["user_id"] for u in raged["users"]]
     assert any(e.get("name") == "Added to Cart" for e in events)
     assert any(e.get("name") == "Signed Up" for e in events)
     assert "never-recorded" not in json.dumps(events)

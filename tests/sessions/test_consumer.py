@@ -5,6 +5,7 @@ import orjson
 from sqlalchemy import func, select
 
 from footfall import bus
+from footfall.pipeline_lag import Marks, lag
 from footfall.messages import (
     DefinitionChanged,
     EventsCaptured,
@@ -47,6 +48,22 @@ def test_shuffled_duplicated_events_through_the_queue_match_the_oracle(settings,
     with engine.connect() as conn:
         assert stored(conn, ENV) == expected(ENV, evs)
     assert count(engine, events) == len(evs)
+
+
+def test_stored_batches_clear_the_pipeline_lag(settings, clean_bus, engine, redis_client):
+    message = EventsCaptured(env_id=ENV, events=[ev("lag", 0)])
+    sent_at = message.sent_at.timestamp()
+    Marks(redis_client).accepted(ENV, sent_at)  # as ingest does before publishing
+    assert lag(redis_client, ENV, sent_at + 30)["behind_s"] == 30
+    bus.Publisher(settings).publish(message)
+    consumer = EventsConsumer(settings).start()
+    try:
+        wait_until(lambda: count(engine, events) == 1, timeout=30, message="the event stored")
+        wait_until(lambda: lag(redis_client, ENV, sent_at + 30)["pending_since"] is None, timeout=10,
+                   message="the lag cleared")
+    finally:
+        consumer.stop()
+    assert lag(redis_client, ENV, sent_at)["last_stored"] == sent_at
 
 
 def test_an_unreadable_message_is_dead_lettered_and_the_rest_stored(settings, clean_bus, engine):

@@ -77,6 +77,8 @@ export function envApi(envId) {
     archive: (id) => post(`${defs}/${seg(id)}/archive`),
     restore: (id) => post(`${defs}/${seg(id)}/restore`),
     replayStatus: () => get(`${base}/replay/status`),
+    pipeline: () => get(`${base}/pipeline`),
+    ingestion: () => get(`${base}/ingestion`),
     replay: (sessionId) => get(`${base}/replays/${seg(sessionId)}?inline=1`),
   };
 }

@@ -6,7 +6,7 @@ import { useDebounced } from "./hooks.js";
 import { count } from "./time.js";
 
 export const COLORS = ["#6c5ce7", "#00a3a3", "#e17055", "#0984e3", "#d63384", "#2d9d5a", "#f0a500"];
-const ELEMENT_KINDS = new Set(["click", "change", "submit"]);
+const ELEMENT_KINDS = new Set(["click", "change", "submit", "rage_click", "dead_click"]);
 const TEXT_OPS = [["equals", "is"], ["contains", "contains"], ["wildcard", "matches (*)"]];
 
 export const sameName = (a, b) => a.trim().toLowerCase() === b.trim().toLowerCase();

@@ -6,6 +6,8 @@ import { fmtFull } from "./time.js";
 // Ingest keeps a client time that cannot have happened yet (a clock running ahead, no sentAt)
 // under this property and files the event at its receipt time instead.
 export const ORIGINAL_TIME = "$original_time";
+// Frustration signals (the SDK's rage and dead clicks) are shown in red, like Heap's rage clicks.
+export const FRUSTRATION = new Set(["rage_click", "dead_click"]);
 
 const text = (v) => (typeof v === "object" ? JSON.stringify(v) : String(v));
 

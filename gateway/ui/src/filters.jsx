@@ -18,14 +18,21 @@ export const OPERATORS = [
 ];
 const NO_VALUE = new Set(["is_set", "is_not_set"]);
 const opLabel = (op) => (OPERATORS.find(([k]) => k === op) || [op, op])[1];
-const KINDS = [["pageview", "Pageview"], ["click", "Click"], ["change", "Change"], ["submit", "Submit"], ["custom", "Custom event"], ["screen", "Screen view"]];
+const KINDS = [["pageview", "Pageview"], ["click", "Click"], ["change", "Change"], ["submit", "Submit"],
+  ["rage_click", "Rage click"], ["dead_click", "Dead click"], ["custom", "Custom event"], ["screen", "Screen view"]];
+const kindLabel = (kind) => (KINDS.find(([k]) => k === kind) || [kind, String(kind || "event")])[1].toLowerCase();
 
 function eventLabel(event, definitions) {
   if (event.definition_id) {
     const d = definitions.find((x) => String(x.id) === String(event.definition_id));
     return d ? d.name : `definition ${event.definition_id}`;
   }
-  return event.name ? `${event.kind || "event"} “${event.name}”` : `any ${event.kind}`;
+  // A raw kind on a page ("rage click on /checkout") is sent as criteria.
+  const c = event.criteria;
+  if (c && !Array.isArray(c) && typeof c === "object") {
+    return [c.kind ? kindLabel(c.kind) : "event", c.name && `“${c.name}”`, c.path && `on ${c.path}`].filter(Boolean).join(" ");
+  }
+  return event.name ? `${event.kind ? kindLabel(event.kind) : "event"} “${event.name}”` : `any ${kindLabel(event.kind)}`;
 }
 
 export function describe(condition, definitions) {
@@ -95,6 +102,10 @@ function EventChooser({ value, onChange, definitions }) {
         <input placeholder="name (optional)" aria-label="Event name (optional)" value={value.name} data-testid="filter-event-name"
           onInput={(e) => onChange({ ...value, name: e.target.value })} />
       )}
+      {value.ref.startsWith("kind:") && (
+        <input placeholder="on page, e.g. /checkout (optional)" aria-label="On page path (optional, * wildcard)" value={value.path}
+          data-testid="filter-event-path" onInput={(e) => onChange({ ...value, path: e.target.value })} />
+      )}
     </div>
   );
 }
@@ -102,7 +113,7 @@ function EventChooser({ value, onChange, definitions }) {
 function FilterEditor({ type, definitions, properties, suggest, onAdd, onCancel }) {
   const [prop, setProp] = useState({ property: type === "user_property" ? "identity" : "", op: "contains", value: "" });
   const live = definitions.filter((d) => !d.archived);
-  const [evt, setEvt] = useState({ ref: live.length ? `def:${live[0].id}` : "kind:pageview", name: "" });
+  const [evt, setEvt] = useState({ ref: live.length ? `def:${live[0].id}` : "kind:pageview", name: "", path: "" });
   const [to, setTo] = useState(dayOf());
   const [from, setFrom] = useState(addDays(dayOf(), -6));
 
@@ -113,8 +124,10 @@ function FilterEditor({ type, definitions, properties, suggest, onAdd, onCancel 
     // (Turning "850780e9" into 8.5078e14 once made `identity contains 850780e9` match nobody.)
     const condition = { property: prop.property.trim(), op: prop.op, ...(NO_VALUE.has(prop.op) ? {} : { value: prop.value }) };
     if (type === "user_property") return { type, ...condition };
+    const raw = { kind: evt.ref.slice(5), ...(evt.name ? { name: evt.name } : {}) };
+    const path = evt.path.trim();
     const event = evt.ref.startsWith("def:") ? { definition_id: evt.ref.slice(4) }
-      : { kind: evt.ref.slice(5), ...(evt.name ? { name: evt.name } : {}) };
+      : path ? { criteria: { ...raw, path } } : raw;
     return { type: "did_event", event, where: type === "event_property" ? [condition] : [] };
   };
   const valid = type === "seen" ? Boolean(from && to) : type === "did_event" || prop.property.trim();

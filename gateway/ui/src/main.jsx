@@ -8,6 +8,7 @@ import { FeedPage } from "./feed.jsx";
 import { TokensPage } from "./tokens.jsx";
 import { DataSettingsButton } from "./privacy.jsx";
 import { DefinitionsPage } from "./definitions.jsx";
+import { IngestionPage, PipelineBanner } from "./ingestion.jsx";
 import { SessionPage, UserPage } from "./pages.jsx";
 import { Link, hrefOf, linkTo, navigate, useRoute } from "./router.jsx";
 import { setZone } from "./time.js";
@@ -73,7 +74,8 @@ function TrialBadge({ status }) {
 }
 
 // The pages of the top bar; another page adds itself here.
-const NAV = [["feed", "Users & Sessions", ["feed", "user", "session"]], ["definitions", "Definitions", ["definitions"]]];
+const NAV = [["feed", "Users & Sessions", ["feed", "user", "session"]], ["definitions", "Definitions", ["definitions"]],
+  ["ingestion", "Ingestion", ["ingestion"]]];
 
 function Toast({ toast, onDismiss }) {
   useEffect(() => {
@@ -138,6 +140,7 @@ function Shell({ me, onLogout }) {
   if (route.page === "user") page = <UserPage userId={route.id} view={view} />;
   else if (route.page === "session") page = <SessionPage sessionId={route.id} />;
   else if (route.page === "definitions") page = <DefinitionsPage />;
+  else if (route.page === "ingestion") page = <IngestionPage />;
   else page = <FeedPage view={view} />;
   return (
     <EnvContext.Provider value={context}>
@@ -155,13 +158,13 @@ function Shell({ me, onLogout }) {
           <TrialBadge status={trial} />
           <DataSettingsButton envId={envId} />
           <select class="env-select" value={envId} aria-label="Environment" data-testid="env-select"
-            onChange={(e) => navigate(hrefOf(route.page === "definitions" ? "definitions" : "feed", null, { env: e.target.value, tz: route.query.tz }))}>
+            onChange={(e) => navigate(hrefOf(["definitions", "ingestion"].includes(route.page) ? route.page : "feed", null, { env: e.target.value, tz: route.query.tz }))}>
             {me.environments.map((env) => <option value={env.id}>{env.name} ({env.id})</option>)}
           </select>
           <span class="account" title={me.email}>{me.email}</span>
           <button class="btn ghost small" onClick={onLogout} data-testid="sign-out">Sign out</button>
         </header>
-        <main class="content">{page}</main>
+        <main class="content"><PipelineBanner />{page}</main>
         <Toast toast={toast} onDismiss={() => setToast(null)} />
       </div>
     </EnvContext.Provider>

@@ -2,6 +2,7 @@
 // an event jumps there; a phone's recording plays inside a device frame.
 import { useContext, useEffect, useRef, useState } from "preact/hooks";
 import { EnvContext } from "./context.js";
+import { FRUSTRATION } from "./event.jsx";
 import { platformOf } from "./icons.jsx";
 import { fmtTime } from "./time.js";
 
@@ -92,7 +93,7 @@ export function ReplayView({ sessionId }) {
       {!state.loading && !state.error && (
         <ol class="replay-events" aria-label="Events of this session" data-testid="replay-events">
           {state.events.map((event, i) => (
-            <li class={`${i === current ? "current" : ""} ${event.definition ? "defined" : "raw"}`}
+            <li class={`${i === current ? "current" : ""} ${event.definition ? "defined" : "raw"} ${FRUSTRATION.has(event.kind) ? "frustration" : ""}`}
               data-testid="replay-event" data-current={i === current ? "true" : "false"}>
               <button onClick={() => jump(i)} aria-current={i === current ? "step" : undefined}>
                 <span class="marker" style={event.definition ? { background: event.definition.color } : undefined} />

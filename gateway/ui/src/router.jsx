@@ -1,8 +1,10 @@
 // The whole view lives in the URL, so a reload, Back, a bookmark or a shared link shows it again.
-// The path picks the page (/, /users/<id>, /sessions/<id>, /definitions); the query holds the rest.
+// The path picks the page (/, /users/<id>, /sessions/<id>, /definitions, /ingestion); the query holds the rest.
 import { useEffect, useState } from "preact/hooks";
 
-const PAGES = [[/^\/users\/(.+)$/, "user"], [/^\/sessions\/(.+)$/, "session"], [/^\/definitions\/?$/, "definitions"]];
+const PAGES = [[/^\/users\/(.+)$/, "user"], [/^\/sessions\/(.+)$/, "session"], [/^\/definitions\/?$/, "definitions"],
+  [/^\/ingestion\/?$/, "ingestion"]];
+const NO_ID = new Set(["definitions", "ingestion"]);
 
 // What a view carries to the next page: environment, window, filters, time zone and list mode.
 export const SHARED = ["env", "range", "from", "to", "f", "tz", "view"];
@@ -10,7 +12,7 @@ export const SHARED = ["env", "range", "from", "to", "f", "tz", "view"];
 export function parseLocation(loc = window.location) {
   for (const [pattern, page] of PAGES) {
     const match = loc.pathname.match(pattern);
-    if (match) return { page, id: page === "definitions" ? null : decodeURIComponent(match[1]), query: queryOf(loc.search) };
+    if (match) return { page, id: NO_ID.has(page) ? null : decodeURIComponent(match[1]), query: queryOf(loc.search) };
   }
   return { page: "feed", id: null, query: queryOf(loc.search) };
 }
@@ -23,6 +25,7 @@ export function pathOf(page, id) {
   if (page === "user") return `/users/${encodeURIComponent(id)}`;
   if (page === "session") return `/sessions/${encodeURIComponent(id)}`;
   if (page === "definitions") return "/definitions";
+  if (page === "ingestion") return "/ingestion";
   return "/";
 }
 

@@ -1,7 +1,7 @@
 // One user in the feed: identifier, property summary, recent sessions, a session's events.
 import { useContext, useEffect, useRef, useState } from "preact/hooks";
 import { BrowserIcon, PLATFORM_LABELS, PlatformIcons, PlayIcon, platformOf } from "./icons.jsx";
-import { EventPanel } from "./event.jsx";
+import { EventPanel, FRUSTRATION } from "./event.jsx";
 import { EnvContext } from "./context.js";
 import { useVisible } from "./hooks.js";
 import { Link, linkTo } from "./router.jsx";
@@ -29,7 +29,33 @@ function sessionDetails(session, platform) {
     session.country ? `Country: ${session.country}` : null,
     session.landing_page ? `Landing page: ${session.landing_page}` : null,
     session.referrer ? `Referrer: ${session.referrer}` : null,
+    ...summaryDetails(session.summary),
   ].filter(Boolean);
+}
+
+// The summary the sessions service computes when read (docs/frustration-and-pipeline.md).
+function summaryDetails(summary) {
+  if (!summary) return [];
+  return [
+    summary.entry_page ? `Entry page: ${summary.entry_page}` : null,
+    summary.exit_page ? `Exit page: ${summary.exit_page}` : null,
+    `Active time: ${fmtDuration(summary.active_s)}`,
+    summary.bounce ? "Bounce: one page, no interaction" : null,
+  ];
+}
+
+function SessionSummary({ session }) {
+  const summary = session.summary;
+  if (!summary) return <span class="session-meta">{fmtDuration(session.duration_s)} · {count(session.event_count, "event")}</span>;
+  const frustration = [summary.rage_clicks && count(summary.rage_clicks, "rage click"),
+    summary.dead_clicks && count(summary.dead_clicks, "dead click")].filter(Boolean);
+  return (
+    <span class="session-summary" data-testid="session-summary">
+      <span class="session-meta">{fmtDuration(session.duration_s)} ({fmtDuration(summary.active_s)} active) · {count(summary.pages_viewed, "page")} · {count(session.event_count, "event")}</span>
+      {summary.bounce && <span class="bounce-badge" data-testid="bounce">bounce</span>}
+      {frustration.length > 0 && <span class="frustration-count" data-testid="frustration-count">{frustration.join(", ")}</span>}
+    </span>
+  );
 }
 
 export function SessionRow({ session, selected, matched, onSelect, onPlay }) {
@@ -48,7 +74,7 @@ export function SessionRow({ session, selected, matched, onSelect, onPlay }) {
       )}
       <button class="session-main" onClick={() => onSelect(session)} aria-pressed={selected ? "true" : "false"} data-testid="session-open">
         <span class="session-time">{fmtDateTime(session.start)}</span>
-        <span class="session-meta">{fmtDuration(session.duration_s)} · {count(session.event_count, "event")}</span>
+        <SessionSummary session={session} />
       </button>
       <span class="icons has-tip" tabIndex={0} role="group" data-testid="session-icons" aria-label={details.join(", ")}>
         <span class={`platform-icon p-${platform}`} data-platform={platform}><Icon /></span>
@@ -91,13 +117,16 @@ export function SessionEvents({ session, urlEvent, onOpenEvent, header = true })
       <ol class="timeline" aria-label="Events of this session">
         {events.map((event) => {
           const isDefined = !!event.definition;
+          const frustrated = FRUSTRATION.has(event.kind);
           return (
-            <li class={`event ${isDefined ? "defined" : "raw"} ${event.event_id === openId ? "open" : ""}`}
-              data-testid="event" data-defined={isDefined ? "true" : "false"} data-event-id={event.event_id}>
+            <li class={`event ${isDefined ? "defined" : "raw"} ${frustrated ? "frustration" : ""} ${event.event_id === openId ? "open" : ""}`}
+              data-testid="event" data-defined={isDefined ? "true" : "false"} data-event-id={event.event_id}
+              data-frustration={frustrated ? event.kind : undefined}>
               <button class="event-button" onClick={() => choose(event.event_id === openId ? null : event.event_id)}
                 aria-expanded={event.event_id === openId ? "true" : "false"}>
                 <span class="marker" style={isDefined ? { background: event.definition.color || "#6c5ce7" } : undefined} />
                 <span class="event-name">{event.display_name}</span>
+                {frustrated && <span class="frustration-badge">{event.kind === "rage_click" ? "rage" : "dead"}</span>}
                 <span class="event-time">{fmtTime(event.time)}</span>
               </button>
             </li>
@@ -134,6 +163,9 @@ function summary(user) {
   return rows;
 }
 
+// A user with an event in the last 5 minutes (the sessions service says so).
+const Online = () => <span class="online" data-testid="online-now"><span class="online-dot" aria-hidden="true" />online now</span>;
+
 export function Avatar({ user }) {
   return <div class="avatar" aria-hidden="true">{(user.display_name || "?").slice(0, 1).toUpperCase()}</div>;
 }
@@ -162,7 +194,7 @@ export function UserCard({ user, focused, actions }) {
         <Avatar user={user} />
         <div class="user-title">
           <h2 class="user-name" data-testid="user-name"><Link href={linkTo(route, "user", user.user_id)}><UserName user={user} /></Link></h2>
-          <div class="muted small">{user.identity ? "Identified user" : "Anonymous user"} · {count(user.session_count ?? sessions.length, "session")} · active {relative(user.last_seen)}</div>
+          <div class="muted small">{user.identity ? "Identified user" : "Anonymous user"} · {count(user.session_count ?? sessions.length, "session")} · {user.online ? <Online /> : `active ${relative(user.last_seen)}`}</div>
         </div>
       </div>
       <div class="user-body">
@@ -208,7 +240,7 @@ export function UserRow({ user, focused }) {
         })}
       </span>
       <span class="small">{count(user.session_count ?? sessions.length, "session")}</span>
-      <span class="small muted" title={fmtFull(user.last_seen)}>active {relative(user.last_seen)}</span>
+      <span class="small muted" title={fmtFull(user.last_seen)}>{user.online ? <Online /> : `active ${relative(user.last_seen)}`}</span>
     </article>
   );
 }

@@ -1,7 +1,8 @@
 /** Autocapture (docs/semantics.md R8, R22): pageviews on load and URL changes, clicks, changes, submits. */
 import { eventElement, isIgnored } from "./dom";
+import type { Signal } from "./frustration";
 
-export type InteractionKind = "click" | "change" | "submit";
+export type InteractionKind = "click" | "change" | "submit" | Signal;
 
 export interface Capturer {
   pageview(): void;
@@ -10,13 +11,16 @@ export interface Capturer {
 
 const CHANGEABLE = new Set(["input", "select", "textarea"]);
 
-export function installAutocapture(capturer: Capturer, win: Window = window): void {
+/** `clicks` hears every captured click and every URL change (frustration.ts). */
+export function installAutocapture(capturer: Capturer, win: Window = window,
+  clicks?: { click(el: Element): void; settle(): void }): void {
   const doc = win.document;
   let lastUrl = "";
   // popstate and hashchange both fire on a hash navigation; one URL change is one pageview.
   const onUrl = () => {
     if (win.location.href === lastUrl) return;
     lastUrl = win.location.href;
+    clicks?.settle();
     capturer.pageview();
   };
 
@@ -31,12 +35,14 @@ export function installAutocapture(capturer: Capturer, win: Window = window): vo
   win.addEventListener("popstate", onUrl);
   win.addEventListener("hashchange", onUrl);
 
-  const listen = (type: InteractionKind, accept: (el: Element) => boolean) => {
+  const listen = (type: "click" | "change" | "submit", accept: (el: Element) => boolean) => {
     doc.addEventListener(
       type,
       (event) => {
         const el = eventElement(event.target);
-        if (el && accept(el) && !isIgnored(el)) capturer.interaction(type, el);
+        if (!el || !accept(el) || isIgnored(el)) return;
+        capturer.interaction(type, el);
+        if (type === "click") clicks?.click(el);
       },
       true, // capture phase: a handler calling stopPropagation cannot hide the event
     );

@@ -15,6 +15,7 @@
  */
 import { installAutocapture, type InteractionKind } from "./autocapture";
 import { hierarchy, targetHref, targetText } from "./dom";
+import { watchClicks, type DeadRule, type RageRule } from "./frustration";
 import { identify as identifyState, resetIdentity as resetState, type UserState } from "./identity";
 import { random53, uuid, keyTag } from "./ids";
 import { campaignFrom, pageContext } from "./page";
@@ -33,6 +34,8 @@ export interface Options {
   replay?: boolean; // record the session with rrweb (lazily loaded); default false
   autocapture?: boolean; // pageviews, clicks, changes, submits; default true
   disableTextCapture?: boolean; // never send target text
+  rageClicks?: RageRule | false; // { clicks: 3, withinMs: 1000 } by default; false: not detected
+  deadClicks?: DeadRule | false; // { withinMs: 1000 } by default; false: not detected
   flushDelayMs?: number;
 }
 
@@ -96,7 +99,12 @@ export class Footfall {
     document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && hide());
     window.addEventListener("online", () => this.queue.retryNow());
 
-    if (options.autocapture !== false) installAutocapture(this);
+    if (options.autocapture !== false) {
+      // Replay chunks go to the replay service's own host, which the core does not know.
+      const ours = (url: string) => url.startsWith(`${host}/v1/`) || url.includes("/replay/v1/");
+      installAutocapture(this, window, watchClicks((signal, el) => this.interaction(signal, el), ours,
+        options.rageClicks, options.deadClicks));
+    }
     for (const [method, args] of this.early.splice(0)) (this as unknown as Record<string, (...a: unknown[]) => void>)[method](...args);
     if (options.replay) this.loadReplay();
   }
