@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from footfall.config import Settings, get_settings, require_secrets
 from footfall.web import ApiError, OpenAPI, create_service_app, nul_path
-from gateway import api, controlplane, definitions, environments, privacy_api, ui
+from gateway import api, controlplane, definitions, environments, exports_api, privacy_api, segments, ui
 from gateway.environments import keep_write_keys_in_redis, redis_client
 from gateway.store import get_engine
 from gateway.upstream import Services
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None):
     app = create_service_app(
         "gateway",
         [controlplane.auth_bp, controlplane.envs_bp, api.bp, definitions.bp, privacy_api.bp,
+         segments.bp, exports_api.bp,
          *_replay_blueprints(), ui.bp],
         settings=settings,
         readiness={"database": database, "redis": lambda: redis_client(settings).ping()},
