@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from footfall.messages import UserSnapshot
+from footfall.messages import UserMerge, UserSnapshot
 from services.sessions import csv_export, facts
 from services.sessions.app import create_app
 from services.sessions.feed import feed_query
-from tests.sessions.conftest import ENV, ev, store_now
+from services.sessions.merges import apply_merges
+from tests.sessions.conftest import ENV, T0, ev, store_now
 
 BASE = f"/internal/v1/envs/{ENV}"
 PRO = json.dumps([{"type": "user_property", "property": "plan", "op": "equals", "value": "pro"}])
@@ -94,3 +95,33 @@ def test_a_large_csv_streams_with_flat_memory(engine):
     assert lines == 50_001
     assert biggest < 2 * csv_export.ROWS_PER_FETCH * 120  # a fetch's worth of lines, never the file
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 60_000  # KB
+
+
+@pytest.mark.parametrize("filters", [
+    [{"type": "did_event", "event": {"kind": "custom", "name": "Buy"}}],
+    [{"type": "did_event", "event": {"kind": "pageview"}}, {"type": "user_property", "property": "plan",
+                                                             "op": "equals", "value": "pro"}],
+    [{"type": "did_event", "event": {"kind": "custom"}, "where": [{"property": "value", "op": "gt", "value": 10}]}],
+    [{"type": "did_event", "event": {"kind": "pageview"}}, {"type": "did_event", "event": {"name": "Buy"}}],
+])
+def test_all_users_are_those_the_feed_pages_through(client, engine, filters):
+    """The export's own plan for did_event (owners of matching events, merges followed) lists the
+    users the feed's pages list, for a window ending now and one in the past."""
+    store_now(engine, [ev("m1", 5), ev("m2", 6, kind="custom", name="Buy", properties={"value": 30}),
+                       ev("m3", 7, kind="custom", name="Buy", properties={"value": 5}), ev("m4", 8),
+                       ev("m5", -3 * 24 * 60, kind="custom", name="Buy", properties={"value": 50})])
+    with engine.begin() as conn:
+        facts.apply_snapshots(conn, ENV, [UserSnapshot(user_id=u, version=1, properties={"plan": "pro"})
+                                          for u in ("m1", "m3", "m4")])
+        apply_merges(conn, ENV, [UserMerge(from_user_id="m2", into_user_id="m4", at=T0)])
+    for window in ({}, {"from": (T0 - timedelta(days=4)).isoformat(), "to": (T0 - timedelta(days=2)).isoformat()}):
+        params = {**window, "filter": json.dumps(filters)}
+        paged, cursor = [], None
+        while True:
+            page = client.get(f"{BASE}/users", query_string={**params, "limit": 1, **({"cursor": cursor} if cursor else {})}).json
+            paged += [u["user_id"] for u in page["users"]]
+            if not (cursor := page["next_cursor"]):
+                break
+        _, rows = read(client, columns="user_id", **params)
+        assert [r[0] for r in rows[1:]] == paged
+        assert client.get(f"{BASE}/feed/count", query_string=params).json["count"] == len(paged)
