@@ -171,7 +171,8 @@ def start(env_id: str, params: dict, view: dict, columns: list[str], properties:
         conn.execute(exports.insert().values(
             id=export_id, env_id=env_id, status="running", request=request, rows_total=total, rows_done=0,
             bytes=0, object_key=key, created_by=who, created_at=now, updated_at=now))
-    query = {**params, "columns": ",".join(columns), "properties": ",".join(properties)}
+    # The count was read a moment ago: users active since then may join, never past the bound.
+    query = {**params, "columns": ",".join(columns), "properties": ",".join(properties), "limit": MAX_ROWS}
     threading.Thread(target=_run, args=(export_id, key, f"{internal}/feed/csv", query, settings, services),
                      name=f"export-{export_id}", daemon=True).start()
     return get(env_id, export_id, settings)

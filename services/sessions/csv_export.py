@@ -29,6 +29,7 @@ from services.sessions.tables import events, merges, users
 bp = Blueprint("sessions_csv", __name__, url_prefix="/internal/v1/envs/<env_id>")
 
 ROWS_PER_FETCH = 5_000
+MAX_ROWS = 1_000_000  # an export's bound; the gateway refuses bigger ones before asking
 COLUMNS = ("user_id", "identity", "display_name", "first_seen", "last_seen", "sessions")
 MAX_PROPERTIES = 50
 MAX_PROPERTY_NAME = 200
@@ -41,7 +42,9 @@ QUERY = {
 }
 CSV_QUERY = {**QUERY,
              "columns": {"type": "string", "description": f"comma-separated, of {', '.join(COLUMNS)}"},
-             "properties": {"type": "string", "description": "comma-separated property names"}}
+             "properties": {"type": "string", "description": "comma-separated property names"},
+             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_ROWS,
+                       "description": f"at most this many users (default {MAX_ROWS:,})"}}
 
 
 def _engine() -> Engine:
@@ -154,5 +157,8 @@ def rows_csv(engine: Engine, selection, columns: list[str], properties: list[str
 def users_csv(env_id: str):
     columns = _names(request.args.get("columns"), "columns", COLUMNS, len(COLUMNS)) or list(COLUMNS)
     properties = _names(request.args.get("properties"), "properties", None, MAX_PROPERTIES)
-    selection = _selection(env_id)
+    raw = request.args.get("limit", str(MAX_ROWS))
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_ROWS:
+        raise ApiError(400, f"limit: an integer from 1 to {MAX_ROWS:,}", field="limit")
+    selection = _selection(env_id).limit(int(raw))
     return Response(rows_csv(_engine(), selection, columns, properties), mimetype="text/csv")

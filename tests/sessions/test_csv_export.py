@@ -125,3 +125,11 @@ def test_all_users_are_those_the_feed_pages_through(client, engine, filters):
         _, rows = read(client, columns="user_id", **params)
         assert [r[0] for r in rows[1:]] == paged
         assert client.get(f"{BASE}/feed/count", query_string=params).json["count"] == len(paged)
+
+
+def test_limit_bounds_the_rows(client, people):
+    _, rows = read(client, columns="user_id", limit="2")
+    assert [r[0] for r in rows[1:]] == ["u1", "u3"]
+    for bad in ("0", "1000001", "x"):
+        response = client.get(f"{BASE}/feed/csv", query_string={"limit": bad})
+        assert response.status_code == 400 and response.json["error"]["field"] == "limit"

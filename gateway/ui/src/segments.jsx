@@ -3,7 +3,7 @@
 import { useContext, useEffect, useRef, useState } from "preact/hooks";
 import { EnvContext } from "./context.js";
 import { useDismiss } from "./hooks.js";
-import { currentZone } from "./time.js";
+import { BROWSER_ZONE, currentZone } from "./time.js";
 import { ChevronIcon } from "./icons.jsx";
 import { searchOf } from "./search.jsx";
 
@@ -16,13 +16,13 @@ export function viewBody(view, search) {
   };
 }
 
-// The feed's URL query of a saved view (tz only when it differs from the one shown now).
+// The feed's URL query of a saved view, in the zone its days were days of.
 export function queryOfSegment(segment) {
   const { range, from, to } = segment.timeline;
   return {
     range: range === "7d" ? null : range, from: range === "custom" ? from : null, to: range === "custom" ? to : null,
     f: segment.filters.length ? JSON.stringify(segment.filters) : null, q: segment.q || null,
-    tz: segment.zone && segment.zone !== currentZone() ? segment.zone : undefined,
+    tz: segment.zone && segment.zone !== BROWSER_ZONE ? segment.zone : null,
   };
 }
 
