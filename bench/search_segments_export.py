@@ -30,7 +30,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.gateway import Generated  # noqa: E402
+from bench.gateway import Generated
 
 
 def _free_port() -> int:
