@@ -2,12 +2,10 @@
 moto's S3 server, with three users in env acme: for segments, exports and search end to end."""
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlalchemy import text
 
 from footfall.db import make_engine
@@ -16,28 +14,11 @@ from gateway.app import create_app
 from services.sessions import events_path, facts
 from services.sessions.app import create_app as sessions_app
 from tests.gateway.standins import Served
+from tests.replay.conftest import s3_endpoint  # noqa: F401 (fixture: moto's S3 server)
 from tests.sessions.conftest import body, ev
 from tests.support import migrate_fresh, truncate_schema
 
-AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": "us-east-1"}
 ENV = "acme"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    saved = {key: os.environ.get(key) for key in AWS_TEST_ENV}
-    os.environ.update(AWS_TEST_ENV)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,16 @@ def engine(settings, sessions_schema):
     engine.dispose()
 
 
+@pytest.fixture
+def client(settings, engine):
+    """The sessions service's app (its internal API) through Flask's test client."""
+    from services.sessions.app import create_app
+
+    app = create_app(settings)
+    yield app.test_client()
+    app.extensions["sessions_engine"].dispose()
+
+
 def ev(user="100", minutes=0.0, *, source="web", kind="pageview", event_id=None, session_id=None,
        env=ENV, **fields) -> Event:
     """A canonical event `minutes` after T0 for anonymous user `user`."""

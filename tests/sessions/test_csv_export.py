@@ -10,20 +10,12 @@ from sqlalchemy import text
 
 from footfall.messages import UserMerge, UserSnapshot
 from services.sessions import csv_export, facts
-from services.sessions.app import create_app
 from services.sessions.feed import feed_query
 from services.sessions.merges import apply_merges
 from tests.sessions.conftest import ENV, T0, ev, store_now
 
 BASE = f"/internal/v1/envs/{ENV}"
 PRO = json.dumps([{"type": "user_property", "property": "plan", "op": "equals", "value": "pro"}])
-
-
-@pytest.fixture
-def client(settings, engine):
-    app = create_app(settings)
-    yield app.test_client()
-    app.extensions["sessions_engine"].dispose()
 
 
 @pytest.fixture

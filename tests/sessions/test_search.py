@@ -10,19 +10,11 @@ from sqlalchemy import delete, insert, select
 
 from footfall.messages import UserSnapshot
 from services.sessions import facts, search
-from services.sessions.app import create_app
 from services.sessions.feed import feed_query
 from services.sessions.tables import users
 from tests.sessions.conftest import ENV, T0, ev, store_now
 
 BASE = f"/internal/v1/envs/{ENV}"
-
-
-@pytest.fixture
-def client(settings, engine):
-    app = create_app(settings)
-    yield app.test_client()
-    app.extensions["sessions_engine"].dispose()
 
 
 @pytest.fixture
