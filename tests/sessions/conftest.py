@@ -9,6 +9,7 @@ import pytest
 from footfall.db import make_engine
 from footfall.messages import Event, EventsCaptured, encode
 from services.sessions import events_path
+from services.sessions.app import create_app
 from services.sessions.tables import SCHEMA
 from tests.support import migrate_fresh, truncate_schema
 
@@ -33,8 +34,6 @@ def engine(settings, sessions_schema):
 @pytest.fixture
 def client(settings, engine):
     """The sessions service's app (its internal API) through Flask's test client."""
-    from services.sessions.app import create_app
-
     app = create_app(settings)
     yield app.test_client()
     app.extensions["sessions_engine"].dispose()
