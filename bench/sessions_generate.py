@@ -82,7 +82,15 @@ insert into users (env_id, user_id, identity, properties, version, first_seen, l
 select cast(:env as text), anon_user_id,
        case when anon_user_id::bigint % 3 = 0 then 'user' || anon_user_id || '@shop.test' end,
        jsonb_build_object('plan', (array['free', 'pro', 'team'])[1 + anon_user_id::bigint % 3],
-                          'age', 18 + anon_user_id::bigint % 50),
+                          'age', 18 + anon_user_id::bigint % 50,
+                          'name', (array['Ada', 'Grace', 'Alan', 'Linus', 'Barbara', 'Edsger'])
+                                      [1 + anon_user_id::bigint % 6]
+                                  || ' ' || (array['Lovelace', 'Hopper', 'Turing', 'Torvalds', 'Liskov'])
+                                      [1 + anon_user_id::bigint / 6 % 5]
+                                  || ' ' || anon_user_id)
+       || case when anon_user_id::bigint % 3 = 0
+               then jsonb_build_object('email', 'user' || anon_user_id || '@shop.test')
+               else '{}'::jsonb end,
        1, min(start), max("end"), count(*)
 from sessions where env_id = :env group by anon_user_id
 """

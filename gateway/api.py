@@ -24,6 +24,8 @@ FEED_QUERY = {
                "did_event (definition_id or kind/name, optional where), seen"},
     "cursor": {"type": "string"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+    "q": {"type": "string", "description": "search (2 to 200 characters, case-insensitive substring of "
+          "identity, email, name or user id); combines with `filter`"},
 }
 SESSION_SCHEMA = {"type": "object", "required": ["session_id", "start", "end", "replay"], "properties": {
     "session_id": {"type": "string"}, "start": {"type": "string"}, "end": {"type": "string"},
@@ -121,7 +123,7 @@ def present(**values) -> dict:
 def users_feed(env_id: str):
     start, end = compose.window(request.args.get("from"), request.args.get("to"))
     params = present(**{"from": start, "to": end, "filter": _filter_param(env_id),
-                        "cursor": request.args.get("cursor"), "limit": _limit()})
+                        "cursor": request.args.get("cursor"), "limit": _limit(), "q": request.args.get("q")})
     feed = services().sessions.get(internal(env_id, "/users"), params)
     now, trial = datetime.now(timezone.utc), _trial(env_id)
     for user in feed.get("users", []):

@@ -12,7 +12,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from footfall.config import Settings, get_settings, require_secrets
 from footfall.web import ApiError, OpenAPI, create_service_app, nul_path
-from gateway import api, controlplane, definitions, environments, pipeline, privacy_api, ui
+from gateway import (
+    api,
+    controlplane,
+    definitions,
+    environments,
+    exports_api,
+    pipeline,
+    privacy_api,
+    segments,
+    ui,
+)
 from gateway.environments import keep_write_keys_in_redis, redis_client
 from gateway.replay import api as replay_api
 from gateway.replay import trial
@@ -34,7 +44,7 @@ def create_app(settings: Settings | None = None):
     app = create_service_app(
         "gateway",
         [controlplane.auth_bp, controlplane.envs_bp, api.bp, definitions.bp, privacy_api.bp, pipeline.bp,
-         replay_api.bp, ui.bp],
+         segments.bp, exports_api.bp, replay_api.bp, ui.bp],
         settings=settings,
         readiness={"database": database, "redis": lambda: redis_client(settings).ping()},
         openapi=OpenAPI("Footfall API", description="The Users & Sessions feed, event definitions, "

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from footfall.web import ApiError, found, operation
-from services.sessions import deletion, export, feed
+from services.sessions import deletion, export, feed, search
 from services.sessions.filters import parse_filters
 
 bp = Blueprint("sessions", __name__, url_prefix="/internal/v1/envs/<env_id>")
@@ -46,20 +46,23 @@ PAGE_QUERY = {
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
 }
 JSON_OBJECT = {"type": "object"}
+SEARCH_QUERY = {**PAGE_QUERY, "q": {"type": "string", "minLength": search.MIN_CHARS, "maxLength": search.MAX_CHARS,
+                                    "description": "search: identity, email, name or user id (substring)"}}
 
 
 @bp.get("/users")
-@operation("Users active in a window, most recent first (keyset pagination)", query=PAGE_QUERY,
+@operation("Users active in a window, most recent first (keyset pagination)", query=SEARCH_QUERY,
            responses={200: JSON_OBJECT, 400: "invalid parameter"}, tags=["feed"])
 def list_users(env_id: str):
     params, filters = _params(), parse_filters(request.args.get("filter"))
+    query = search.parse_query(request.args.get("q"))
     now = datetime.now(UTC)
     start = params.from_ or now - DEFAULT_WINDOW
     if params.to is not None and params.to < start:
         raise ApiError(400, "to is before from", field="to")
     end = None if params.to is None or params.to >= now - NOW_SLACK else params.to
     with _engine().connect() as conn:
-        return feed.feed(conn, env_id, start, end, filters, params.cursor, params.limit)
+        return feed.feed(conn, env_id, start, end, filters, params.cursor, params.limit, query)
 
 
 @bp.get("/users/<user_id>")

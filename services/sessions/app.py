@@ -7,7 +7,7 @@ from sqlalchemy import text
 from footfall.config import Settings, get_settings
 from footfall.db import make_engine
 from footfall.web import OpenAPI, configure_logging, create_service_app
-from services.sessions import api
+from services.sessions import api, csv_export
 from services.sessions.tables import SCHEMA
 
 
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None):
             conn.execute(text("select 1"))
 
     app = create_service_app(
-        "sessions", [api.bp], settings=settings, readiness={"database": database},
+        "sessions", [api.bp, csv_export.bp], settings=settings, readiness={"database": database},
         openapi=OpenAPI("Footfall sessions", description="Events, sessions and the users feed"),
     )
     app.extensions["sessions_engine"] = engine

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from footfall.web import ApiError
 from services.sessions.filters import DidEvent, Filter, Seen, any_event_predicate, user_predicate
+from services.sessions.search import predicate as search_predicate
 from services.sessions.summary import with_summaries
 from services.sessions.tables import events, merges, owner_of, sessions, users
 
@@ -81,7 +82,7 @@ def user_json(row, now: datetime | None = None) -> dict:
 
 
 def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list[Filter],
-               after: list | None, limit: int, probe: bool = True):
+               after: list | None, limit: int, probe: bool = True, search: str | None = None):
     """The SELECT of one feed page (limit + 1 rows, to know whether there is a next page).
 
     Users come by most recent activity (last_seen), newest first. A window that ends in the past
@@ -94,6 +95,8 @@ def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list
         seen = Seen(type="seen", to=end, **{"from": start})
         query = query.where(user_predicate(seen, env_id, start, end, probe))
     query = query.where(*[user_predicate(f, env_id, start, end, probe) for f in filters])
+    if search:
+        query = query.where(search_predicate(search))
     if after is not None:
         query = query.where(tuple_(users.c.last_seen, users.c.user_id)
                             < tuple_(literal(after[0]), literal(after[1])))
@@ -121,9 +124,9 @@ LATEST_SESSIONS = text("""
 
 
 def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
-         filters: list[Filter], cursor: str | None, limit: int) -> dict:
-    """One page of the users feed, most recent activity first."""
-    rows = _page(conn, env_id, start, end, filters, decode_cursor(cursor, 2), limit)
+         filters: list[Filter], cursor: str | None, limit: int, search: str | None = None) -> dict:
+    """One page of the users feed, most recent activity first (`search`: search.py)."""
+    rows = _page(conn, env_id, start, end, filters, decode_cursor(cursor, 2), limit, search)
     page, more = rows[:limit], len(rows) > limit
     ids = [r.user_id for r in page]
     latest: dict[str, list] = {i: [] for i in ids}
@@ -140,20 +143,21 @@ def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
 
 
 def _page(conn: Connection, env_id: str, start: datetime, end: datetime | None,
-          filters: list[Filter], after: list | None, limit: int) -> list:
+          filters: list[Filter], after: list | None, limit: int, search: str | None = None) -> list:
     """The page's user rows: per-user probes first; past a budget, the planner's semi-join."""
     if not any(isinstance(f, DidEvent) for f in filters):
-        return conn.execute(feed_query(env_id, start, end, filters, after, limit)).all()
+        return conn.execute(feed_query(env_id, start, end, filters, after, limit, search=search)).all()
     try:
         with conn.begin_nested():
             conn.execute(text(f"set local statement_timeout = {PROBE_BUDGET_MS}"))
-            rows = conn.execute(feed_query(env_id, start, end, filters, after, limit)).all()
+            rows = conn.execute(feed_query(env_id, start, end, filters, after, limit, search=search)).all()
         conn.execute(text("set local statement_timeout to default"))
         return rows
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != QUERY_CANCELED:
             raise
-    return conn.execute(feed_query(env_id, start, end, filters, after, limit, probe=False)).all()
+    return conn.execute(feed_query(env_id, start, end, filters, after, limit, probe=False,
+                                   search=search)).all()
 
 
 def _matched_sessions(conn: Connection, env_id: str, ids: list[str], filters: list[Filter],

@@ -9,6 +9,7 @@ import pytest
 from footfall.db import make_engine
 from footfall.messages import Event, EventsCaptured, encode
 from services.sessions import events_path
+from services.sessions.app import create_app
 from services.sessions.tables import SCHEMA
 from tests.support import migrate_fresh, truncate_schema
 
@@ -28,6 +29,14 @@ def engine(settings, sessions_schema):
     truncate_schema(engine, SCHEMA)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def client(settings, engine):
+    """The sessions service's app (its internal API) through Flask's test client."""
+    app = create_app(settings)
+    yield app.test_client()
+    app.extensions["sessions_engine"].dispose()
 
 
 def ev(user="100", minutes=0.0, *, source="web", kind="pageview", event_id=None, session_id=None,

@@ -5,7 +5,6 @@ import orjson
 from sqlalchemy import func, select
 
 from footfall import bus
-from footfall.pipeline_lag import Marks, lag
 from footfall.messages import (
     DefinitionChanged,
     EventsCaptured,
@@ -16,6 +15,7 @@ from footfall.messages import (
     UserSnapshot,
     UsersUpdated,
 )
+from footfall.pipeline_lag import Marks, lag
 from services.sessions.consumer import EventsConsumer, FactsConsumer
 from services.sessions.tables import events, owner_of, sessions, users
 from tests.sessions.conftest import ENV, T0, ev

@@ -44,7 +44,9 @@ def test_a_session_summary(engine):
 
 
 def test_feed_and_user_sessions_carry_summaries_and_online_now(settings, engine):
-    minutes_ago = lambda m: (datetime.now(UTC) - T0).total_seconds() / 60 - m
+    def minutes_ago(m):
+        return (datetime.now(UTC) - T0).total_seconds() / 60 - m
+
     store_now(engine, [
         ev("ann", minutes_ago(2), session_id="now", page=page("/checkout")),
         ev("ann", minutes_ago(60 * 3), session_id="before", page=page("/")),

@@ -48,6 +48,8 @@ export async function request(method, path, body) {
 export const get = (path) => request("GET", path);
 export const post = (path, body) => request("POST", path, body === undefined ? {} : body);
 export const put = (path, body) => request("PUT", path, body);
+export const patch = (path, body) => request("PATCH", path, body);
+export const del = (path) => request("DELETE", path);
 
 export function envApi(envId) {
   const base = `/api/v1/environments/${encodeURIComponent(envId)}`;
@@ -80,5 +82,12 @@ export function envApi(envId) {
     pipeline: () => get(`${base}/pipeline`),
     ingestion: () => get(`${base}/ingestion`),
     replay: (sessionId) => get(`${base}/replays/${seg(sessionId)}?inline=1`),
+    segments: () => get(`${base}/segments`),
+    createSegment: (body) => post(`${base}/segments`, body),
+    updateSegment: (id, body) => patch(`${base}/segments/${seg(id)}`, body),
+    deleteSegment: (id) => del(`${base}/segments/${seg(id)}`),
+    segmentCount: (id) => get(`${base}/segments/${seg(id)}/count`),
+    startExport: (body) => post(`${base}/exports`, body),
+    exportStatus: (id) => get(`${base}/exports/${seg(id)}`),
   };
 }

@@ -10,6 +10,9 @@ import { apiFilters, filtersQuery, timelineQuery, windowFor } from "./view.js";
 import { closeOverlay, linkTo, navigate, patchQuery } from "./router.jsx";
 import { useDismiss } from "./hooks.js";
 import { CalendarIcon, CardsIcon, ChevronIcon, ListIcon } from "./icons.jsx";
+import { SearchBox, searchOf } from "./search.jsx";
+import { SegmentsMenu, queryOfSegment } from "./segments.jsx";
+import { ExportDialog } from "./exportcsv.jsx";
 
 const PAGE_SIZE = 25;
 // New activity shows up without a reload: the first page is fetched again this often. A link can
@@ -65,16 +68,16 @@ function mergeFirstPage(current, fresh) {
   return [...fresh, ...current.filter((u) => !ids.has(u.user_id))];
 }
 
-function useFeed(api, view) {
+function useFeed(api, view, search) {
   const [state, setState] = useState({ users: [], next: null, paged: false, loading: true, error: null, paused: null });
   const generation = useRef(0);
   const filters = apiFilters(view.filters);
-  const key = JSON.stringify([api.envId, view.timeline, view.seen, filters, currentZone()]);
+  const key = JSON.stringify([api.envId, view.timeline, view.seen, filters, currentZone(), search]);
   const load = useCallback(async (cursor, { quiet = false } = {}) => {
     const gen = generation.current;
     if (!quiet) setState((s) => ({ ...s, loading: true, error: null, ...(cursor ? {} : { users: [] }) }));
     try {
-      const page = await api.feed({ ...windowFor(view), filter: filters.length ? filters : undefined, cursor, limit: PAGE_SIZE });
+      const page = await api.feed({ ...windowFor(view), filter: filters.length ? filters : undefined, q: search || undefined, cursor, limit: PAGE_SIZE });
       if (gen !== generation.current) return;
       // Once more pages are loaded, a live refresh of the first page keeps their cursor (null: no more).
       setState((s) => ({
@@ -163,9 +166,11 @@ function useDrawnCount(total) {
 
 export function FeedPage({ view }) {
   const { api, route, definitions } = useContext(EnvContext);
-  const feed = useFeed(api, view);
-  const drawn = useDrawnCount(feed.users.length);
   const q = route.query;
+  const search = searchOf(q.q);
+  const feed = useFeed(api, view, search);
+  const drawn = useDrawnCount(feed.users.length);
+  const [exporting, setExporting] = useState(false);
   const focused = useListKeys(feed.users.length, (userId) => navigate(linkTo(route, "user", userId)));
   const knownProperties = useMemo(() => {
     const names = new Set(["identity"]);
@@ -183,10 +188,13 @@ export function FeedPage({ view }) {
   return (
     <>
       <PageHead title="Users & Sessions" subtitle="Most recently active first · updates live" />
+      <SearchBox value={search} onChange={(text) => patchQuery(route, { q: text || null }, { replace: true })} />
       <div class="toolbar">
         <TimelinePicker view={view} onChange={(t) => patchQuery(route, timelineQuery(t, view.filters))} />
         <FilterBar filters={view.filters} onChange={(f) => patchQuery(route, filtersQuery(f))} definitions={definitions} properties={knownProperties} />
         <div class="spacer" />
+        <SegmentsMenu view={view} search={search} onOpen={(segment) => patchQuery(route, queryOfSegment(segment))} />
+        <button class="btn" onClick={() => setExporting(true)} data-testid="export-button">Export CSV</button>
         <ListModeSwitch compact={view.compact} onChange={(c) => patchQuery(route, { view: c ? "compact" : null })} />
       </div>
       {feed.paused && !feed.error && (
@@ -207,8 +215,9 @@ export function FeedPage({ view }) {
         {feed.loading && feed.users.length === 0 && [0, 1, 2].map(() => <div class="card skeleton" data-testid="feed-loading" />)}
         {!feed.loading && !feed.error && feed.users.length === 0 && (
           <div class="state empty-state" data-testid="feed-empty">
-            <h2>No users in this time range</h2>
-            <p class="muted">{view.filters.length ? "No user matches these filters. Remove a filter or widen the timeline."
+            <h2>{search ? `No user matches “${search}” in this time range` : "No users in this time range"}</h2>
+            <p class="muted">{search ? "Search looks in identity, email, name and user id. Widen the timeline or remove a filter."
+              : view.filters.length ? "No user matches these filters. Remove a filter or widen the timeline."
               : "Nobody was active yet. Send events with your write key and they will appear here."}</p>
           </div>
         )}
@@ -222,6 +231,7 @@ export function FeedPage({ view }) {
       {q.about && <AboutUserModal userId={q.about} onClose={close("about")} />}
       {q.sessions && <AllSessionsModal userId={q.sessions} filters={apiFilters(view.filters)} onPlay={(s) => actions.play(s.session_id)} onClose={close("sessions")} />}
       {q.replay && <ReplayModal sessionId={q.replay} onClose={close("replay")} />}
+      {exporting && <ExportDialog view={view} search={search} properties={knownProperties} onClose={() => setExporting(false)} />}
     </>
   );
 }
