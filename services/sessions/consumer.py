@@ -38,7 +38,7 @@ from footfall.messages import (
 )
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery
-from services.sessions import deletion, events_path, facts, merges
+from services.sessions import catalog, deletion, events_path, facts, merges
 from services.sessions.tables import SCHEMA
 
 log = logging.getLogger(__name__)
@@ -141,9 +141,11 @@ class EventsConsumer(Consumer):
         captured = [d for d in deliveries if d.routing_key == "event.captured"]
         if not captured:
             return
-        with self.engine.begin() as conn:
-            self.stored += events_path.store_events(conn, [d.body for d in captured],
-                                                    {d.message.env_id for d in captured})
+        with self.engine.connect() as conn:
+            with conn.begin():
+                self.stored += events_path.store_events(conn, [d.body for d in captured],
+                                                        {d.message.env_id for d in captured})
+            catalog.record(conn)  # its own short transaction, off the events' locks
 
 
 class AnnouncementFailed(ConnectionError):

@@ -1,7 +1,9 @@
 """The feed's read queries: users by most recent activity (keyset), a user, sessions, events.
 
 A feed page is one index scan of `users_feed` (env, last_seen desc, user_id desc) with the filters
-as per-user EXISTS probes, then one LATERAL query for the page's latest sessions in the window.
+as per-user EXISTS probes, or, when a filter is selective, the few users its events name
+(plan.py) with the other filters probed on them; then one LATERAL query for the page's latest
+sessions in the window.
 A user's events and sessions are those of its members (tables.members_of): itself and every
 anonymous user id merged into it.
 """
@@ -11,10 +13,11 @@ import base64
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import Connection, and_, literal, select, text, tuple_
+from sqlalchemy import Connection, and_, func, literal, select, text, tuple_
 from sqlalchemy.exc import OperationalError
 
 from footfall.web import ApiError
+from services.sessions import plan
 from services.sessions.filters import DidEvent, Filter, Seen, any_event_predicate, user_predicate
 from services.sessions.tables import events, merges, owner_of, sessions, users
 
@@ -76,7 +79,7 @@ def user_json(row) -> dict:
 
 
 def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list[Filter],
-               after: list | None, limit: int, probe: bool = True):
+               after: list | None, limit: int | None, probe: bool = True, among: list[str] | None = None):
     """The SELECT of one feed page (limit + 1 rows, to know whether there is a next page).
 
     Users come by most recent activity (last_seen), newest first. A window that ends in the past
@@ -85,6 +88,8 @@ def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list
     """
     query = select(users).where(
         users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start)
+    if among is not None:
+        query = query.where(plan.among(among))
     if end is not None:
         seen = Seen(type="seen", to=end, **{"from": start})
         query = query.where(user_predicate(seen, env_id, start, end, probe))
@@ -92,6 +97,8 @@ def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list
     if after is not None:
         query = query.where(tuple_(users.c.last_seen, users.c.user_id)
                             < tuple_(literal(after[0]), literal(after[1])))
+    if limit is None:
+        return query
     return query.order_by(users.c.last_seen.desc(), users.c.user_id.desc()).limit(limit + 1)
 
 
@@ -135,7 +142,11 @@ def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
 
 def _page(conn: Connection, env_id: str, start: datetime, end: datetime | None,
           filters: list[Filter], after: list | None, limit: int) -> list:
-    """The page's user rows: per-user probes first; past a budget, the planner's semi-join."""
+    """The page's user rows: from the users a selective filter names when there is one; else
+    per-user probes first and, past a budget, PostgreSQL's semi-join."""
+    candidates, rest = plan.drivers(conn, env_id, filters, start, end)
+    if candidates is not None:
+        return conn.execute(feed_query(env_id, start, end, rest, after, limit, among=candidates)).all()
     if not any(isinstance(f, DidEvent) for f in filters):
         return conn.execute(feed_query(env_id, start, end, filters, after, limit)).all()
     try:
@@ -148,6 +159,56 @@ def _page(conn: Connection, env_id: str, start: datetime, end: datetime | None,
         if getattr(exc.orig, "sqlstate", None) != QUERY_CANCELED:
             raise
     return conn.execute(feed_query(env_id, start, end, filters, after, limit, probe=False)).all()
+
+
+# How long an exact count over the walked window may take before a sample estimates it.
+COUNT_BUDGET_MS = 250
+SAMPLE_USERS = 2000
+
+
+def count(conn: Connection, env_id: str, start: datetime, end: datetime | None,
+          filters: list[Filter]) -> dict:
+    """How many users the feed lists: exact from a selective filter's users, or counted within a
+    budget; past it, estimated from a sample of the window's users (`estimated`: true)."""
+    candidates, rest = plan.drivers(conn, env_id, filters, start, end)
+    exact = feed_query(env_id, start, end, rest, None, None, probe=False, among=candidates)
+    if candidates is not None:
+        return {"count": _count(conn, exact), "estimated": False}
+    try:
+        if COUNT_BUDGET_MS <= 0:  # no time for an exact count (tests)
+            raise _NoTime
+        with conn.begin_nested():
+            conn.execute(text(f"set local statement_timeout = {COUNT_BUDGET_MS}"))
+            n = _count(conn, exact)
+        conn.execute(text("set local statement_timeout to default"))
+        return {"count": n, "estimated": False}
+    except _NoTime:
+        pass
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != QUERY_CANCELED:
+            raise
+    conn.execute(text("set local statement_timeout to default"))
+    in_window = _count(conn, feed_query(env_id, start, None, [], None, None))
+    # A sample spread over the window's activity: every k-th user of the feed index.
+    step = max(1, in_window // SAMPLE_USERS)
+    walk = (select(users.c.user_id, users.c.last_seen)
+            .where(users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start)
+            .order_by(users.c.last_seen.desc(), users.c.user_id.desc()).subquery())
+    numbered = select(walk.c.user_id, func.row_number().over().label("i")).subquery()
+    sample = select(numbered.c.user_id).where(numbered.c.i % step == 0).limit(SAMPLE_USERS)
+    sampled = conn.scalars(sample).all()
+    if not sampled:
+        return {"count": 0, "estimated": False}
+    hits = _count(conn, feed_query(env_id, start, end, filters, None, None, among=list(sampled)))
+    return {"count": round(in_window * hits / len(sampled)), "estimated": True}
+
+
+class _NoTime(Exception):
+    pass
+
+
+def _count(conn: Connection, query) -> int:
+    return conn.execute(select(func.count()).select_from(query.subquery())).scalar()
 
 
 def _matched_sessions(conn: Connection, env_id: str, ids: list[str], filters: list[Filter],

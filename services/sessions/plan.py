@@ -1,0 +1,289 @@
+"""Which side a filtered feed starts from, so that its cost follows the users it finds.
+
+The feed walks users by recent activity and probes each for the filters (feed.feed_query): cheap
+when many users match (a page fills after a few probes), a walk of the whole window when few do.
+So each `did_event` filter is first tried from its events: when an index finds the events it
+names (an *anchor*: the event's label, a custom property, a session property) the planner reads
+at most MAX_EVENTS of them. Fewer than that, and they give the complete set of users who match,
+which then drives the page (the smallest set first; the other filters are probed on it only).
+More, and the filter is common: walking users finds a page quickly.
+
+Anchors (all imply the filter's own predicate, which is still checked on every event read):
+- a label (`events_label`): a raw or defined event whose kind fixes the field that labels it
+  (a click's text, a pageview's path, a custom or screen event's name), with an operator that
+  equals or starts the value, or any other positive operator resolved through the catalog into
+  the exact labels it matches (when the catalog holds all of that kind's labels);
+- a custom property (`events_props`, containment): the values the condition matches, resolved
+  through the catalog (all of them when it holds every value; an exact-case `equals` without it);
+- a session property (`sessions_props`): the same, over sessions overlapping the window.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Text,
+    and_,
+    bindparam,
+    column,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from criteria.conditions import ORDER_OPS, compile_condition, fold_case, text_form
+from criteria.model import Criteria
+from services.sessions.filters import (
+    LABEL_FIELD,
+    LABEL_LENGTH,
+    SESSION_FIELDS,
+    CriteriaEvent,
+    DidEvent,
+    Filter,
+    FilterCondition,
+    RawEvent,
+    event_label,
+    event_predicate,
+    session_field,
+)
+from services.sessions.tables import events, merges, sessions, users
+
+MAX_EVENTS = 20_000  # events read to list a filter's users; past it, the filter counts as common
+MAX_RESOLVED = 500  # catalog values a condition may resolve into (an IN list / OR of containments)
+POSITIVE_OPS = {"equals", "contains", "starts_with", "ends_with", "wildcard", *ORDER_OPS}
+NAMED_KINDS = ("custom", "screen", "identify")
+
+
+@dataclass(frozen=True)
+class Cond:
+    """A text condition on a field: what an anchor is made from."""
+
+    op: str
+    value: object
+    ignore_case: bool
+
+
+def _catalog_labels(conn: Connection, env_id: str, kinds: list[str], cond: Cond) -> list[str] | None:
+    """Every stored label of these kinds the condition matches (lowercased), or None when the
+    catalog may not list them all, or they are too many for an IN list."""
+    truncated = conn.execute(text(
+        "select 1 from catalog_truncated where env_id = :env and property = any(cast(:keys as text[]))"),
+        {"env": env_id, "keys": [f"$event:{k}" for k in kinds]}).first()
+    if truncated:
+        return None
+    cat = table("catalog_events", column("env_id"), column("kind"), column("label"))
+    query = (select(func.left(func.lower(cat.c.label), LABEL_LENGTH)).distinct()
+             .where(cat.c.env_id == env_id, cat.c.kind.in_(kinds),
+                    compile_condition(cond.op, cat.c.label, cond.value, cond.ignore_case))
+             .limit(MAX_RESOLVED + 1))
+    found = conn.scalars(query).all()
+    return None if len(found) > MAX_RESOLVED else list(found)
+
+
+def _catalog_values(conn: Connection, env_id: str, prop: str, cond: Cond) -> list | None:
+    """Every stored value of a property the condition matches (JSON scalars), or None."""
+    truncated = conn.execute(text(
+        "select 1 from catalog_truncated where env_id = :env and property = :p"),
+        {"env": env_id, "p": prop}).first()
+    if truncated:
+        if cond.op == "equals" and not cond.ignore_case:  # its JSON forms, without the catalog
+            return _json_forms(text_form(cond.value))
+        return None
+    cat = table("catalog_values", column("env_id"), column("property"), column("value", JSONB))
+    query = (select(cat.c.value).where(
+        cat.c.env_id == env_id, cat.c.property == prop,
+        compile_condition(cond.op, cat.c.value.op("#>>", return_type=Text)(literal_column("'{}'")), cond.value, cond.ignore_case))
+        .limit(MAX_RESOLVED + 1))
+    found = conn.scalars(query).all()
+    return None if len(found) > MAX_RESOLVED else list(found)
+
+
+def _json_forms(value: str) -> list:
+    """The JSON scalars whose text form (`->>`) is `value`."""
+    forms: list = [value]
+    if value in ("true", "false"):
+        forms.append(value == "true")
+    try:
+        number = float(value)
+        if math.isfinite(number):
+            forms.append(int(value) if value.lstrip("-").isdigit() else number)
+    except ValueError:
+        pass
+    return forms
+
+
+def _label_anchor(conn: Connection, env_id: str, kinds: list[str],
+                  cond: Cond) -> ColumnElement[bool] | None:
+    """Events of these kinds whose label satisfies the condition, as an `events_label` scan."""
+    if cond.op not in POSITIVE_OPS:
+        return None
+    label, kind = event_label(), events.c.kind.in_(kinds)
+    value = fold_case(text_form(cond.value) or "")
+    if cond.op == "equals" and len(value) < LABEL_LENGTH:
+        return and_(kind, label == value)
+    if cond.op == "starts_with" and value and len(value) < LABEL_LENGTH:
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return and_(kind, label.like(escaped + "%", escape="\\"))
+    if cond.op == "wildcard" and "*" not in value and len(value) < LABEL_LENGTH:
+        return and_(kind, label == value)
+    labels = _catalog_labels(conn, env_id, kinds, cond)
+    if labels is None:
+        return None
+    return and_(kind, label.in_(labels)) if labels else false()
+
+
+def _property_anchor(conn: Connection, env_id: str, c: FilterCondition) -> ColumnElement[bool] | None:
+    if c.op not in POSITIVE_OPS:
+        return None
+    values = _catalog_values(conn, env_id, c.property, Cond(c.op, c.value, not c.exact_case))
+    if values is None:
+        return None
+    props = type_coerce(events.c.properties, JSONB)
+    if not values:
+        return false()
+    return and_(props != literal({}, JSONB), or_(*[props.contains({c.property: v}) for v in values]))
+
+
+def session_anchor(conn: Connection, env_id: str, c: FilterCondition) -> ColumnElement[bool] | None:
+    """Sessions having a session property, as a `sessions_props` containment test."""
+    if c.op not in POSITIVE_OPS:
+        return None
+    values = _catalog_values(conn, env_id, c.property, Cond(c.op, c.value, not c.exact_case))
+    if values is None:
+        return None
+    props = type_coerce(sessions.c.props, JSONB)
+    key = SESSION_FIELDS[c.property]
+    return or_(*[props.contains({key: v}) for v in values]) if values else false()
+
+
+def _criteria_anchor(conn: Connection, env_id: str, cr: Criteria) -> ColumnElement[bool] | None:
+    if cr.kind in LABEL_FIELD:
+        if LABEL_FIELD[cr.kind] == "$text" and cr.text is not None:
+            return _label_anchor(conn, env_id, [cr.kind], Cond(cr.text.op, cr.text.value, False))
+        if LABEL_FIELD[cr.kind] == "$path" and cr.path is not None:
+            return _label_anchor(conn, env_id, [cr.kind], Cond("wildcard", cr.path, True))
+    elif cr.name is not None and cr.kind in NAMED_KINDS:
+        return _label_anchor(conn, env_id, [cr.kind], Cond("equals", cr.name, False))
+    for c in cr.properties:
+        anchor = _property_anchor(conn, env_id, FilterCondition(property=c.property, op=c.op,
+                                                                value=c.value, exact_case=True))
+        if anchor is not None:
+            return anchor
+    return None
+
+
+def _raw_conditions(e: RawEvent | None, where: list[FilterCondition]) -> tuple[list[str], list[Cond]]:
+    """The kinds the event may have, and the conditions on the field labelling them."""
+    kinds = [e.kind] if e is not None and e.kind else []
+    if not kinds:  # a where on the label field of known kinds fixes them
+        return [], []
+    field = LABEL_FIELD.get(kinds[0], "$name")
+    conds = [Cond(c.op, c.value, not c.exact_case) for c in where if c.property == field]
+    if e is not None:
+        ignore = not e.exact_case
+        if field == "$text" and e.text is not None:
+            conds.append(Cond(e.text.op, e.text.value, ignore))
+        elif field == "$path" and e.path is not None:
+            conds.append(Cond("wildcard", e.path, True))
+        elif field == "$name" and e.name is not None and kinds[0] in NAMED_KINDS:
+            conds.append(Cond("equals", e.name, ignore))
+    return kinds, conds
+
+
+def event_anchor(conn: Connection, env_id: str, f: DidEvent) -> tuple[str, ColumnElement[bool]] | None:
+    """("events" or "sessions", an indexable predicate every matching event's row satisfies)."""
+    if isinstance(f.event, CriteriaEvent):
+        anchors = [_criteria_anchor(conn, env_id, cr) for cr in f.event.criteria]
+        if all(a is not None for a in anchors):
+            return "events", or_(*anchors)
+    else:
+        kinds, conds = _raw_conditions(f.event, f.where)
+        for cond in conds:
+            if (anchor := _label_anchor(conn, env_id, kinds, cond)) is not None:
+                return "events", anchor
+    for c in f.where:
+        if c.property.startswith("$"):
+            continue
+        if (anchor := _property_anchor(conn, env_id, c)) is not None:
+            return "events", anchor
+    for c in f.where:
+        if c.property in SESSION_FIELDS and (anchor := session_anchor(conn, env_id, c)) is not None:
+            return "sessions", anchor
+    return None
+
+
+def _window(start: datetime, end: datetime | None) -> list[ColumnElement[bool]]:
+    return [events.c.time >= start, *([events.c.time <= end] if end else [])]
+
+
+def driver_users(conn: Connection, env_id: str, f: DidEvent, start: datetime,
+                 end: datetime | None) -> list[str] | None:
+    """Every user (merge survivor) with an event matching `f` in the window, when an anchor finds
+    them in at most MAX_EVENTS events; None when there is no anchor or the filter is common."""
+    if type(f) is not DidEvent:
+        return None
+    found = event_anchor(conn, env_id, f)
+    if found is None:
+        return None
+    side, anchor = found
+    if side == "events":
+        rows = (select(events.c.anon_user_id)
+                .where(events.c.env_id == env_id, anchor, *_window(start, end), event_predicate(f))
+                .limit(MAX_EVENTS + 1))
+    else:
+        overlap = [sessions.c.end >= start, *([sessions.c.start <= end] if end else [])]
+        has_event = exists(select(1).where(events.c.env_id == env_id,
+                                           events.c.session_id == sessions.c.session_id,
+                                           *_window(start, end), event_predicate(f)))
+        only_session = f.event is None and all(c.property in SESSION_FIELDS for c in f.where)
+        rows = (select(sessions.c.anon_user_id.label("anon_user_id"))
+                .where(sessions.c.env_id == env_id, anchor, *overlap,
+                       *[_session_cond(c) for c in f.where if c.property in SESSION_FIELDS],
+                       true() if only_session else has_event)
+                .limit(MAX_EVENTS + 1))
+    x = rows.subquery()
+    owner = func.coalesce(merges.c.into_user_id, x.c.anon_user_id)
+    query = (select(func.count(), func.array_agg(owner.distinct()))
+             .select_from(x.outerjoin(merges, and_(merges.c.env_id == env_id,
+                                                   merges.c.from_user_id == x.c.anon_user_id))))
+    n, owners = conn.execute(query).one()
+    return None if n > MAX_EVENTS else list(owners or [])
+
+
+def _session_cond(c: FilterCondition) -> ColumnElement[bool]:
+    return compile_condition(c.op, session_field(c.property), c.value, ignore_case=not c.exact_case)
+
+
+def drivers(conn: Connection, env_id: str, filters: list[Filter], start: datetime,
+            end: datetime | None) -> tuple[list[str] | None, list[Filter]]:
+    """The users the anchored filters allow (their intersection; None: no filter is selective),
+    and the filters left to probe on them."""
+    candidates: set[str] | None = None
+    rest: list[Filter] = []
+    for f in filters:
+        found = driver_users(conn, env_id, f, start, end) if type(f) is DidEvent else None
+        if found is None:
+            rest.append(f)
+        else:
+            candidates = set(found) if candidates is None else candidates & set(found)
+    return (None if candidates is None else sorted(candidates)), rest
+
+
+def among(ids: list[str]):
+    """`user_id = any(:ids)`: one array parameter, however many ids."""
+    return users.c.user_id == func.any(bindparam("driver_ids", ids, type_=ARRAY(Text)))
+
