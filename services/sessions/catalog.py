@@ -18,8 +18,7 @@ import logging
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from services.sessions.filters import EVENT_FIELDS, SESSION_FIELDS, URL_FIELD
-from services.sessions.sessionize import PROPERTY_PATHS, SOURCE_LABELS
+from services.sessions.filters import AUTOCAPTURED, SESSION_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -35,45 +34,61 @@ CREATE = """
     )
 """
 
-_SOURCE = " ".join(f"when '{k}' then '{v}'" for k, v in SOURCE_LABELS.items())
+# The batch's sessions that hold no stored session: their properties are new to the catalog
+# (probed by key: a join let the planner hash all of `sessions`).
+NEW_SESSIONS = """(select s.* from (
+    select env_id, new_id from comp group by env_id, new_id having bool_and(old_id is null)
+) c cross join lateral (
+    select * from sessions s where s.env_id = c.env_id and s.session_id = c.new_id offset 0
+) s)"""
 
 
-def _autocaptured(row: str) -> str:
-    """(name, jsonb value) of an event's autocaptured properties, as a VALUES list."""
-    by_session = {v: k for k, v in SESSION_FIELDS.items()}
-    pairs = [(name, f"to_jsonb({row}.{column})") for name, column in EVENT_FIELDS.items()]
-    pairs.append((URL_FIELD, f"{row}.data #> '{{page,url}}'"))
-    pairs.append(("$source", f"to_jsonb(case {row}.source {_SOURCE} else {row}.source end)"))
-    pairs += [(by_session[key], f"{row}.data #> '{{{outer},{inner}}}'")
-              for key, (outer, inner) in PROPERTY_PATHS.items()]
-    return "(values " + ", ".join(f"('{name}', {value})" for name, value in pairs) + ")"
+def collect_sql(source: str, new_sessions: str) -> str:
+    """The catalog rows of the events of `source` and the sessions of `new_sessions`.
 
-
-def collect_sql(source: str) -> str:
-    """The catalog rows of the events of `source` (the batch's `fresh`, or `events` to rebuild)."""
+    Each event is read once for its label (which is also its `$text`, `$path` or `$name` value)
+    and once per custom property; session properties once per session, not per event. The names of
+    autocaptured properties are not counted: every kind has them (`autocaptured_names`).
+    """
     label = ("case when e.kind in ('click', 'change', 'submit') then e.target_text "
              "when e.kind = 'pageview' then e.page_path else e.name end")
+    names = " ".join(f"when '{key}' then '{name}'" for name, key in SESSION_FIELDS.items())
     return f"""
     insert into cat_batch
-    with props as (
-        select e.env_id, e.kind, e.time, kv.key, kv.value from {source} e, jsonb_each(e.properties) kv
-        where kv.value <> 'null'
+    with custom as materialized (
+        select e.env_id, e.kind, kv.key, kv.value, count(*) as n, max(e.time) as at
+        from {source} e, jsonb_each(e.properties) kv
+        where e.properties <> '{{}}'::jsonb and kv.value <> 'null'
+        group by 1, 2, 3, 4
+    ), labels as materialized (
+        select e.env_id, e.kind, left({label}, {MAX_VALUE_CHARS}) as label,
+               case when e.kind = 'pageview' then e.page_domain end as domain, count(*) as n,
+               max(e.time) as at
+        from {source} e where {label} is not null group by 1, 2, 3, 4
+    ), vals as (
+        select env_id, key, value, n, at from custom
         union all
-        select e.env_id, e.kind, e.time, a.key, a.value from {source} e cross join lateral {_autocaptured('e')} a(key, value)
-        where a.value is not null and a.value <> 'null'
+        select env_id, case when kind = 'pageview' then '$path'
+                            when kind in ('click', 'change', 'submit') then '$text' else '$name' end,
+               to_jsonb(label), n, at from labels
+        union all
+        select env_id, '$domain', to_jsonb(domain), n, at from labels where domain is not null
+        union all
+        select s.env_id, case kv.key {names} end, kv.value, 1, s.start
+        from {new_sessions} s, jsonb_each(s.props) kv where kv.value <> 'null'
     )
-    select 'e', env_id, kind, left({label}, {MAX_VALUE_CHARS}), null::jsonb, count(*), max(time)
-    from {source} e where {label} is not null group by 2, 3, 4
+    select 'e', env_id, kind, label, null::jsonb, sum(n)::bigint, max(at) from labels group by 2, 3, 4
     union all
-    select 'p', env_id, kind, key, null, count(*), max(time) from props group by 2, 3, 4
+    select 'p', env_id, kind, key, null, sum(n)::bigint, max(at) from custom group by 2, 3, 4
     union all
     select case when jsonb_typeof(value) in ('string', 'number', 'boolean')
                  and length(value #>> '{{}}') <= {MAX_VALUE_CHARS} then 'v' else 't' end,
-           env_id, null::text, key, value, count(*), max(time) from props group by 2, 4, 5
+           env_id, null::text, key, value, sum(n)::bigint, max(at)
+    from vals where key is not null group by 2, 4, 5
     """
 
 
-COLLECT = collect_sql("fresh")
+COLLECT = collect_sql("fresh", NEW_SESSIONS)
 
 def record_statements(max_values: int = MAX_VALUES, max_labels: int = MAX_LABELS) -> list[str]:
     """The statements of `record` (the bounds are parameters for the tests)."""
@@ -121,6 +136,9 @@ RECORD = record_statements()
 
 def collect(conn: Connection) -> None:
     """On the events transaction, after the new events are known: the batch's catalog rows."""
+    # The statement's estimated cost on the unanalysed work tables passes jit_above_cost, and
+    # compiling it cost more than running it (0.3 s per batch).
+    conn.execute(text("set local jit = off"))
     conn.execute(text(CREATE))
     conn.execute(text("delete from cat_batch"))  # left by a batch whose record failed
     conn.execute(text(COLLECT))
@@ -146,7 +164,8 @@ def rebuild(conn: Connection, env_id: str) -> None:
         conn.execute(text(f"delete from {table} where env_id = :env"), {"env": env_id})
     conn.execute(text(CREATE))
     conn.execute(text("delete from cat_batch"))
-    conn.execute(text(collect_sql("(select * from events where env_id = :env)")), {"env": env_id})
+    conn.execute(text(collect_sql("(select * from events where env_id = :env)",
+                                  "(select * from sessions where env_id = :env)")), {"env": env_id})
     for statement in RECORD:
         conn.execute(text(statement))
 
@@ -176,7 +195,17 @@ def property_names(conn: Connection, env_id: str, kind: str | None, q: str | Non
           and (cast(:q as text) is null or property ilike :q)
         group by property order by count desc, property limit :limit
     """), {"env": env_id, "kind": kind, "q": _like(q) if q else None, "limit": limit})
-    return [{"property": r.property, "count": int(r.count), "last_seen": r.last_seen} for r in rows]
+    custom = [{"property": r.property, "count": int(r.count), "last_seen": r.last_seen,
+               "autocaptured": False} for r in rows]
+    return custom + [{"property": name, "count": None, "last_seen": None, "autocaptured": True}
+                     for name in autocaptured_names(kind) if not q or q.lower() in name.lower()]
+
+
+def autocaptured_names(kind: str | None) -> list[str]:
+    """The autocaptured properties an event of this kind may have."""
+    skip = {"click": {"$name"}, "change": {"$name"}, "submit": {"$name"}, "pageview": {"$text"},
+            "custom": {"$text"}, "screen": {"$text", "$path", "$domain", "$url"}}.get(kind or "", set())
+    return [name for name in AUTOCAPTURED if name not in skip]
 
 
 def property_values(conn: Connection, env_id: str, prop: str, q: str | None, limit: int) -> dict:
