@@ -69,7 +69,7 @@ def _window(params: PageParams) -> tuple[datetime, datetime | None]:
 COUNT_QUERY = {k: PAGE_QUERY[k] for k in ("from", "to", "filter")}
 
 
-@bp.get("/users/count")
+@bp.get("/user-count")
 @operation("How many users the feed lists for a window and filters (exact, or `estimated` from a "
            "sample when counting would take too long)", query=COUNT_QUERY,
            responses={200: {"type": "object", "required": ["count", "estimated"], "properties": {

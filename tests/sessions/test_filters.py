@@ -107,7 +107,7 @@ CASES = [
 @pytest.mark.parametrize("filters, expected", CASES)
 def test_every_filter_kind(client, shop, filters, expected):
     assert ids(client, filters) == expected
-    count = client.get(f"{BASE}/users/count", query_string={"filter": json.dumps(filters)}).json
+    count = client.get(f"{BASE}/user-count", query_string={"filter": json.dumps(filters)}).json
     assert count == {"count": len(expected), "estimated": False}
 
 
@@ -139,7 +139,7 @@ def test_a_common_filter_walks_users_instead(engine, shop, monkeypatch):
 def test_count_is_estimated_past_its_budget(client, shop, monkeypatch):
     monkeypatch.setattr(feed, "COUNT_BUDGET_MS", 0)
     filters = [did({"kind": "click"}, kind="did_not_event")]
-    response = client.get(f"{BASE}/users/count", query_string={"filter": json.dumps(filters)}).json
+    response = client.get(f"{BASE}/user-count", query_string={"filter": json.dumps(filters)}).json
     assert response == {"count": 1, "estimated": True}  # 4 users: the sample is all of them
 
 
@@ -181,7 +181,7 @@ def test_filters_bad_input_is_400_naming_the_field(client, shop):
     response = client.get(f"{BASE}/users", query_string={"filter": json.dumps(bad)})
     assert response.status_code == 400 and "$colour" in json.dumps(response.json)
     many = [{"type": "seen"}] * 21
-    assert client.get(f"{BASE}/users/count", query_string={"filter": json.dumps(many)}).status_code == 400
+    assert client.get(f"{BASE}/user-count", query_string={"filter": json.dumps(many)}).status_code == 400
 
 
 # --- The planner against the walk: same users, any filters ------------------------------------
