@@ -10,6 +10,7 @@ anonymous user id merged into it.
 from __future__ import annotations
 
 import base64
+from functools import partial
 from datetime import UTC, datetime
 
 import orjson
@@ -18,7 +19,14 @@ from sqlalchemy.exc import OperationalError
 
 from footfall.web import ApiError
 from services.sessions import plan
-from services.sessions.filters import DidEvent, Filter, Seen, any_event_predicate, user_predicate
+from services.sessions.filters import (
+    DidEvent,
+    Filter,
+    Seen,
+    UserProperty,
+    any_event_predicate,
+    user_predicate,
+)
 from services.sessions.tables import events, merges, owner_of, sessions, users
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
@@ -79,7 +87,8 @@ def user_json(row) -> dict:
 
 
 def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list[Filter],
-               after: list | None, limit: int | None, probe: bool = True, among: list[str] | None = None):
+               after: list | None, limit: int | None, probe: bool = True, among: list[str] | None = None,
+               excluded: list[str] | None = None):
     """The SELECT of one feed page (limit + 1 rows, to know whether there is a next page).
 
     Users come by most recent activity (last_seen), newest first. A window that ends in the past
@@ -90,6 +99,8 @@ def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list
         users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start)
     if among is not None:
         query = query.where(plan.among(among))
+    if excluded:
+        query = query.where(plan.not_among(excluded))
     if end is not None:
         seen = Seen(type="seen", to=end, **{"from": start})
         query = query.where(user_predicate(seen, env_id, start, end, probe))
@@ -144,67 +155,50 @@ def _page(conn: Connection, env_id: str, start: datetime, end: datetime | None,
           filters: list[Filter], after: list | None, limit: int) -> list:
     """The page's user rows: from the users a selective filter names when there is one; else
     per-user probes first and, past a budget, PostgreSQL's semi-join."""
-    candidates, rest = plan.drivers(conn, env_id, filters, start, end)
-    if candidates is not None:
-        return conn.execute(feed_query(env_id, start, end, rest, after, limit, among=candidates)).all()
-    if not any(isinstance(f, DidEvent) for f in filters):
-        return conn.execute(feed_query(env_id, start, end, filters, after, limit)).all()
+    p = plan.make_plan(conn, env_id, filters, start, end)
+    query = partial(feed_query, env_id, start, end, p.rest, after, limit, among=p.among, excluded=p.excluded)
+    if p.among is not None or not any(isinstance(f, DidEvent) for f in p.rest):
+        return conn.execute(query()).all()
     try:
         with conn.begin_nested():
             conn.execute(text(f"set local statement_timeout = {PROBE_BUDGET_MS}"))
-            rows = conn.execute(feed_query(env_id, start, end, filters, after, limit)).all()
+            rows = conn.execute(query()).all()
         conn.execute(text("set local statement_timeout to default"))
         return rows
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != QUERY_CANCELED:
             raise
-    return conn.execute(feed_query(env_id, start, end, filters, after, limit, probe=False)).all()
+    return conn.execute(query(probe=False)).all()
 
 
-# How long an exact count over the walked window may take before a sample estimates it.
-COUNT_BUDGET_MS = 250
+# Past this many users in the window, a count that would probe each of them is estimated from
+# a sample of about this many.
 SAMPLE_USERS = 2000
 
 
 def count(conn: Connection, env_id: str, start: datetime, end: datetime | None,
           filters: list[Filter]) -> dict:
-    """How many users the feed lists: exact from a selective filter's users, or counted within a
-    budget; past it, estimated from a sample of the window's users (`estimated`: true)."""
-    candidates, rest = plan.drivers(conn, env_id, filters, start, end)
-    exact = feed_query(env_id, start, end, rest, None, None, probe=False, among=candidates)
-    if candidates is not None:
+    """How many users the feed lists: exact when a selective filter names them, when nothing is
+    left to probe per user but user properties, or when the window is small; else estimated from
+    a sample of the window's users (`estimated`: true)."""
+    p = plan.make_plan(conn, env_id, filters, start, end)
+    exact = feed_query(env_id, start, end, p.rest, None, None, probe=False, among=p.among, excluded=p.excluded)
+    probes = end is not None or any(not isinstance(f, UserProperty) for f in p.rest)
+    if p.among is not None or not probes:
         return {"count": _count(conn, exact), "estimated": False}
-    try:
-        if COUNT_BUDGET_MS <= 0:  # no time for an exact count (tests)
-            raise _NoTime
-        with conn.begin_nested():
-            conn.execute(text(f"set local statement_timeout = {COUNT_BUDGET_MS}"))
-            n = _count(conn, exact)
-        conn.execute(text("set local statement_timeout to default"))
-        return {"count": n, "estimated": False}
-    except _NoTime:
-        pass
-    except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != QUERY_CANCELED:
-            raise
-    conn.execute(text("set local statement_timeout to default"))
     in_window = _count(conn, feed_query(env_id, start, None, [], None, None))
-    # A sample spread over the window's activity: every k-th user of the feed index.
-    step = max(1, in_window // SAMPLE_USERS)
-    walk = (select(users.c.user_id, users.c.last_seen)
-            .where(users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start)
-            .order_by(users.c.last_seen.desc(), users.c.user_id.desc()).subquery())
-    numbered = select(walk.c.user_id, func.row_number().over().label("i")).subquery()
-    sample = select(numbered.c.user_id).where(numbered.c.i % step == 0).limit(SAMPLE_USERS)
-    sampled = conn.scalars(sample).all()
-    if not sampled:
-        return {"count": 0, "estimated": False}
-    hits = _count(conn, feed_query(env_id, start, end, filters, None, None, among=list(sampled)))
-    return {"count": round(in_window * hits / len(sampled)), "estimated": True}
-
-
-class _NoTime(Exception):
-    pass
+    if in_window <= SAMPLE_USERS:
+        return {"count": _count(conn, exact), "estimated": False}
+    # Every k-th user by a hash of its id: read from the feed index alone.
+    step = in_window // SAMPLE_USERS
+    sample = conn.scalars(select(users.c.user_id).where(
+        users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start,
+        func.abs(func.hashtext(users.c.user_id)) % step == 0)).all()
+    if not sample:
+        return {"count": 0, "estimated": True}
+    hits = _count(conn, feed_query(env_id, start, end, p.rest, None, None, among=list(sample),
+                                   excluded=p.excluded))
+    return {"count": round(in_window * hits / len(sample)), "estimated": True}
 
 
 def _count(conn: Connection, query) -> int:

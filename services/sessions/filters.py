@@ -200,6 +200,11 @@ def event_label() -> ColumnElement[str]:
     return func.left(func.lower(field), LABEL_LENGTH).collate("C")
 
 
+def event_path() -> ColumnElement[str]:
+    """The indexed path of an event that is not a pageview (migration s0200 `events_path`)."""
+    return func.left(func.lower(events.c.page_path), LABEL_LENGTH).collate("C")
+
+
 def event_field(name: str) -> ColumnElement[str]:
     """An event-level autocaptured property's text, or a custom property's."""
     if name in EVENT_FIELDS:

@@ -57,6 +57,7 @@ from services.sessions.filters import (
     FilterCondition,
     RawEvent,
     event_label,
+    event_path,
     event_predicate,
     session_field,
 )
@@ -126,20 +127,45 @@ def _json_forms(value: str) -> list:
     return forms
 
 
+def _direct(indexed: ColumnElement[str], cond: Cond) -> ColumnElement[bool] | None:
+    """The condition on a lowercased indexed text, when a btree range answers it (equals, starts
+    with, a wildcard with a literal start), else None; a superset when case matters."""
+    value = fold_case(text_form(cond.value) or "")
+    if cond.op == "wildcard" and "*" not in value:
+        cond = Cond("equals", value, True)
+    elif cond.op == "wildcard" and not value.startswith("*"):
+        cond, value = Cond("starts_with", value.split("*")[0], True), value.split("*")[0]
+    if cond.op == "equals" and len(value) < LABEL_LENGTH:
+        return indexed == value
+    if cond.op == "starts_with" and value and len(value) < LABEL_LENGTH:
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return indexed.like(escaped + "%", escape="\\")
+    return None
+
+
+def _path_anchor(kinds: list[str], cond: Cond) -> ColumnElement[bool] | None:
+    """Events on a page path: pageviews by label, other events by `events_path`."""
+    labelled = _direct(event_label(), cond)
+    other = _direct(event_path(), cond)
+    if labelled is None or other is None:
+        return None
+    pageviews = and_(events.c.kind == "pageview", labelled)
+    others = and_(events.c.kind != "pageview", events.c.page_path.is_not(None), other)
+    if kinds == ["pageview"]:
+        return pageviews
+    if kinds:
+        return and_(events.c.kind.in_(kinds), others)
+    return or_(pageviews, others)
+
+
 def _label_anchor(conn: Connection, env_id: str, kinds: list[str],
                   cond: Cond) -> ColumnElement[bool] | None:
     """Events of these kinds whose label satisfies the condition, as an `events_label` scan."""
     if cond.op not in POSITIVE_OPS:
         return None
     label, kind = event_label(), events.c.kind.in_(kinds)
-    value = fold_case(text_form(cond.value) or "")
-    if cond.op == "equals" and len(value) < LABEL_LENGTH:
-        return and_(kind, label == value)
-    if cond.op == "starts_with" and value and len(value) < LABEL_LENGTH:
-        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return and_(kind, label.like(escaped + "%", escape="\\"))
-    if cond.op == "wildcard" and "*" not in value and len(value) < LABEL_LENGTH:
-        return and_(kind, label == value)
+    if (direct := _direct(label, cond)) is not None:
+        return and_(kind, direct)
     labels = _catalog_labels(conn, env_id, kinds, cond)
     if labels is None:
         return None
@@ -215,6 +241,12 @@ def event_anchor(conn: Connection, env_id: str, f: DidEvent) -> tuple[str, Colum
         for cond in conds:
             if (anchor := _label_anchor(conn, env_id, kinds, cond)) is not None:
                 return "events", anchor
+        paths = [Cond(c.op, c.value, not c.exact_case) for c in f.where if c.property == "$path"]
+        if isinstance(f.event, RawEvent) and f.event.path is not None:
+            paths.append(Cond("wildcard", f.event.path, True))
+        for cond in paths:
+            if (anchor := _path_anchor(kinds, cond)) is not None:
+                return "events", anchor
     for c in f.where:
         if c.property.startswith("$"):
             continue
@@ -268,22 +300,44 @@ def _session_cond(c: FilterCondition) -> ColumnElement[bool]:
     return compile_condition(c.op, session_field(c.property), c.value, ignore_case=not c.exact_case)
 
 
-def drivers(conn: Connection, env_id: str, filters: list[Filter], start: datetime,
-            end: datetime | None) -> tuple[list[str] | None, list[Filter]]:
-    """The users the anchored filters allow (their intersection; None: no filter is selective),
-    and the filters left to probe on them."""
+@dataclass(frozen=True)
+class Plan:
+    """Where a filtered feed starts: `among` the users a selective filter names (None: walk the
+    window), never one of `excluded` (the users a selective `did_not_event` names), and the
+    filters left to probe per user (`rest`)."""
+
+    among: list[str] | None
+    excluded: list[str]
+    rest: list[Filter]
+
+
+def make_plan(conn: Connection, env_id: str, filters: list[Filter], start: datetime,
+              end: datetime | None) -> Plan:
     candidates: set[str] | None = None
+    excluded: set[str] = set()
     rest: list[Filter] = []
     for f in filters:
-        found = driver_users(conn, env_id, f, start, end) if type(f) is DidEvent else None
+        if isinstance(f, DidEvent):
+            positive = f if type(f) is DidEvent else DidEvent(type="did_event", event=f.event, where=f.where)
+            found = driver_users(conn, env_id, positive, start, end)
+        else:
+            found = None
         if found is None:
             rest.append(f)
-        else:
+        elif type(f) is DidEvent:
             candidates = set(found) if candidates is None else candidates & set(found)
-    return (None if candidates is None else sorted(candidates)), rest
+        else:
+            excluded |= set(found)
+    if candidates is not None:
+        candidates -= excluded
+    return Plan(None if candidates is None else sorted(candidates), sorted(excluded), rest)
 
 
 def among(ids: list[str]):
     """`user_id = any(:ids)`: one array parameter, however many ids."""
     return users.c.user_id == func.any(bindparam("driver_ids", ids, type_=ARRAY(Text)))
+
+
+def not_among(ids: list[str]):
+    return users.c.user_id != func.all(bindparam("excluded_ids", ids, type_=ARRAY(Text)))
 

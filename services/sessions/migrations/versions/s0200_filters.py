@@ -5,6 +5,8 @@ completes from and the planner resolves text operators against.
 - `events_label`: btree on the event's label (a click's text, a pageview's path, a custom event's
   name; lowercased, 200 characters), carrying kind, user and time so that a filter on a raw event
   reads few heap pages. One btree entry per event.
+- `events_path`: btree on the page path (lowercased, 200 characters) of events other than
+  pageviews (whose label is their path already), so that "any event on page X" starts from them.
 - `events_props`: GIN (jsonb_path_ops, containment only) on custom properties, partial: events
   without properties (most autocaptured ones) add nothing.
 - `sessions_props`: GIN (jsonb_path_ops) on the session's descriptive properties (source,
@@ -33,6 +35,8 @@ LABEL = """left(lower(case when kind in ('click', 'change', 'submit') then targe
 def upgrade() -> None:
     op.execute(f"""
     create index events_label on events (env_id, ({LABEL})) include (kind, anon_user_id, time);
+    create index events_path on events (env_id, (left(lower(page_path), 200) collate "C"))
+        where kind <> 'pageview' and page_path is not null;
     create index events_props on events using gin (properties jsonb_path_ops)
         where properties <> '{{}}'::jsonb;
     create index sessions_props on sessions using gin (props jsonb_path_ops);
@@ -75,5 +79,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("""
     drop table catalog_events, catalog_properties, catalog_values, catalog_truncated;
-    drop index events_label, events_props, sessions_props;
+    drop index events_label, events_path, events_props, sessions_props;
     """)
