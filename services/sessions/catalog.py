@@ -10,6 +10,9 @@ batch, in key order (two consumers upserting the same rows wait, never deadlock)
 Bounded: at most MAX_VALUES values per property and MAX_LABELS labels per kind are kept (the most
 frequent); once a property or kind outgrew that (or held a value too long or not a scalar), it is
 marked truncated, and the planner no longer trusts the catalog to list all its values.
+
+The one gap: a consumer killed between the events' commit and `record` loses that batch's
+catalog rows without marking anything; `rebuild` recounts an environment from its events.
 """
 from __future__ import annotations
 
@@ -144,18 +147,38 @@ def collect(conn: Connection) -> None:
     conn.execute(text(COLLECT))
 
 
-def record(conn: Connection) -> None:
+# What a batch whose catalog rows could not be recorded marks truncated: the planner then no
+# longer trusts the catalog to list every value of what the batch touched.
+MARK_TOUCHED = """
+    insert into catalog_truncated (env_id, property)
+    select distinct env_id, case when what = 'e' then '$event:' || kind else name end
+    from cat_batch where what in ('e', 'v') order by 1, 2 on conflict do nothing
+"""
+
+
+def record(conn: Connection, attempts: int = 3) -> None:
     """In its own transaction after the batch's commit: the collected rows into the catalog.
 
-    A failure leaves the catalog short of one batch's counts (it only suggests, and the planner
-    checks every value it resolves against the events themselves): logged, not retried.
+    Two consumers' upserts wait for each other rather than deadlock (key order), but a prune may
+    still meet one in another order: retried. If the rows cannot be recorded, what they touched
+    is marked truncated (suggestions miss one batch; the planner stops relying on the catalog for
+    those names), and the failure is logged: the batch's events are stored either way.
     """
+    for attempt in range(attempts):
+        try:
+            with conn.begin():
+                for statement in RECORD:
+                    conn.execute(text(statement))
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                log.exception("catalog update failed; the batch's events are stored")
     try:
         with conn.begin():
-            for statement in RECORD:
-                conn.execute(text(statement))
+            conn.execute(text(MARK_TOUCHED))
+            conn.execute(text("delete from cat_batch"))
     except DBAPIError:
-        log.exception("catalog update failed; the batch's events are stored")
+        log.exception("catalog: could not mark what a failed batch touched")
 
 
 def rebuild(conn: Connection, env_id: str) -> None:

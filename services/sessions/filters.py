@@ -8,7 +8,8 @@ Conditions AND-combine:
   name, target text, path, domain, selector) or definition criteria, and every `where` condition;
 - `event_property`: any event in the window with that property (did_event of any event).
 
-Event properties are the event's custom properties, or autocaptured ones named with a `$`:
+Event properties are the event's custom properties, or autocaptured ones named with a `$` (any
+other name, `$original_time` included, is a custom property):
 `$path`, `$domain`, `$url`, `$text` (the target's text), `$name`, and the session's (taken from its
 first event, sessionize.PROPERTY_PATHS): `$source`, `$referrer`, `$landing_page`, `$utm_*`,
 `$browser`, `$os`, `$device_type`, `$country`; a condition on those holds for the events of a
@@ -77,13 +78,6 @@ class FilterCondition(Condition):
     """A condition of a feed filter: the shared operators, case-insensitive unless `exact_case`."""
 
     exact_case: bool = False
-
-    @field_validator("property")
-    @classmethod
-    def _known_autocaptured(cls, name: str) -> str:
-        if name.startswith("$") and name not in AUTOCAPTURED:
-            raise ValueError(f"unknown autocaptured property {name!r} (one of {', '.join(AUTOCAPTURED)})")
-        return name
 
 
 class UserProperty(Condition):
