@@ -122,7 +122,7 @@ def explain(settings, shapes_to_explain: dict[str, list]) -> None:
     for name, filters in shapes_to_explain.items():
         with engine.connect() as conn:
             notices: list[str] = []
-            conn.connection.driver_connection.add_notice_handler(lambda d: notices.append(d.message_primary))
+            conn.connection.driver_connection.add_notice_handler(lambda d, out=notices: out.append(d.message_primary))
             for statement in ("load 'auto_explain'", "set auto_explain.log_min_duration = 0",
                               "set auto_explain.log_analyze = on", "set auto_explain.log_buffers = on",
                               "set auto_explain.log_level = notice", "set auto_explain.log_timing = on"):

@@ -93,7 +93,7 @@ from sessions s, generate_series(0, :eps - 1) as j,
 where s.env_id = cast(:env as text)
 """
 
-ANON_USERS = f"""
+ANON_USERS = """
 insert into anon_users (env_id, anon_user_id, first_seen, last_seen, session_count)
 select cast(:env as text), anon_user_id, min(start), max("end"), count(*)
 from sessions where env_id = :env group by anon_user_id
