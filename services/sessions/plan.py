@@ -63,7 +63,7 @@ from services.sessions.filters import (
 )
 from services.sessions.tables import events, merges, sessions, users
 
-MAX_EVENTS = 20_000  # events read to list a filter's users; past it, the filter counts as common
+MAX_EVENTS = 5_000  # events read to list a filter's users; past it, the filter counts as common
 MAX_RESOLVED = 500  # catalog values a condition may resolve into (an IN list / OR of containments)
 POSITIVE_OPS = {"equals", "contains", "starts_with", "ends_with", "wildcard", *ORDER_OPS}
 NAMED_KINDS = ("custom", "screen", "identify")
