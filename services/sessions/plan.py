@@ -64,6 +64,7 @@ from services.sessions.filters import (
 from services.sessions.tables import events, merges, sessions, users
 
 MAX_EVENTS = 5_000  # events read to list a filter's users; past it, the filter counts as common
+MAX_EXACT = 5_000  # the same, read from the index alone (exact_label); 50,000 made 10% pages ~700 ms
 MAX_RESOLVED = 500  # catalog values a condition may resolve into (an IN list / OR of containments)
 POSITIVE_OPS = {"equals", "contains", "starts_with", "ends_with", "wildcard", *ORDER_OPS}
 NAMED_KINDS = ("custom", "screen", "identify")
@@ -230,52 +231,85 @@ def _raw_conditions(e: RawEvent | None, where: list[FilterCondition]) -> tuple[l
     return kinds, conds
 
 
-def event_anchor(conn: Connection, env_id: str, f: DidEvent) -> tuple[str, ColumnElement[bool]] | None:
-    """("events" or "sessions", an indexable predicate every matching event's row satisfies)."""
+def event_anchors(conn: Connection, env_id: str, f: DidEvent) -> list[tuple[str, ColumnElement[bool]]]:
+    """Every anchor of a filter: ("events" or "sessions", an indexable predicate that every
+    matching event's row, or its session's, satisfies)."""
+    found: list[tuple[str, ColumnElement[bool] | None]] = []
     if isinstance(f.event, CriteriaEvent):
         anchors = [_criteria_anchor(conn, env_id, cr) for cr in f.event.criteria]
         if all(a is not None for a in anchors):
-            return "events", or_(*anchors)
+            found.append(("events", or_(*anchors)))
     else:
         kinds, conds = _raw_conditions(f.event, f.where)
-        for cond in conds:
-            if (anchor := _label_anchor(conn, env_id, kinds, cond)) is not None:
-                return "events", anchor
+        found += [("events", _label_anchor(conn, env_id, kinds, cond)) for cond in conds]
         paths = [Cond(c.op, c.value, not c.exact_case) for c in f.where if c.property == "$path"]
         if isinstance(f.event, RawEvent) and f.event.path is not None:
             paths.append(Cond("wildcard", f.event.path, True))
-        for cond in paths:
-            if (anchor := _path_anchor(kinds, cond)) is not None:
-                return "events", anchor
-    for c in f.where:
-        if c.property.startswith("$"):
-            continue
-        if (anchor := _property_anchor(conn, env_id, c)) is not None:
-            return "events", anchor
-    for c in f.where:
-        if c.property in SESSION_FIELDS and (anchor := session_anchor(conn, env_id, c)) is not None:
-            return "sessions", anchor
-    return None
+        found += [("events", _path_anchor(kinds, cond)) for cond in paths]
+    found += [("events", _property_anchor(conn, env_id, c)) for c in f.where if not c.property.startswith("$")]
+    found += [("sessions", session_anchor(conn, env_id, c)) for c in f.where if c.property in SESSION_FIELDS]
+    return [(side, anchor) for side, anchor in found if anchor is not None]
+
+
+def exact_label(f: DidEvent) -> ColumnElement[bool] | None:
+    """For a raw event named by its label alone, case ignored (a kind, and the equality or start
+    of its text, path or name): that test on `events_label`, which then answers the filter from
+    the index alone (it carries kind, user and time). Else None."""
+    e = f.event
+    if not isinstance(e, RawEvent) or e.exact_case or not e.kind or e.domain or e.selector:
+        return None
+    kinds, conds = _raw_conditions(e, f.where)
+    field = LABEL_FIELD.get(e.kind, "$name")
+    named = [x for x in (e.text, e.path, e.name) if x is not None]
+    if len(conds) != 1 or len(named) + len(f.where) != 1 or any(c.property != field for c in f.where):
+        return None
+    if not conds[0].ignore_case or (e.name is not None and field != "$name"):
+        return None
+    if e.text is not None and field != "$text" or e.path is not None and field != "$path":
+        return None
+    cond = conds[0]
+    if cond.op == "wildcard" and "*" in str(cond.value):
+        return None
+    direct = _direct(event_label(), cond)
+    return None if direct is None else and_(events.c.kind.in_(kinds), direct)
 
 
 def _window(start: datetime, end: datetime | None) -> list[ColumnElement[bool]]:
     return [events.c.time >= start, *([events.c.time <= end] if end else [])]
 
 
+COMMON = "common"
+
+
 def driver_users(conn: Connection, env_id: str, f: DidEvent, start: datetime,
                  end: datetime | None) -> list[str] | None:
     """Every user (merge survivor) with an event matching `f` in the window, when an anchor finds
     them in at most MAX_EVENTS events; None when there is no anchor or the filter is common."""
+    found = find_users(conn, env_id, f, start, end)
+    return None if found in (None, COMMON) else found
+
+
+def find_users(conn: Connection, env_id: str, f: DidEvent, start: datetime,
+               end: datetime | None) -> list[str] | str | None:
+    """driver_users, telling a common filter (COMMON: an anchor found more than MAX_EVENTS
+    events) from one without an anchor (None)."""
     if type(f) is not DidEvent:
         return None
-    found = event_anchor(conn, env_id, f)
-    if found is None:
+    if (exact := exact_label(f)) is not None:
+        return _owners(conn, env_id, select(events.c.anon_user_id).where(
+            events.c.env_id == env_id, exact, *_window(start, end)), MAX_EXACT)
+    anchors = event_anchors(conn, env_id, f)
+    if not anchors:
         return None
+    # The first anchor that is not common (each checked from its index first) drives.
+    found = next(((side, anchor) for side, anchor in anchors
+                  if not _common(conn, side, env_id, anchor, start, end)), None)
+    if found is None:
+        return COMMON
     side, anchor = found
     if side == "events":
         rows = (select(events.c.anon_user_id)
-                .where(events.c.env_id == env_id, anchor, *_window(start, end), event_predicate(f))
-                .limit(MAX_EVENTS + 1))
+                .where(events.c.env_id == env_id, anchor, *_window(start, end), event_predicate(f)))
     else:
         overlap = [sessions.c.end >= start, *([sessions.c.start <= end] if end else [])]
         has_event = exists(select(1).where(events.c.env_id == env_id,
@@ -285,15 +319,33 @@ def driver_users(conn: Connection, env_id: str, f: DidEvent, start: datetime,
         rows = (select(sessions.c.anon_user_id.label("anon_user_id"))
                 .where(sessions.c.env_id == env_id, anchor, *overlap,
                        *[_session_cond(c) for c in f.where if c.property in SESSION_FIELDS],
-                       true() if only_session else has_event)
-                .limit(MAX_EVENTS + 1))
-    x = rows.subquery()
+                       true() if only_session else has_event))
+    return _owners(conn, env_id, rows, MAX_EVENTS)
+
+
+def _owners(conn: Connection, env_id: str, rows, cap: int) -> list[str] | str:
+    """The distinct survivors of the anonymous user ids `rows` selects, or COMMON past `cap` rows."""
+    x = rows.limit(cap + 1).subquery()
     owner = func.coalesce(merges.c.into_user_id, x.c.anon_user_id)
     query = (select(func.count(), func.array_agg(owner.distinct()))
              .select_from(x.outerjoin(merges, and_(merges.c.env_id == env_id,
                                                    merges.c.from_user_id == x.c.anon_user_id))))
     n, owners = conn.execute(query).one()
-    return None if n > MAX_EVENTS else list(owners or [])
+    return COMMON if n > cap else list(owners or [])
+
+
+def _common(conn: Connection, side: str, env_id: str, anchor: ColumnElement[bool], start: datetime,
+            end: datetime | None) -> bool:
+    """Whether the anchor alone finds more than MAX_EVENTS rows in the window: read from the
+    index alone when it can (`events_label` carries kind, user and time), before any event row is
+    fetched to check the filter's own predicate (what a common filter would otherwise pay)."""
+    if side == "events":
+        rows = select(literal(1)).where(events.c.env_id == env_id, anchor, *_window(start, end))
+    else:
+        rows = select(literal(1)).where(sessions.c.env_id == env_id, anchor, sessions.c.end >= start,
+                                        *([sessions.c.start <= end] if end else []))
+    found = conn.execute(select(func.count()).select_from(rows.limit(MAX_EVENTS + 1).subquery())).scalar()
+    return found > MAX_EVENTS
 
 
 def _session_cond(c: FilterCondition) -> ColumnElement[bool]:
@@ -309,6 +361,9 @@ class Plan:
     among: list[str] | None
     excluded: list[str]
     rest: list[Filter]
+    # Every did_event left in `rest` is common (its anchor found many events in the window): a
+    # walk of the window meets matching users early, so it needs no budget.
+    common: bool = False
 
 
 def make_plan(conn: Connection, env_id: str, filters: list[Filter], start: datetime,
@@ -316,13 +371,15 @@ def make_plan(conn: Connection, env_id: str, filters: list[Filter], start: datet
     candidates: set[str] | None = None
     excluded: set[str] = set()
     rest: list[Filter] = []
+    common = True
     for f in filters:
         if isinstance(f, DidEvent):
             positive = f if type(f) is DidEvent else DidEvent(type="did_event", event=f.event, where=f.where)
-            found = driver_users(conn, env_id, positive, start, end)
+            found = find_users(conn, env_id, positive, start, end)
+            common = common and found == COMMON and type(f) is DidEvent
         else:
             found = None
-        if found is None:
+        if found is None or found == COMMON:
             rest.append(f)
         elif type(f) is DidEvent:
             candidates = set(found) if candidates is None else candidates & set(found)
@@ -330,7 +387,7 @@ def make_plan(conn: Connection, env_id: str, filters: list[Filter], start: datet
             excluded |= set(found)
     if candidates is not None:
         candidates -= excluded
-    return Plan(None if candidates is None else sorted(candidates), sorted(excluded), rest)
+    return Plan(None if candidates is None else sorted(candidates), sorted(excluded), rest, common)
 
 
 def among(ids: list[str]):
