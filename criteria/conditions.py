@@ -5,8 +5,10 @@ strings as they are, booleans as `true`/`false`, numbers in numeric notation (no
 null or a missing key as "not set". `gt`/`lt` compare numbers numerically and ISO 8601 dates as
 instants (no offset means UTC); a value that is neither never compares. `wildcard` matches the
 whole value, `*` standing for any run of characters, case-insensitively (each character lowercased
-on its own, as PostgreSQL's ILIKE does); every other operator is case-sensitive. Negative
-operators (`not_equals`, `not_contains`) hold when the value is not set.
+on its own, as PostgreSQL's ILIKE does); every other operator is case-sensitive unless asked with
+`ignore_case` (feed filters ask by default): both sides are then folded the same way (`fold_case`,
+PostgreSQL's lower()). Negative operators (`not_equals`, `not_contains`) hold when the value is not
+set.
 
 Wildcards cost time linear in the value: `wildcard_match` anchors the first and last parts and
 finds each middle part leftmost, never backtracking (a regex of `.*` joins backtracked: `*a*a*a*b`
@@ -166,7 +168,7 @@ def _compare(op: str, actual: str | None, operand: Decimal | datetime) -> bool:
     return other > operand if op == "gt" else other < operand
 
 
-def evaluate(op: str, actual: Any, value: Any = None) -> bool:
+def evaluate(op: str, actual: Any, value: Any = None, ignore_case: bool = False) -> bool:
     """Whether a property value (a JSON scalar, None when missing) satisfies `op value`."""
     text = text_form(actual)
     if op == "is_set":
@@ -176,6 +178,9 @@ def evaluate(op: str, actual: Any, value: Any = None) -> bool:
     if op in ORDER_OPS:
         return _compare(op, text, order_operand(value))
     expected = text_form(value)
+    if ignore_case and op != "wildcard":
+        text = None if text is None else fold_case(text)
+        expected = None if expected is None else fold_case(expected)
     if op == "not_equals":
         return text != expected
     if op == "not_contains":
@@ -244,8 +249,11 @@ def _sql_compare(op: str, text: ColumnElement[str], operand: Decimal | datetime)
     return case((text.regexp_match(f"^{DATE_PATTERN}$"), valid), else_=false())
 
 
-def compile_condition(op: str, text: ColumnElement[str], value: Any = None) -> ColumnElement[bool]:
-    """`op value` over a text SQL expression (e.g. `properties ->> key`); NULL text = not set."""
+def compile_condition(op: str, text: ColumnElement[str], value: Any = None,
+                      ignore_case: bool = False) -> ColumnElement[bool]:
+    """`op value` over a text SQL expression (e.g. `properties ->> key`); NULL text = not set.
+
+    With `ignore_case`, the text is lower()ed and the value fold_case()d (the same folding)."""
     if op == "is_set":
         return text.is_not(None)
     if op == "is_not_set":
@@ -253,6 +261,8 @@ def compile_condition(op: str, text: ColumnElement[str], value: Any = None) -> C
     if op in ORDER_OPS:
         return _sql_compare(op, text, order_operand(value))
     expected = text_form(value)
+    if ignore_case and op != "wildcard":
+        text, expected = func.lower(text), fold_case(expected)
     if op == "equals":
         return text == expected
     if op == "not_equals":

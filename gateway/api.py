@@ -21,7 +21,11 @@ FEED_QUERY = {
     "from": {"type": "string", "format": "date-time", "description": "default: 7 days before `to`"},
     "to": {"type": "string", "format": "date-time", "description": "default: now"},
     "filter": {"type": "string", "description": "JSON list of conditions (AND): user_property, "
-               "did_event (definition_id or kind/name, optional where), seen"},
+               "did_event / did_not_event (definition_id, a raw event: kind, name, text, path, domain, "
+               "selector; or criteria; optional where), event_property (a custom property or an "
+               "autocaptured `$path`, `$domain`, `$url`, `$text`, `$name`, `$kind`, `$source`, "
+               "`$referrer`, `$landing_page`, `$utm_*`, `$browser`, `$os`, `$device_type`, "
+               "`$country`), seen. Text operators ignore case unless `exact_case` is true"},
     "cursor": {"type": "string"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 100},
     "q": {"type": "string", "description": "search (2 to 200 characters, case-insensitive substring of "
@@ -131,6 +135,85 @@ def users_feed(env_id: str):
         user.setdefault("matched_session_ids", [])
     feed.setdefault("next_cursor", None)
     return feed
+
+
+COUNT_SCHEMA = {"type": "object", "required": ["count", "estimated"], "properties": {
+    "count": {"type": "integer", "minimum": 0},
+    "estimated": {"type": "boolean", "description": "true: estimated from a sample of the window's users"}}}
+
+
+@bp.get("/user-count")
+@require_env_access
+@operation("How many users the feed lists for this window and filter: exact, or estimated from a "
+           "sample (then `estimated` is true)", query={k: FEED_QUERY[k] for k in ("from", "to", "filter")},
+           responses={200: COUNT_SCHEMA, 400: "bad parameter", 503: "a service is down"}, tags=TAGS)
+def users_count(env_id: str):
+    start, end = compose.window(request.args.get("from"), request.args.get("to"))
+    params = present(**{"from": start, "to": end, "filter": _filter_param(env_id)})
+    return services().sessions.get(internal(env_id, "/user-count"), params)
+
+
+CATALOG_QUERY = {
+    "q": {"type": "string", "maxLength": 200, "description": "case-insensitive substring"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+}
+KIND_QUERY = {"kind": {"type": "string", "maxLength": 32, "description": "event kind (pageview, click…)"}}
+
+
+def _catalog_params(*names: str) -> dict:
+    q = request.args.get("q")
+    if q is not None and len(q) > 200:
+        raise ApiError(400, "'q' has at most 200 characters", field="q")
+    kind = request.args.get("kind")
+    if kind is not None and len(kind) > 32:
+        raise ApiError(400, "'kind' has at most 32 characters", field="kind")
+    values = {"q": q or None, "kind": kind or None, "limit": _limit(),
+              "property": request.args.get("property")}
+    return present(**{k: values[k] for k in names})
+
+
+@bp.get("/catalog/events")
+@require_env_access
+@operation("Event names seen in this environment, most frequent first (a click's text, a pageview's "
+           "path, a custom event's name), with counts: what the filter editor suggests",
+           query={**KIND_QUERY, **CATALOG_QUERY},
+           responses={200: {"type": "object", "properties": {"events": {"type": "array", "items": {
+               "type": "object", "properties": {"kind": {"type": "string"}, "label": {"type": "string"},
+                                                "count": {"type": "integer"}}}}}},
+                      400: "bad parameter", 503: "a service is down"}, tags=TAGS)
+def catalog_events(env_id: str):
+    return services().sessions.get(internal(env_id, "/catalog/events"), _catalog_params("kind", "q", "limit"))
+
+
+@bp.get("/catalog/properties")
+@require_env_access
+@operation("Event property names (custom ones with counts, then the autocaptured `$…` ones), for a "
+           "kind if given", query={**KIND_QUERY, **CATALOG_QUERY},
+           responses={200: {"type": "object", "properties": {"properties": {"type": "array", "items": {
+               "type": "object", "properties": {"property": {"type": "string"},
+                                                "count": {"type": ["integer", "null"]},
+                                                "autocaptured": {"type": "boolean"}}}}}},
+                      400: "bad parameter", 503: "a service is down"}, tags=TAGS)
+def catalog_properties(env_id: str):
+    return services().sessions.get(internal(env_id, "/catalog/properties"),
+                                   _catalog_params("kind", "q", "limit"))
+
+
+@bp.get("/catalog/values")
+@require_env_access
+@operation("The most frequent values of an event property; `complete` is false when the catalog keeps "
+           "only the top ones", query={"property": {"type": "string", "minLength": 1, "maxLength": 200,
+                                                    "required": True}, **CATALOG_QUERY},
+           responses={200: {"type": "object", "properties": {
+               "values": {"type": "array", "items": {"type": "object", "properties": {
+                   "value": {}, "count": {"type": "integer"}}}},
+               "complete": {"type": "boolean"}}}, 400: "bad parameter", 503: "a service is down"},
+           tags=TAGS)
+def catalog_values(env_id: str):
+    prop = request.args.get("property") or ""
+    if not 1 <= len(prop) <= 200:
+        raise ApiError(400, "'property' needs 1 to 200 characters", field="property")
+    return services().sessions.get(internal(env_id, "/catalog/values"), _catalog_params("property", "q", "limit"))
 
 
 @bp.get("/users/<user_id>")

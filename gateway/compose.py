@@ -27,18 +27,28 @@ class _Strict(BaseModel):
 
 
 class Condition(_Strict):
-    """An event property condition (`where` of did_event)."""
+    """An event property condition (`where` of did_event): a custom property, or an autocaptured
+    one named with a `$` (`$path`, `$text`, `$browser`…). Text operators ignore case unless
+    `exact_case`."""
 
-    property: str = Field(min_length=1)
+    property: str = Field(min_length=1, max_length=200)
     op: Operator
     value: Any = None
+    exact_case: bool = False
 
 
 class UserPropertyFilter(_Strict):
     type: Literal["user_property"]
-    property: str = Field(min_length=1)
+    property: str = Field(min_length=1, max_length=200)
     op: Operator
     value: Any = None
+    exact_case: bool = False
+
+
+class EventPropertyFilter(Condition):
+    """Any event in the window with this property."""
+
+    type: Literal["event_property"]
 
 
 class SeenFilter(_Strict):
@@ -47,29 +57,46 @@ class SeenFilter(_Strict):
     to: datetime | None = None
 
 
+class TextRef(_Strict):
+    op: Literal["equals", "contains", "wildcard"]
+    value: str = Field(max_length=1000)
+
+
 class EventRef(_Strict):
-    """Which event: a definition, a raw kind/name, or criteria JSON."""
+    """Which event: a definition, a raw event (kind, name, target text, path, domain, selector),
+    or criteria JSON."""
 
     definition_id: str | None = None
     kind: str | None = None
     name: str | None = None
+    text: TextRef | None = None
+    path: str | None = None
+    domain: str | None = None
+    selector: str | None = None
+    exact_case: bool = False
     criteria: Any = None
 
     @model_validator(mode="after")
     def _one_way(self):
-        if not (self.definition_id or self.kind or self.name or self.criteria):
-            raise ValueError("give definition_id, kind/name or criteria")
+        if not (self.definition_id or self.kind or self.name or self.text or self.path or self.domain
+                or self.selector or self.criteria):
+            raise ValueError("give definition_id, a raw event (kind, name, text, path, domain, selector) "
+                             "or criteria")
         return self
 
 
 class DidEventFilter(_Strict):
     type: Literal["did_event"]
-    event: EventRef
-    where: list[Condition] = Field(default_factory=list)
+    event: EventRef | None = None
+    where: list[Condition] = Field(default_factory=list, max_length=20)
 
 
-FilterCondition = Annotated[Union[UserPropertyFilter, SeenFilter, DidEventFilter],
-                            Field(discriminator="type")]
+class DidNotEventFilter(DidEventFilter):
+    type: Literal["did_not_event"]  # type: ignore[assignment]
+
+
+FilterCondition = Annotated[Union[UserPropertyFilter, SeenFilter, DidEventFilter, DidNotEventFilter,
+                                  EventPropertyFilter], Field(discriminator="type")]
 FILTERS = TypeAdapter(list[FilterCondition])
 
 
@@ -87,9 +114,11 @@ def filter_json(conditions: list, criteria_of) -> list[dict]:
     """The sessions-service filter: definition references replaced by their criteria JSON."""
     out = []
     for condition in conditions:
-        data = condition.model_dump(mode="json", by_alias=True, exclude_none=True)
-        if isinstance(condition, DidEventFilter) and condition.event.definition_id:
+        data = condition.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_defaults=True)
+        if isinstance(condition, DidEventFilter) and condition.event and condition.event.definition_id:
             data["event"] = {"criteria": criteria_of(condition.event.definition_id)}
+        elif isinstance(condition, DidEventFilter) and condition.event and condition.event.criteria:
+            data["event"] = {"criteria": condition.event.criteria}
         out.append(data)
     return out
 

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from footfall.web import ApiError, found, operation
-from services.sessions import deletion, export, feed, search
+from services.sessions import catalog, deletion, export, feed, search
 from services.sessions.filters import parse_filters
 
 bp = Blueprint("sessions", __name__, url_prefix="/internal/v1/envs/<env_id>")
@@ -56,13 +56,77 @@ SEARCH_QUERY = {**PAGE_QUERY, "q": {"type": "string", "minLength": search.MIN_CH
 def list_users(env_id: str):
     params, filters = _params(), parse_filters(request.args.get("filter"))
     query = search.parse_query(request.args.get("q"))
+    start, end = _window(params)
+    with _engine().connect() as conn:
+        return feed.feed(conn, env_id, start, end, filters, params.cursor, params.limit, query)
+
+
+def _window(params: PageParams) -> tuple[datetime, datetime | None]:
     now = datetime.now(UTC)
     start = params.from_ or now - DEFAULT_WINDOW
     if params.to is not None and params.to < start:
         raise ApiError(400, "to is before from", field="to")
-    end = None if params.to is None or params.to >= now - NOW_SLACK else params.to
+    return start, None if params.to is None or params.to >= now - NOW_SLACK else params.to
+
+
+COUNT_QUERY = {k: PAGE_QUERY[k] for k in ("from", "to", "filter")}
+
+
+@bp.get("/user-count")
+@operation("How many users the feed lists for a window and filters (exact, or `estimated` from a "
+           "sample when counting would take too long)", query=COUNT_QUERY,
+           responses={200: {"type": "object", "required": ["count", "estimated"], "properties": {
+               "count": {"type": "integer"}, "estimated": {"type": "boolean"}}},
+               400: "invalid parameter"}, tags=["feed"])
+def count_users(env_id: str):
+    params, filters = _params(), parse_filters(request.args.get("filter"))
+    start, end = _window(params)
     with _engine().connect() as conn:
-        return feed.feed(conn, env_id, start, end, filters, params.cursor, params.limit, query)
+        return feed.count(conn, env_id, start, end, filters)
+
+
+class CatalogParams(BaseModel):
+    kind: str | None = Field(None, max_length=32)
+    q: str | None = Field(None, max_length=200)
+    limit: int = Field(20, ge=1, le=catalog.MAX_LOOKUP)
+
+
+CATALOG_QUERY = {"kind": {"type": "string", "maxLength": 32}, "q": {"type": "string", "maxLength": 200,
+                 "description": "case-insensitive substring"},
+                 "limit": {"type": "integer", "minimum": 1, "maximum": catalog.MAX_LOOKUP}}
+
+
+@bp.get("/catalog/events")
+@operation("Event labels seen in the environment (a click's text, a pageview's path, a custom "
+           "event's name), most frequent first", query=CATALOG_QUERY,
+           responses={200: JSON_OBJECT, 400: "invalid parameter"}, tags=["catalog"])
+def catalog_events(env_id: str):
+    p = CatalogParams.model_validate(request.args.to_dict())
+    with _engine().connect() as conn:
+        return {"events": catalog.event_names(conn, env_id, p.kind, p.q, p.limit)}
+
+
+@bp.get("/catalog/properties")
+@operation("Event property names (custom, and autocaptured ones as `$name`), per kind if given",
+           query=CATALOG_QUERY, responses={200: JSON_OBJECT, 400: "invalid parameter"}, tags=["catalog"])
+def catalog_properties(env_id: str):
+    p = CatalogParams.model_validate(request.args.to_dict())
+    with _engine().connect() as conn:
+        return {"properties": catalog.property_names(conn, env_id, p.kind, p.q, p.limit)}
+
+
+@bp.get("/catalog/values")
+@operation("The most frequent values of an event property; `complete` says whether all are listed",
+           query={"property": {"type": "string", "minLength": 1, "maxLength": 200, "required": True},
+                  **{k: CATALOG_QUERY[k] for k in ("q", "limit")}},
+           responses={200: JSON_OBJECT, 400: "invalid parameter"}, tags=["catalog"])
+def catalog_values(env_id: str):
+    prop = request.args.get("property") or ""
+    if not 1 <= len(prop) <= 200:
+        raise ApiError(400, "property: 1 to 200 characters", field="property")
+    p = CatalogParams.model_validate({k: v for k, v in request.args.items() if k != "property"})
+    with _engine().connect() as conn:
+        return catalog.property_values(conn, env_id, prop, p.q, p.limit)
 
 
 @bp.get("/users/<user_id>")

@@ -33,7 +33,7 @@ from footfall.pipeline_lag import Marks
 from footfall.readers import FastReader, StrictTime, message_view, twin, view
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery, run_consumers
-from services.sessions import deletion, events_path, facts, merges
+from services.sessions import catalog, deletion, events_path, facts, merges
 from services.sessions.tables import SCHEMA
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,11 @@ class EventsConsumer(Consumer):
         captured = [d for d in deliveries if d.routing_key == "event.captured"]
         if not captured:
             return
-        with self.engine.begin() as conn:
-            self.stored += events_path.store_events(conn, [d.body for d in captured],
-                                                    {d.message.env_id for d in captured})
+        with self.engine.connect() as conn:
+            with conn.begin():
+                self.stored += events_path.store_events(conn, [d.body for d in captured],
+                                                        {d.message.env_id for d in captured})
+            catalog.record(conn)  # its own short transaction, off the events' locks
         self.marks.stored(newest_sent(captured))
 
 

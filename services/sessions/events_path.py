@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
+from services.sessions import catalog
 from services.sessions.locks import lock_buckets_sql
 from services.sessions.sessionize import PROPERTY_PATHS, SOURCE_LABELS, TIMEOUTS
 
@@ -302,4 +303,5 @@ def store_events(conn: Connection, bodies: list[bytes], env_ids: Iterable[str] |
     conn.execute(text(UPSERT_SESSIONS_AND_ROLL_UP))
     if renamed:
         conn.execute(text(DELETE_RENAMED), renames)
+    catalog.collect(conn)  # 9. what the catalog learns; recorded after the commit (catalog.record)
     return added

@@ -1,7 +1,9 @@
 """The feed's read queries: users by most recent activity (keyset), a user, sessions, events.
 
 A feed page is one index scan of `users_feed` (env, last_seen desc, user_id desc) with the filters
-as per-user EXISTS probes, then one LATERAL query for the page's latest sessions in the window.
+as per-user EXISTS probes, or, when a filter is selective, the few users its events name
+(plan.py) with the other filters probed on them; then one LATERAL query for the page's latest
+sessions in the window.
 A user's events and sessions are those of its members (tables.members_of): itself and every
 anonymous user id merged into it.
 """
@@ -9,13 +11,22 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import orjson
-from sqlalchemy import Connection, and_, literal, select, text, tuple_
+from sqlalchemy import Connection, and_, func, literal, select, text, tuple_
 from sqlalchemy.exc import OperationalError
 
 from footfall.web import ApiError
-from services.sessions.filters import DidEvent, Filter, Seen, any_event_predicate, user_predicate
+from services.sessions import plan
+from services.sessions.filters import (
+    DidEvent,
+    Filter,
+    Seen,
+    UserProperty,
+    any_event_predicate,
+    user_predicate,
+)
 from services.sessions.search import predicate as search_predicate
 from services.sessions.summary import with_summaries
 from services.sessions.tables import events, merges, owner_of, sessions, users
@@ -25,6 +36,7 @@ ONLINE_WINDOW = timedelta(minutes=5)
 # How long per-user probes may walk the feed before the planner's semi-join takes over (a filter
 # that almost nobody matches): probes answer common filters in ms, the semi-join rare ones in ~1 s.
 PROBE_BUDGET_MS = 250
+COMMON_PROBE_BUDGET_MS = 1000
 QUERY_CANCELED = "57014"
 
 
@@ -82,7 +94,8 @@ def user_json(row, now: datetime | None = None) -> dict:
 
 
 def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list[Filter],
-               after: list | None, limit: int, probe: bool = True, search: str | None = None):
+               after: list | None, limit: int | None, probe: bool = True, search: str | None = None,
+               among: list[str] | None = None, excluded: list[str] | None = None):
     """The SELECT of one feed page (limit + 1 rows, to know whether there is a next page).
 
     Users come by most recent activity (last_seen), newest first. A window that ends in the past
@@ -91,6 +104,10 @@ def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list
     """
     query = select(users).where(
         users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start)
+    if among is not None:
+        query = query.where(plan.among(among))
+    if excluded:
+        query = query.where(plan.not_among(excluded))
     if end is not None:
         seen = Seen(type="seen", to=end, **{"from": start})
         query = query.where(user_predicate(seen, env_id, start, end, probe))
@@ -100,6 +117,8 @@ def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list
     if after is not None:
         query = query.where(tuple_(users.c.last_seen, users.c.user_id)
                             < tuple_(literal(after[0]), literal(after[1])))
+    if limit is None:
+        return query
     return query.order_by(users.c.last_seen.desc(), users.c.user_id.desc()).limit(limit + 1)
 
 
@@ -144,20 +163,59 @@ def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
 
 def _page(conn: Connection, env_id: str, start: datetime, end: datetime | None,
           filters: list[Filter], after: list | None, limit: int, search: str | None = None) -> list:
-    """The page's user rows: per-user probes first; past a budget, the planner's semi-join."""
-    if not any(isinstance(f, DidEvent) for f in filters):
-        return conn.execute(feed_query(env_id, start, end, filters, after, limit, search=search)).all()
+    """The page's user rows: from the users a selective filter names when there is one; else
+    per-user probes first and, past a budget, PostgreSQL's semi-join."""
+    p = plan.make_plan(conn, env_id, filters, start, end)
+    query = partial(feed_query, env_id, start, end, p.rest, after, limit, search=search, among=p.among,
+                    excluded=p.excluded)
+    if p.among is not None or not any(isinstance(f, DidEvent) for f in p.rest):
+        return conn.execute(query()).all()
+    # Filters whose every anchor found many events match many users, likely: a longer walk.
+    budget = COMMON_PROBE_BUDGET_MS if p.common else PROBE_BUDGET_MS
     try:
         with conn.begin_nested():
-            conn.execute(text(f"set local statement_timeout = {PROBE_BUDGET_MS}"))
-            rows = conn.execute(feed_query(env_id, start, end, filters, after, limit, search=search)).all()
+            conn.execute(text(f"set local statement_timeout = {budget}"))
+            rows = conn.execute(query()).all()
         conn.execute(text("set local statement_timeout to default"))
         return rows
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != QUERY_CANCELED:
             raise
-    return conn.execute(feed_query(env_id, start, end, filters, after, limit, probe=False,
-                                   search=search)).all()
+    return conn.execute(query(probe=False)).all()
+
+
+# Past this many users in the window, a count that would probe each of them is estimated from
+# a sample of about this many (±3 points of selectivity at 95%).
+SAMPLE_USERS = 1000
+
+
+def count(conn: Connection, env_id: str, start: datetime, end: datetime | None,
+          filters: list[Filter]) -> dict:
+    """How many users the feed lists: exact when a selective filter names them, when nothing is
+    left to probe per user but user properties, or when the window is small; else estimated from
+    a sample of the window's users (`estimated`: true)."""
+    p = plan.make_plan(conn, env_id, filters, start, end)
+    exact = feed_query(env_id, start, end, p.rest, None, None, probe=False, among=p.among, excluded=p.excluded)
+    probes = end is not None or any(not isinstance(f, UserProperty) for f in p.rest)
+    if p.among is not None or not probes:
+        return {"count": _count(conn, exact), "estimated": False}
+    in_window = _count(conn, feed_query(env_id, start, None, [], None, None))
+    if in_window <= SAMPLE_USERS:
+        return {"count": _count(conn, exact), "estimated": False}
+    # Every k-th user by a hash of its id: read from the feed index alone.
+    step = in_window // SAMPLE_USERS
+    sample = conn.scalars(select(users.c.user_id).where(
+        users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start,
+        func.abs(func.hashtext(users.c.user_id)) % step == 0)).all()
+    if not sample:
+        return {"count": 0, "estimated": True}
+    hits = _count(conn, feed_query(env_id, start, end, p.rest, None, None, among=list(sample),
+                                   excluded=p.excluded))
+    return {"count": round(in_window * hits / len(sample)), "estimated": True}
+
+
+def _count(conn: Connection, query) -> int:
+    return conn.execute(select(func.count()).select_from(query.subquery())).scalar()
 
 
 def _matched_sessions(conn: Connection, env_id: str, ids: list[str], filters: list[Filter],

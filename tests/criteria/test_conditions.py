@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from sqlalchemy import Integer
 
-from criteria.conditions import OPS, evaluate, parse_date, text_form
+from criteria.conditions import OPS, compile_condition, evaluate, parse_date, text_form
 from criteria.model import Condition, Criteria, parse_criteria
 from tests.criteria.conftest import sql_verdicts
 
@@ -113,3 +114,31 @@ def test_sql_agrees_with_evaluator(engine, condition, values):
     batch = [{"properties": {"p": v} if v is not None else {}} for v in values]
     expected = [evaluate(op, v, value) for v in values]
     assert sql_verdicts(engine, criteria, batch) == expected
+
+
+# --- Case-insensitive operators (feed filters' default) ----------------------------------------
+
+CASE_ALPHABET = st.sampled_from("aAbBİıßσΣς*% é")
+
+
+@hsettings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(op=st.sampled_from([o for o in OPS if o not in ("gt", "lt")]),
+       value=st.text(CASE_ALPHABET, min_size=1, max_size=4),
+       values=st.lists(st.one_of(st.none(), st.text(CASE_ALPHABET, max_size=6)), min_size=1, max_size=20))
+def test_ignore_case_sql_agrees_with_evaluator(engine, op, value, values):
+    from sqlalchemy import Text, column, select
+    from sqlalchemy import values as sql_values
+
+    table = sql_values(column("i", Integer), column("t", Text), name="v").data(list(enumerate(values)))
+    predicate = compile_condition(op, table.c.t, value, ignore_case=True)
+    with engine.connect() as conn:
+        verdicts = dict(conn.execute(select(table.c.i, predicate)).all())
+    expected = [evaluate(op, v, value, ignore_case=True) for v in values]
+    assert [bool(verdicts[i]) for i in range(len(values))] == expected
+
+
+def test_ignore_case_folds_both_sides():
+    assert evaluate("contains", "maria.gonzalez@northwind.io", "MARIA", ignore_case=True)
+    assert not evaluate("contains", "maria.gonzalez@northwind.io", "MARIA")
+    assert evaluate("equals", "Start Free Trial", "start free trial", ignore_case=True)
+    assert evaluate("not_equals", None, "x", ignore_case=True)

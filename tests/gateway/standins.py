@@ -89,7 +89,8 @@ def sessions_app(data: dict[str, dict], calls: list) -> Flask:
         flt = orjson.loads(request.args["filter"]) if request.args.get("filter") else []
         # Criteria of did_event filters are matched for real (the shared pure matcher); anything
         # else is not evaluated, and the replayed sessions stand for the matched ones.
-        combos = [f["event"]["criteria"] for f in flt if f.get("type") == "did_event" and "criteria" in f["event"]]
+        combos = [f["event"]["criteria"] for f in flt
+                  if f.get("type") == "did_event" and "criteria" in (f.get("event") or {})]
         users = []
         for user in sorted(d["users"].values(), key=lambda u: u["last_seen"], reverse=True):
             sessions = sorted((s for s in d["sessions"].values() if s["user_id"] == user["user_id"]),
@@ -103,6 +104,28 @@ def sessions_app(data: dict[str, dict], calls: list) -> Flask:
             users.append({**user, "sessions": [dict(s) for s in sessions[:5]], "matched_session_ids": matched})
         limit = int(request.args.get("limit", 25))
         return {"users": users[:limit], "next_cursor": "c2" if len(users) > limit else None}
+
+    @app.get("/internal/v1/envs/<env_id>/user-count")
+    def user_count(env_id):
+        calls.append(("sessions", request.path, dict(request.args)))
+        return {"count": len(feed(env_id)["users"]), "estimated": False}
+
+    @app.get("/internal/v1/envs/<env_id>/catalog/<part>")
+    def catalog(env_id, part):
+        """Names and values of the stand-in's own events (no counts kept)."""
+        calls.append(("sessions", request.path, dict(request.args)))
+        events = list(env(env_id)["events"].values())
+        q = (request.args.get("q") or "").lower()
+        if part == "events":
+            labels = sorted({(e["kind"], e.get("name") or e["kind"]) for e in events})
+            return {"events": [{"kind": k, "label": n, "count": 1} for k, n in labels if q in n.lower()]}
+        if part == "properties":
+            names = sorted({k for e in events for k in (e.get("properties") or {})})
+            return {"properties": [{"property": n, "count": 1, "autocaptured": False} for n in names if q in n.lower()]}
+        prop = request.args.get("property", "")
+        values = sorted({str((e.get("properties") or {}).get(prop)) for e in events
+                         if prop in (e.get("properties") or {})})
+        return {"values": [{"value": v, "count": 1} for v in values if q in v.lower()], "complete": True}
 
     @app.get("/internal/v1/envs/<env_id>/users/<user_id>")
     def user(env_id, user_id):

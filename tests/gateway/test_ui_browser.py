@@ -214,3 +214,53 @@ def test_live_updates_say_when_they_pause_and_resume(page, app):
     assert page.locator("[data-testid=user-card]").count() == 2  # what was shown stays
     upstream.base_url = working
     paused.wait_for(state="detached")
+
+
+def test_selective_filters_count_suggestions_and_filter_this(page, standins):
+    sign_in(page, *ADMIN)
+    cards = page.locator("[data-testid=user-card]")
+    cards.first.wait_for()
+    # The match count beside the feed (the stand-in counts the users it lists).
+    assert page.locator("[data-testid=feed-count]").inner_text() == "2 users"
+    # Did not do: a raw click named by its text, the editor suggesting names from the catalog.
+    standins["calls"].clear()
+    page.click("[data-testid=add-filter]")
+    page.click("[data-testid=filter-type-did_not_event]")
+    page.select_option("[data-testid=filter-event]", "kind:custom")
+    page.fill("[data-testid=filter-event-name]", "sig")
+    wait_until(lambda: "Signed Up" in page.locator("#filter-event-names").inner_html())
+    page.fill("[data-testid=filter-event-name]", "Signed Up")
+    page.click("[data-testid=filter-apply]")
+    assert page.locator("[data-testid=filter-chip]").inner_text().startswith("Did not do custom “Signed Up”")
+    sent = [orjson.loads(c[2]["filter"]) for c in standins["calls"] if c[0] == "sessions" and "filter" in c[2]]
+    assert sent[-1] == [{"type": "did_not_event", "event": {"kind": "custom", "name": "Signed Up"}}]
+    page.click("[aria-label^='Remove filter']")
+    # Event property on any event, property and value suggested from the catalog, exact case.
+    page.click("[data-testid=add-filter]")
+    page.click("[data-testid=filter-type-event_property]")
+    assert page.locator("[data-testid=filter-event]").input_value() == "any"
+    page.fill("[data-testid=filter-property]", "pl")
+    wait_until(lambda: 'value="plan"' in page.locator("#event-props").inner_html())
+    page.fill("[data-testid=filter-property]", "plan")
+    page.select_option("[data-testid=filter-op]", "starts_with")
+    page.fill("[data-testid=filter-value]", "pro")
+    page.check("[data-testid=filter-exact-case]")
+    standins["calls"].clear()
+    page.click("[data-testid=filter-apply]")
+    assert "(exact case)" in page.locator("[data-testid=filter-chip]").inner_text()
+    wait_until(lambda: any(c[0] == "sessions" and c[1].endswith("/user-count") for c in standins["calls"]))
+    sent = [orjson.loads(c[2]["filter"]) for c in standins["calls"] if c[0] == "sessions" and "filter" in c[2]]
+    assert sent[-1] == [{"type": "event_property", "property": "plan", "op": "starts_with", "value": "pro",
+                         "exact_case": True}]
+    page.click("[aria-label^='Remove filter']")
+    # Every property of an event's panel: "filter users who did this", one click away.
+    ada = cards.nth(0)
+    ada.locator("[data-testid=session-open]").first.click()
+    ada.locator("[data-testid=event]").nth(1).locator("button").click()
+    panel = ada.locator("[data-testid=event-panel]")
+    panel.locator("[aria-label='Filter users who did this: Target text Buy now']").click()
+    chip = page.locator("[data-testid=filter-chip]")
+    chip.wait_for()
+    assert chip.inner_text() == "Did any event where Target text equals “Buy now”"
+    assert "%24text" in page.url or "$text" in page.url
+    assert page.errors == []

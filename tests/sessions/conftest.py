@@ -8,7 +8,7 @@ import pytest
 
 from footfall.db import make_engine
 from footfall.messages import Event, EventsCaptured, encode
-from services.sessions import events_path
+from services.sessions import catalog, events_path
 from services.sessions.app import create_app
 from services.sessions.tables import SCHEMA
 from tests.support import migrate_fresh, truncate_schema
@@ -55,5 +55,7 @@ def body(events: list[Event], env=ENV) -> bytes:
 def store_now(engine, *batches: list[Event]) -> None:
     """Store each batch in its own transaction, as the consumer would."""
     for batch in batches:
-        with engine.begin() as conn:
-            events_path.store_events(conn, [body(batch)])
+        with engine.connect() as conn:
+            with conn.begin():
+                events_path.store_events(conn, [body(batch)])
+            catalog.record(conn)

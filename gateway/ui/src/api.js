@@ -66,6 +66,10 @@ export function envApi(envId) {
   return {
     envId,
     feed: (params) => get(`${base}/users${q(params)}`),
+    userCount: (params) => get(`${base}/user-count${q(params)}`),
+    catalogEvents: (params) => get(`${base}/catalog/events${q(params)}`),
+    catalogProperties: (params) => get(`${base}/catalog/properties${q(params)}`),
+    catalogValues: (params) => get(`${base}/catalog/values${q(params)}`),
     user: (id) => get(`${base}/users/${seg(id)}`),
     userSessions: (id, filter, cursor) => get(`${base}/users/${seg(id)}/sessions${q({ filter: filter.length ? filter : undefined, cursor, limit: 100 })}`),
     session: (id) => get(`${base}/sessions/${seg(id)}`),

@@ -164,11 +164,53 @@ function useDrawnCount(total) {
   return Math.min(drawn, total);
 }
 
+// How many users match ("1,234 users", or "≈ 1,234 users" when the service estimated it).
+function useMatchCount(api, view) {
+  const [count, setCount] = useState(null);
+  const filters = apiFilters(view.filters);
+  const key = JSON.stringify([api.envId, view.timeline, view.seen, filters, currentZone()]);
+  useEffect(() => {
+    let live = true;
+    setCount(null);
+    api.userCount({ ...windowFor(view), filter: filters.length ? filters : undefined })
+      .then((c) => live && setCount(c)).catch(() => live && setCount(null));
+    return () => { live = false; };
+  }, [key]);
+  return count;
+}
+
+function MatchCount({ count }) {
+  if (!count) return null;
+  const n = count.count.toLocaleString();
+  return (
+    <span class="muted small match-count" data-testid="feed-count" title={count.estimated ? "Estimated from a sample of the window's users" : "Exact"}>
+      {count.estimated ? `≈ ${n}` : n} {count.count === 1 ? "user" : "users"}{count.estimated ? " (estimated)" : ""}
+    </span>
+  );
+}
+
+// The filter editor's suggestions: event names, properties and values from the environment's
+// catalog; user properties from the users on screen.
+function useSuggest(api, knownProperties) {
+  const known = useRef(knownProperties);
+  known.current = knownProperties;
+  return useMemo(() => ({
+    events: (kind, text) => api.catalogEvents({ kind, q: text || undefined, limit: 50 }).then((r) => r.events.map((e) => e.label)),
+    properties: (scope, text) => (scope === "event"
+      ? api.catalogProperties({ q: text || undefined, limit: 50 }).then((r) => r.properties.map((p) => p.property))
+      : Promise.resolve(known.current.filter((p) => !text || p.toLowerCase().includes(text.toLowerCase())))),
+    values: (scope, property, text) => (scope === "event"
+      ? api.catalogValues({ property, q: text || undefined, limit: 50 }).then((r) => r.values.map((v) => String(v.value)))
+      : Promise.resolve([])),
+  }), [api]);
+}
+
 export function FeedPage({ view }) {
   const { api, route, definitions } = useContext(EnvContext);
   const q = route.query;
   const search = searchOf(q.q);
   const feed = useFeed(api, view, search);
+  const count = useMatchCount(api, view);
   const drawn = useDrawnCount(feed.users.length);
   const [exporting, setExporting] = useState(false);
   const focused = useListKeys(feed.users.length, (userId) => navigate(linkTo(route, "user", userId)));
@@ -177,6 +219,7 @@ export function FeedPage({ view }) {
     feed.users.forEach((u) => Object.keys(u.properties || {}).forEach((k) => names.add(k)));
     return [...names].sort();
   }, [feed.users]);
+  const suggest = useSuggest(api, knownProperties);
   const actions = {
     openSession: (sessionId) => patchQuery(route, { session: sessionId, event: null }),
     openEvent: (sessionId, eventId) => patchQuery(route, { session: sessionId, event: eventId }),
@@ -191,8 +234,10 @@ export function FeedPage({ view }) {
       <SearchBox value={search} onChange={(text) => patchQuery(route, { q: text || null }, { replace: true })} />
       <div class="toolbar">
         <TimelinePicker view={view} onChange={(t) => patchQuery(route, timelineQuery(t, view.filters))} />
-        <FilterBar filters={view.filters} onChange={(f) => patchQuery(route, filtersQuery(f))} definitions={definitions} properties={knownProperties} />
+        <FilterBar filters={view.filters} onChange={(f) => patchQuery(route, filtersQuery(f))} definitions={definitions}
+          properties={knownProperties} suggest={suggest} />
         <div class="spacer" />
+        <MatchCount count={count} />
         <SegmentsMenu view={view} search={search} onOpen={(segment) => patchQuery(route, queryOfSegment(segment))} />
         <button class="btn" onClick={() => setExporting(true)} data-testid="export-button">Export CSV</button>
         <ListModeSwitch compact={view.compact} onChange={(c) => patchQuery(route, { view: c ? "compact" : null })} />

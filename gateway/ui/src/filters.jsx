@@ -1,5 +1,6 @@
-// Add Filter: time, user property (identity included), did event, event property. Conditions AND;
-// a time filter sets the window instead (view.js).
+// Add Filter: time, user property (identity included), did / did not do an event, event property
+// (custom, or autocaptured `$path`, `$browser`…). Conditions AND; a time filter sets the window
+// instead (view.js). Text operators ignore case unless "Exact case" is ticked.
 //
 // Property and value inputs take suggestions through `suggest` ({ properties(scope, text),
 // values(scope, property, text) }, each answering a promise of strings), so a catalogue of
@@ -22,7 +23,20 @@ const KINDS = [["pageview", "Pageview"], ["click", "Click"], ["change", "Change"
   ["rage_click", "Rage click"], ["dead_click", "Dead click"], ["custom", "Custom event"], ["screen", "Screen view"]];
 const kindLabel = (kind) => (KINDS.find(([k]) => k === kind) || [kind, String(kind || "event")])[1].toLowerCase();
 
+// Autocaptured event properties, as the feed names them, and how the editor shows them.
+export const AUTOCAPTURED = [
+  ["$path", "Path"], ["$domain", "Domain"], ["$url", "URL"], ["$text", "Target text"], ["$name", "Event name"],
+  ["$referrer", "Referrer"], ["$landing_page", "Landing page"], ["$utm_source", "UTM source"],
+  ["$utm_medium", "UTM medium"], ["$utm_campaign", "UTM campaign"], ["$utm_term", "UTM term"],
+  ["$utm_content", "UTM content"], ["$browser", "Browser"], ["$os", "OS"], ["$device_type", "Device type"],
+  ["$country", "Country"], ["$source", "Source"], ["$kind", "Kind"],
+];
+const propLabel = (p) => (AUTOCAPTURED.find(([k]) => k === p) || [p, p])[1];
+// What a raw event of a kind is named by: the target's text, the page's path, or its name.
+const NAMED_BY = { click: "text", change: "text", submit: "text", pageview: "path" };
+
 function eventLabel(event, definitions) {
+  if (!event) return "any event";
   if (event.definition_id) {
     const d = definitions.find((x) => String(x.id) === String(event.definition_id));
     return d ? d.name : `definition ${event.definition_id}`;
@@ -32,16 +46,23 @@ function eventLabel(event, definitions) {
   if (c && !Array.isArray(c) && typeof c === "object") {
     return [c.kind ? kindLabel(c.kind) : "event", c.name && `“${c.name}”`, c.path && `on ${c.path}`].filter(Boolean).join(" ");
   }
-  return event.name ? `${event.kind ? kindLabel(event.kind) : "event"} “${event.name}”` : `any ${kindLabel(event.kind)}`;
+  const kind = event.kind ? kindLabel(event.kind) : "event";
+  if (event.text) return `${kind} on “${event.text.value}”`;
+  if (event.path) return `${kind} of “${event.path}”`;
+  return event.name ? `${kind} “${event.name}”` : `any ${kind}`;
 }
+
+const conditionText = (c) => `${propLabel(c.property)} ${opLabel(c.op)}${NO_VALUE.has(c.op) ? "" : ` “${c.value}”`}${c.exact_case ? " (exact case)" : ""}`;
 
 export function describe(condition, definitions) {
   switch (condition.type) {
     case "seen": return `Seen ${fmtDays(condition.from, condition.to)}`;
-    case "user_property": return `${condition.property} ${opLabel(condition.op)}${NO_VALUE.has(condition.op) ? "" : ` “${condition.value}”`}`;
-    case "did_event": {
-      const where = (condition.where || []).map((w) => ` where ${w.property} ${opLabel(w.op)}${NO_VALUE.has(w.op) ? "" : ` “${w.value}”`}`).join("");
-      return `Did ${eventLabel(condition.event, definitions)}${where}`;
+    case "user_property": return conditionText(condition);
+    case "event_property": return `Did any event where ${conditionText(condition)}`;
+    case "did_event":
+    case "did_not_event": {
+      const where = (condition.where || []).map((w) => ` where ${conditionText(w)}`).join("");
+      return `${condition.type === "did_event" ? "Did" : "Did not do"} ${eventLabel(condition.event, definitions)}${where}`;
     }
     default: return JSON.stringify(condition);
   }
@@ -83,14 +104,22 @@ function PropertyCondition({ value, onChange, scope, properties, suggest, testid
         <SuggestInput listId={`${scope}-values`} lookup={valueLookup} lookupKey={`${scope}:${value.property}`} placeholder="value" aria-label="Value"
           value={value.value} data-testid={`${testid}-value`} onInput={(v) => onChange({ ...value, value: v })} />
       )}
+      {!NO_VALUE.has(value.op) && !["gt", "lt"].includes(value.op) && (
+        <label class="small check"><input type="checkbox" checked={!!value.exact_case} data-testid={`${testid}-exact-case`}
+          onChange={(e) => onChange({ ...value, exact_case: e.target.checked })} /> Exact case</label>
+      )}
     </div>
   );
 }
 
-function EventChooser({ value, onChange, definitions }) {
+function EventChooser({ value, onChange, definitions, suggest, anyEvent }) {
+  const kind = value.ref.startsWith("kind:") ? value.ref.slice(5) : null;
+  const named = { text: "button text (optional)", path: "page path, * wildcard (optional)" }[NAMED_BY[kind]] || "name (optional)";
+  const lookup = suggest && suggest.events && kind ? (text) => suggest.events(kind, text) : null;
   return (
     <div class="row wrap">
       <select value={value.ref} onChange={(e) => onChange({ ...value, ref: e.target.value })} aria-label="Event" data-testid="filter-event">
+        {anyEvent && <option value="any">Any event</option>}
         <optgroup label="Defined events">
           {definitions.filter((d) => !d.archived).map((d) => <option value={`def:${d.id}`}>{d.name}</option>)}
         </optgroup>
@@ -98,9 +127,9 @@ function EventChooser({ value, onChange, definitions }) {
           {KINDS.map(([k, label]) => <option value={`kind:${k}`}>{label}</option>)}
         </optgroup>
       </select>
-      {value.ref.startsWith("kind:") && (
-        <input placeholder="name (optional)" aria-label="Event name (optional)" value={value.name} data-testid="filter-event-name"
-          onInput={(e) => onChange({ ...value, name: e.target.value })} />
+      {kind && (
+        <SuggestInput listId="filter-event-names" lookup={lookup} lookupKey={kind} placeholder={named} aria-label="Event name (optional)"
+          value={value.name} data-testid="filter-event-name" onInput={(name) => onChange({ ...value, name })} />
       )}
       {value.ref.startsWith("kind:") && (
         <input placeholder="on page, e.g. /checkout (optional)" aria-label="On page path (optional, * wildcard)" value={value.path}
@@ -110,10 +139,19 @@ function EventChooser({ value, onChange, definitions }) {
   );
 }
 
+// A raw event of a kind named as typed: by its target's text, its page's path or its name.
+export function rawEvent(kind, name) {
+  if (!name) return { kind };
+  if (NAMED_BY[kind] === "text") return { kind, text: { op: "equals", value: name } };
+  if (NAMED_BY[kind] === "path") return { kind, path: name };
+  return { kind, name };
+}
+
 function FilterEditor({ type, definitions, properties, suggest, onAdd, onCancel }) {
-  const [prop, setProp] = useState({ property: type === "user_property" ? "identity" : "", op: "contains", value: "" });
+  const [prop, setProp] = useState({ property: type === "user_property" ? "identity" : "", op: "contains", value: "", exact_case: false });
   const live = definitions.filter((d) => !d.archived);
-  const [evt, setEvt] = useState({ ref: live.length ? `def:${live[0].id}` : "kind:pageview", name: "", path: "" });
+  const first = type === "event_property" ? "any" : live.length ? `def:${live[0].id}` : "kind:pageview";
+  const [evt, setEvt] = useState({ ref: first, name: "", path: "" });
   const [to, setTo] = useState(dayOf());
   const [from, setFrom] = useState(addDays(dayOf(), -6));
 
@@ -122,15 +160,18 @@ function FilterEditor({ type, definitions, properties, suggest, onAdd, onCancel 
     if (type === "seen") return { type, from: from <= to ? from : to, to: from <= to ? to : from };
     // The value goes as typed: the feed compares text, and gt/lt read numbers and dates from it.
     // (Turning "850780e9" into 8.5078e14 once made `identity contains 850780e9` match nobody.)
-    const condition = { property: prop.property.trim(), op: prop.op, ...(NO_VALUE.has(prop.op) ? {} : { value: prop.value }) };
+    const condition = { property: prop.property.trim(), op: prop.op, ...(NO_VALUE.has(prop.op) ? {} : { value: prop.value }),
+      ...(prop.exact_case ? { exact_case: true } : {}) };
     if (type === "user_property") return { type, ...condition };
-    const raw = { kind: evt.ref.slice(5), ...(evt.name ? { name: evt.name } : {}) };
+    if (type === "event_property" && evt.ref === "any") return { type, ...condition };
     const path = evt.path.trim();
+    const kind = evt.ref.slice(5);
     const event = evt.ref.startsWith("def:") ? { definition_id: evt.ref.slice(4) }
-      : path ? { criteria: { ...raw, path } } : raw;
-    return { type: "did_event", event, where: type === "event_property" ? [condition] : [] };
+      : path ? { criteria: { kind, ...(evt.name.trim() ? { name: evt.name.trim() } : {}), path } }
+      : rawEvent(kind, evt.name.trim());
+    return { type: type === "did_not_event" ? type : "did_event", event, where: type === "event_property" ? [condition] : [] };
   };
-  const valid = type === "seen" ? Boolean(from && to) : type === "did_event" || prop.property.trim();
+  const valid = type === "seen" ? Boolean(from && to) : type === "did_event" || type === "did_not_event" || prop.property.trim();
   return (
     <form class="filter-editor" data-testid="filter-editor" aria-label="New filter" onSubmit={(e) => { e.preventDefault(); if (valid) onAdd(build()); }}>
       {type === "seen" && (
@@ -141,7 +182,9 @@ function FilterEditor({ type, definitions, properties, suggest, onAdd, onCancel 
       )}
       {type === "seen" && <p class="muted small">The time filter sets the window: it replaces the timeline.</p>}
       {type === "user_property" && <PropertyCondition value={prop} onChange={setProp} scope="user" properties={properties} suggest={suggest} testid="filter" />}
-      {(type === "did_event" || type === "event_property") && <EventChooser value={evt} onChange={setEvt} definitions={definitions} />}
+      {(type === "did_event" || type === "did_not_event" || type === "event_property") && (
+        <EventChooser value={evt} onChange={setEvt} definitions={definitions} suggest={suggest} anyEvent={type === "event_property"} />
+      )}
       {type === "event_property" && (<><div class="muted small">where event property</div>
         <PropertyCondition value={prop} onChange={setProp} scope="event" suggest={suggest} testid="filter" /></>)}
       <div class="row end">
@@ -153,7 +196,8 @@ function FilterEditor({ type, definitions, properties, suggest, onAdd, onCancel 
 }
 
 const TYPES = [["seen", "Time", "Users seen between two dates"], ["user_property", "User property", "Identity, email, plan…"],
-  ["did_event", "Did event", "Users that did an event"], ["event_property", "Event property", "Did an event where a property matches"]];
+  ["did_event", "Did event", "Users that did an event"], ["did_not_event", "Did not do event", "Users that never did an event in the window"],
+  ["event_property", "Event property", "Did an event where a property matches: path, browser, UTM…"]];
 
 export function FilterBar({ filters, onChange, definitions, properties, suggest }) {
   const [menu, setMenu] = useState(false);

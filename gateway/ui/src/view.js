@@ -2,7 +2,7 @@
 // Whatever a hand-edited or stale URL holds, the view read from it is valid.
 import { PRESETS, daysWindow, isDay, windowOf } from "./time.js";
 
-const TYPES = new Set(["seen", "user_property", "did_event"]);
+const TYPES = new Set(["seen", "user_property", "did_event", "did_not_event", "event_property"]);
 
 export function parseFilters(raw) {
   if (!raw) return [];
