@@ -1,23 +1,25 @@
-"""Ingest's HTTP routes (thin): Segment spec, Heap server API, the browser SDK bundles, CORS (flask-cors)."""
+"""Ingest's HTTP routes (thin): Segment spec, Heap server API, the browser SDK bundles, CORS."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request, send_file
-from flask_cors import CORS
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from footfall.web import ApiError, operation
 from services.ingest import intake, schemas
 
 bp = Blueprint("ingest", __name__)
-# Browser SDKs post from any site, errors included; no cookies are involved, so `*` is safe. A
-# preflight may ask for any header (a wrapper's own): each asked is allowed.
-CORS(bp, origins="*", send_wildcard=True, methods=["GET", "POST", "OPTIONS"], allow_headers="*", max_age=86400)
 
 SDK_DIST = Path(__file__).resolve().parents[2] / "sdk" / "js" / "dist"
 SDK_FILES = {"/sdk.js": "footfall.js", "/sdk-replay.js": "footfall-replay.js"}
 SDK_MAX_AGE_S = 24 * 3600  # unversioned URLs: a day, then browsers revalidate with the ETag
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "alias", "group")
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding, X-Request-Id",
+    "Access-Control-Max-Age": "86400",
+}
 
 
 def _intake() -> intake.Intake:
@@ -27,6 +29,16 @@ def _intake() -> intake.Intake:
 def _accept(dialect: intake.Dialect):
     body, status = _intake().accept(dialect, request)
     return jsonify(body), status
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    """Browser SDKs post from any site; no cookies are involved, so `*` is safe."""
+    response.headers.update(CORS_HEADERS)
+    asked = request.headers.get("Access-Control-Request-Headers")
+    if asked:  # a preflight for headers beyond ours (a wrapper's own header): allow what was asked
+        response.headers["Access-Control-Allow-Headers"] = asked
+    return response
 
 
 @bp.errorhandler(ApiError)
