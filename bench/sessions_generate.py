@@ -113,7 +113,7 @@ select cast(:env as text), anon_user_id,
                           'tier', {TIER.format(u='anon_user_id::bigint')})
        || case when anon_user_id::bigint % 3 = 0
                then jsonb_build_object('email', 'user' || anon_user_id || '@shop.test')
-               else '{}'::jsonb end,
+               else '{{}}'::jsonb end,
        1, min(start), max("end"), count(*)
 from sessions where env_id = :env group by anon_user_id
 """

@@ -108,7 +108,8 @@ def _catalog_values(conn: Connection, env_id: str, prop: str, cond: Cond) -> lis
     cat = table("catalog_values", column("env_id"), column("property"), column("value", JSONB))
     query = (select(cat.c.value).where(
         cat.c.env_id == env_id, cat.c.property == prop,
-        compile_condition(cond.op, cat.c.value.op("#>>", return_type=Text)(literal_column("'{}'")), cond.value, cond.ignore_case))
+        compile_condition(cond.op, cat.c.value.op("#>>", return_type=Text)(literal_column("'{}'")), cond.value,
+                          cond.ignore_case))
         .limit(MAX_RESOLVED + 1))
     found = conn.scalars(query).all()
     return None if len(found) > MAX_RESOLVED else list(found)
