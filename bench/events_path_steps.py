@@ -5,7 +5,8 @@
 A diagnosis, not a result (bench/pipeline.py measures the whole pipeline): the mix of bench/mix.py
 is normalised by ingest's own code in process, then stored batch by batch through
 `events_path.store_events`'s steps (and the catalog's transaction after each commit, `record`),
-and the CPU time of the PostgreSQL backend (read from /proc, so what other processes do on the machine counts less than in wall time) is added up per step.
+and the CPU time of the PostgreSQL backend (read from /proc, so what other processes do on the
+machine counts less than in wall time) is added up per step.
 The database named by DATABASE_URL is dropped and migrated first.
 """
 from __future__ import annotations
