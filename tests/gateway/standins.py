@@ -110,7 +110,9 @@ def sessions_app(data: dict[str, dict], calls: list) -> Flask:
         calls.append(("sessions", request.path, dict(request.args)))
         return {"count": len(feed(env_id)["users"]), "estimated": False}
 
-    @app.get("/internal/v1/envs/<env_id>/catalog/<part>")
+    @app.get("/internal/v1/envs/<env_id>/catalog/events", defaults={"part": "events"})
+    @app.get("/internal/v1/envs/<env_id>/catalog/properties", defaults={"part": "properties"})
+    @app.get("/internal/v1/envs/<env_id>/catalog/values", defaults={"part": "values"})
     def catalog(env_id, part):
         """Names and values of the stand-in's own events (no counts kept)."""
         calls.append(("sessions", request.path, dict(request.args)))

@@ -104,7 +104,7 @@ export function EventPanel({ api, event, definitions, onClose, onDefined }) {
       </div>
       <ClampedNote event={event} />
       <dl class="props" data-testid="event-properties">
-        {eventProperties(event).map(([k, v]) => (<><dt>{k}</dt><dd>{v} <FilterThis event={event} label={k} value={v} /></dd></>))}
+        {eventProperties(event).map(([k, v]) => (<><dt>{k}</dt><dd>{v}<FilterThis event={event} label={k} value={v} /></dd></>))}
       </dl>
       {!event.definition && <DefineForm api={api} event={event} definitions={definitions} onDefined={onDefined} />}
     </section>

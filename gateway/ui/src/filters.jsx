@@ -46,7 +46,7 @@ function eventLabel(event, definitions) {
   if (c && !Array.isArray(c) && typeof c === "object") {
     return [c.kind ? kindLabel(c.kind) : "event", c.name && `“${c.name}”`, c.path && `on ${c.path}`].filter(Boolean).join(" ");
   }
-  const kind = event.kind ? kindLabel(event.kind) : "event";
+  const kind = event.kind || "event";
   if (event.text) return `${kind} on “${event.text.value}”`;
   if (event.path) return `${kind} of “${event.path}”`;
   return event.name ? `${kind} “${event.name}”` : `any ${kind}`;
