@@ -23,6 +23,9 @@ graceful_timeout = 20  # below Kubernetes' 30 s grace period
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 accesslog = None  # footfall.web logs one structured line per request instead
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# Every service's master would open the same ~/.gunicorn/gunicorn.ctl, each replacing the last
+# one's socket; nothing here uses gunicorn's control interface.
+control_socket_disable = True
 
 
 def on_starting(server):

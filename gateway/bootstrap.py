@@ -27,7 +27,8 @@ def bootstrap(settings: Settings | None = None) -> dict:
     engine = get_engine(settings)
     existing = environments.get_environment(env_id, settings)
     if existing is None:
-        environments.create_environment(env_id, "Demo", write_key, settings)
+        # Without FOOTFALL_WRITE_KEY the environment makes up its key: print that one.
+        write_key = environments.create_environment(env_id, "Demo", write_key, settings)["write_key"]
     elif "FOOTFALL_WRITE_KEY" in os.environ and existing["write_key"] != write_key:
         with engine.begin() as conn:
             conn.execute(update(environments_table).where(environments_table.c.id == env_id)

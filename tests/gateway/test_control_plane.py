@@ -100,6 +100,15 @@ def test_bootstrap_is_deterministic_and_rerunnable(control_plane, monkeypatch, c
                                             "password": "boot-password"}).status_code == 200
 
 
+def test_bootstrap_without_a_given_write_key_returns_the_one_it_made(control_plane, monkeypatch):
+    monkeypatch.delenv("FOOTFALL_WRITE_KEY", raising=False)
+    settings = control_plane.with_(env_id="fresh", write_key="")
+    first = bootstrap(settings)
+    assert first["write_key"].startswith("wk_")
+    assert environments.env_for_write_key(first["write_key"], settings) == "fresh"
+    assert bootstrap(settings)["write_key"] == first["write_key"]  # a rerun keeps it
+
+
 def test_bootstrap_command_prints_the_credentials(control_plane):
     env = {"DATABASE_URL": control_plane.database_url, "REDIS_URL": control_plane.redis_url,
            "AMQP_URL": control_plane.amqp_url, "FOOTFALL_ENV_ID": "cli", "FOOTFALL_WRITE_KEY": "cli-key",
