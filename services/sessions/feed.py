@@ -193,13 +193,13 @@ PRESAMPLE = 16
 
 
 def count(conn: Connection, env_id: str, start: datetime, end: datetime | None,
-          filters: list[Filter]) -> dict:
+          filters: list[Filter], search: str | None = None) -> dict:
     """How many users the feed lists: exact when a selective filter names them, when nothing is
-    left to probe per user but user properties, or when the window is small; else estimated from
-    a sample of the window's users (`estimated`: true)."""
+    left to probe per user but user properties (and the search), or when the window is small;
+    else estimated from a sample of the window's users (`estimated`: true)."""
     p = plan.make_plan(conn, env_id, filters, start, end)
-    exact = feed_query(env_id, start, end, p.rest, None, None, probe=False, among=p.among, excluded=p.excluded,
-                       probes=p.probes)
+    exact = feed_query(env_id, start, end, p.rest, None, None, probe=False, search=search, among=p.among,
+                       excluded=p.excluded, probes=p.probes)
     # An anti-join (plan.probe_with) counts its users in one pass, as a user property does.
     probes = end is not None or any(not isinstance(f, UserProperty) and (h or ("",))[0] != "anti"
                                     for f, h in zip(p.rest, p.probes, strict=True))
@@ -221,7 +221,7 @@ def count(conn: Connection, env_id: str, start: datetime, end: datetime | None,
             *window, hashed % (in_window // SAMPLE_USERS) == 0)).all()
     if not sample:
         return {"count": 0, "estimated": True}
-    hits = _count(conn, feed_query(env_id, start, end, p.rest, None, None, among=list(sample),
+    hits = _count(conn, feed_query(env_id, start, end, p.rest, None, None, search=search, among=list(sample),
                                    excluded=p.excluded, probes=p.probes))
     return {"count": round(in_window * hits / len(sample)), "estimated": True}
 
