@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from footfall.messages import UserMerge, UserSnapshot
 from services.sessions import catalog, facts, feed, plan
-from services.sessions.merges import apply_merges
 from services.sessions.app import create_app
 from services.sessions.filters import parse_filters
+from services.sessions.merges import apply_merges
 from tests.sessions.conftest import ENV, T0, ev, store_now
 
 BASE = f"/internal/v1/envs/{ENV}"
