@@ -4,8 +4,9 @@ Kept in the gateway's schema, not in the definitions service: a segment is a sav
 of the gateway's filter language (definitions referenced by id, expanded by the gateway when it
 asks the sessions service) and the UI's timeline; the definitions service knows event criteria
 only, and would have to learn the feed's filters to hold them. Counts are asked of the sessions
-service (`/feed/count`) when read, so they are always live; the list returns without them and the
-UI asks for each count on its own, so a slow count never holds the list up.
+service when read, so they are always live, through the feed's own count (`/user-count`: the
+filters planner, exact or marked estimated); the list returns without them and the UI asks for
+each count on its own, so a slow count never holds the list up.
 """
 from __future__ import annotations
 
@@ -54,8 +55,9 @@ SEGMENT = {"type": "object", "required": ["id", "name", "timeline", "filters"], 
     "created_by": {"type": "string"}, "created_at": {"type": "string"}, "updated_at": {"type": "string"}}}
 SEGMENT_BODY = {"type": "object", "required": ["name"], "properties": {
     "name": {"type": "string", "minLength": 1, "maxLength": 200}, **VIEW_PROPERTIES}}
-COUNT = {"type": "object", "required": ["count", "from", "to"], "properties": {
-    "count": {"type": "integer"}, "from": {"type": "string"}, "to": {"type": "string"}}}
+COUNT = {"type": "object", "required": ["count", "estimated", "from", "to"], "properties": {
+    "count": {"type": "integer"}, "from": {"type": "string"}, "to": {"type": "string"},
+    "estimated": {"type": "boolean", "description": "true: estimated from a sample of the window's users"}}}
 TAKEN = "another segment of the environment has this name (error.field = name)"
 
 
@@ -216,5 +218,6 @@ def count_segment(env_id: str, segment_id: str):
     with get_engine().connect() as conn:
         row = _one(conn, env_id, segment_id)
     params = feed_params(env_id, feed_view.View.model_validate(row.view))
-    answer = services().sessions.get(internal(env_id, "/feed/count"), params)
-    return {"count": answer["count"], "from": params["from"], "to": params["to"]}
+    answer = services().sessions.get(internal(env_id, "/user-count"), params)
+    return {"count": answer["count"], "estimated": answer.get("estimated", False), "from": params["from"],
+            "to": params["to"]}

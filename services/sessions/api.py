@@ -69,7 +69,7 @@ def _window(params: PageParams) -> tuple[datetime, datetime | None]:
     return start, None if params.to is None or params.to >= now - NOW_SLACK else params.to
 
 
-COUNT_QUERY = {k: PAGE_QUERY[k] for k in ("from", "to", "filter")}
+COUNT_QUERY = {k: SEARCH_QUERY[k] for k in ("from", "to", "filter", "q")}
 
 
 @bp.get("/user-count")
@@ -80,9 +80,10 @@ COUNT_QUERY = {k: PAGE_QUERY[k] for k in ("from", "to", "filter")}
                400: "invalid parameter"}, tags=["feed"])
 def count_users(env_id: str):
     params, filters = _params(), parse_filters(request.args.get("filter"))
+    query = search.parse_query(request.args.get("q"))
     start, end = _window(params)
     with _engine().connect() as conn:
-        return feed.count(conn, env_id, start, end, filters)
+        return feed.count(conn, env_id, start, end, filters, query)
 
 
 class CatalogParams(BaseModel):

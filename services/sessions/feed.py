@@ -10,6 +10,7 @@ anonymous user id merged into it.
 from __future__ import annotations
 
 import base64
+import zlib
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -95,7 +96,7 @@ def user_json(row, now: datetime | None = None) -> dict:
 
 def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list[Filter],
                after: list | None, limit: int | None, probe: bool = True, search: str | None = None,
-               among: list[str] | None = None, excluded: list[str] | None = None):
+               among: list[str] | None = None, excluded: list[str] | None = None, probes: tuple = ()):
     """The SELECT of one feed page (limit + 1 rows, to know whether there is a next page).
 
     Users come by most recent activity (last_seen), newest first. A window that ends in the past
@@ -111,7 +112,8 @@ def feed_query(env_id: str, start: datetime, end: datetime | None, filters: list
     if end is not None:
         seen = Seen(type="seen", to=end, **{"from": start})
         query = query.where(user_predicate(seen, env_id, start, end, probe))
-    query = query.where(*[user_predicate(f, env_id, start, end, probe) for f in filters])
+    hints = probes or (None,) * len(filters)
+    query = query.where(*[user_predicate(f, env_id, start, end, probe, h) for f, h in zip(filters, hints, strict=True)])
     if search:
         query = query.where(search_predicate(search))
     if after is not None:
@@ -167,7 +169,7 @@ def _page(conn: Connection, env_id: str, start: datetime, end: datetime | None,
     per-user probes first and, past a budget, PostgreSQL's semi-join."""
     p = plan.make_plan(conn, env_id, filters, start, end)
     query = partial(feed_query, env_id, start, end, p.rest, after, limit, search=search, among=p.among,
-                    excluded=p.excluded)
+                    excluded=p.excluded, probes=p.probes)
     if p.among is not None or not any(isinstance(f, DidEvent) for f in p.rest):
         return conn.execute(query()).all()
     # Filters whose every anchor found many events match many users, likely: a longer walk.
@@ -187,30 +189,40 @@ def _page(conn: Connection, env_id: str, start: datetime, end: datetime | None,
 # Past this many users in the window, a count that would probe each of them is estimated from
 # a sample of about this many (±3 points of selectivity at 95%).
 SAMPLE_USERS = 1000
+PRESAMPLE = 16
 
 
 def count(conn: Connection, env_id: str, start: datetime, end: datetime | None,
-          filters: list[Filter]) -> dict:
+          filters: list[Filter], search: str | None = None) -> dict:
     """How many users the feed lists: exact when a selective filter names them, when nothing is
-    left to probe per user but user properties, or when the window is small; else estimated from
-    a sample of the window's users (`estimated`: true)."""
+    left to probe per user but user properties (and the search), or when the window is small;
+    else estimated from a sample of the window's users (`estimated`: true)."""
     p = plan.make_plan(conn, env_id, filters, start, end)
-    exact = feed_query(env_id, start, end, p.rest, None, None, probe=False, among=p.among, excluded=p.excluded)
-    probes = end is not None or any(not isinstance(f, UserProperty) for f in p.rest)
+    exact = feed_query(env_id, start, end, p.rest, None, None, probe=False, search=search, among=p.among,
+                       excluded=p.excluded, probes=p.probes)
+    # An anti-join (plan.probe_with) counts its users in one pass, as a user property does.
+    probes = end is not None or any(not isinstance(f, UserProperty) and (h or ("",))[0] != "anti"
+                                    for f, h in zip(p.rest, p.probes, strict=True))
     if p.among is not None or not probes:
         return {"count": _count(conn, exact), "estimated": False}
-    in_window = _count(conn, feed_query(env_id, start, None, [], None, None))
+    # The window's users counted, and every PRESAMPLE-th of them (by a hash of the id) listed, in
+    # one pass over the feed index alone.
+    window = [users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start]
+    hashed = func.abs(func.hashtext(users.c.user_id))
+    in_window, listed = conn.execute(select(
+        func.count(), func.array_agg(users.c.user_id).filter(hashed % PRESAMPLE == 0)).where(*window)).one()
     if in_window <= SAMPLE_USERS:
         return {"count": _count(conn, exact), "estimated": False}
-    # Every k-th user by a hash of its id: read from the feed index alone.
-    step = in_window // SAMPLE_USERS
-    sample = conn.scalars(select(users.c.user_id).where(
-        users.c.env_id == env_id, users.c.last_seen.is_not(None), users.c.last_seen >= start,
-        func.abs(func.hashtext(users.c.user_id)) % step == 0)).all()
+    if in_window >= PRESAMPLE * SAMPLE_USERS:  # 1 in k of the listed ones, by another hash
+        k = max(1, len(listed or []) // SAMPLE_USERS)
+        sample = [u for u in listed or [] if zlib.crc32(u.encode()) % k == 0]
+    else:  # too few listed: every k-th user of the window, by the same hash
+        sample = conn.scalars(select(users.c.user_id).where(
+            *window, hashed % (in_window // SAMPLE_USERS) == 0)).all()
     if not sample:
         return {"count": 0, "estimated": True}
-    hits = _count(conn, feed_query(env_id, start, end, p.rest, None, None, among=list(sample),
-                                   excluded=p.excluded))
+    hits = _count(conn, feed_query(env_id, start, end, p.rest, None, None, search=search, among=list(sample),
+                                   excluded=p.excluded, probes=p.probes))
     return {"count": round(in_window * hits / len(sample)), "estimated": True}
 
 

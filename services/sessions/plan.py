@@ -129,9 +129,10 @@ def _json_forms(value: str) -> list:
     return forms
 
 
-def _direct(indexed: ColumnElement[str], cond: Cond) -> ColumnElement[bool] | None:
+def _direct(indexed: ColumnElement[str], cond: Cond, ranges: bool = True) -> ColumnElement[bool] | None:
     """The condition on a lowercased indexed text, when a btree range answers it (equals, starts
-    with, a wildcard with a literal start), else None; a superset when case matters."""
+    with, a wildcard with a literal start; `ranges` False: equals only), else None; a superset
+    when case matters."""
     value = fold_case(text_form(cond.value) or "")
     if cond.op == "wildcard" and "*" not in value:
         cond = Cond("equals", value, True)
@@ -139,7 +140,7 @@ def _direct(indexed: ColumnElement[str], cond: Cond) -> ColumnElement[bool] | No
         cond, value = Cond("starts_with", value.split("*")[0], True), value.split("*")[0]
     if cond.op == "equals" and len(value) < LABEL_LENGTH:
         return indexed == value
-    if cond.op == "starts_with" and value and len(value) < LABEL_LENGTH:
+    if cond.op == "starts_with" and value and len(value) < LABEL_LENGTH and ranges:
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return indexed.like(escaped + "%", escape="\\")
     return None
@@ -161,12 +162,14 @@ def _path_anchor(kinds: list[str], cond: Cond) -> ColumnElement[bool] | None:
 
 
 def _label_anchor(conn: Connection, env_id: str, kinds: list[str],
-                  cond: Cond) -> ColumnElement[bool] | None:
-    """Events of these kinds whose label satisfies the condition, as an `events_label` scan."""
+                  cond: Cond, ranges: bool = True) -> ColumnElement[bool] | None:
+    """Events of these kinds whose label satisfies the condition, as an `events_label` scan
+    (`ranges` False: only exact labels, an equality or an IN list, which a per-user probe can
+    seek with the user after them)."""
     if cond.op not in POSITIVE_OPS:
         return None
     label, kind = event_label(), events.c.kind.in_(kinds)
-    if (direct := _direct(label, cond)) is not None:
+    if (direct := _direct(label, cond, ranges)) is not None:
         return and_(kind, direct)
     labels = _catalog_labels(conn, env_id, kinds, cond)
     if labels is None:
@@ -198,14 +201,20 @@ def session_anchor(conn: Connection, env_id: str, c: FilterCondition) -> ColumnE
     return or_(*[props.contains({key: v}) for v in values]) if values else false()
 
 
-def _criteria_anchor(conn: Connection, env_id: str, cr: Criteria) -> ColumnElement[bool] | None:
+def _criteria_label(conn: Connection, env_id: str, cr: Criteria, ranges: bool = True) -> ColumnElement[bool] | None:
     if cr.kind in LABEL_FIELD:
         if LABEL_FIELD[cr.kind] == "$text" and cr.text is not None:
-            return _label_anchor(conn, env_id, [cr.kind], Cond(cr.text.op, cr.text.value, False))
+            return _label_anchor(conn, env_id, [cr.kind], Cond(cr.text.op, cr.text.value, False), ranges)
         if LABEL_FIELD[cr.kind] == "$path" and cr.path is not None:
-            return _label_anchor(conn, env_id, [cr.kind], Cond("wildcard", cr.path, True))
+            return _label_anchor(conn, env_id, [cr.kind], Cond("wildcard", cr.path, True), ranges)
     elif cr.name is not None and cr.kind in NAMED_KINDS:
-        return _label_anchor(conn, env_id, [cr.kind], Cond("equals", cr.name, False))
+        return _label_anchor(conn, env_id, [cr.kind], Cond("equals", cr.name, False), ranges)
+    return None
+
+
+def _criteria_anchor(conn: Connection, env_id: str, cr: Criteria) -> ColumnElement[bool] | None:
+    if (label := _criteria_label(conn, env_id, cr)) is not None:
+        return label
     for c in cr.properties:
         anchor = _property_anchor(conn, env_id, FilterCondition(property=c.property, op=c.op,
                                                                 value=c.value, exact_case=True))
@@ -273,6 +282,41 @@ def exact_label(f: DidEvent) -> ColumnElement[bool] | None:
         return None
     direct = _direct(event_label(), cond)
     return None if direct is None else and_(events.c.kind.in_(kinds), direct)
+
+
+def probe_with(conn: Connection, env_id: str, f: Filter) -> tuple[str, ColumnElement[bool] | None] | None:
+    """How a per-user probe of a did_event (or did_not_event) filter reads the user's events
+    (filters.user_predicate), when something narrower than all of the user's events in the
+    window answers it:
+
+    - ("exact", label test): the filter is its label alone (exact_label): the probe is one seek
+      of `events_label` (label, kind, user, time), from the index alone;
+    - ("anti", label test): the same for a did_not_event, as an anti-join of the window's users
+      with the owners of the label's events (one pass over its index entries, hashed);
+    - ("label", label test): an exact label (an equality, or the catalog's labels as an IN list)
+      every matching event has: only the user's events with it are read and checked;
+    - ("sessions", None): a condition on session properties alone: the user's sessions are read
+      (one row each) rather than every event and its session.
+    None: the probe reads the user's events in the window (events_anon_time)."""
+    if not isinstance(f, DidEvent):
+        return None
+    positive = DidEvent(type="did_event", event=f.event, where=f.where)
+    if (exact := exact_label(positive)) is not None:
+        # A did_not_event left to probe has a common event (a rare one became `excluded`): few
+        # users lack it, and probing finds them only after a walk of the window.
+        return ("anti" if type(f) is not DidEvent else "exact"), exact
+    if isinstance(f.event, CriteriaEvent):
+        labels = [_criteria_label(conn, env_id, cr, ranges=False) for cr in f.event.criteria]
+        if labels and all(a is not None for a in labels):
+            return "label", or_(*labels)
+    else:
+        kinds, conds = _raw_conditions(f.event, f.where)
+        for cond in conds:
+            if (anchor := _label_anchor(conn, env_id, kinds, cond, ranges=False)) is not None:
+                return "label", anchor
+    if f.event is None and f.where and all(c.property in SESSION_FIELDS for c in f.where):
+        return "sessions", None
+    return None
 
 
 def _window(start: datetime, end: datetime | None) -> list[ColumnElement[bool]]:
@@ -365,6 +409,8 @@ class Plan:
     # Every did_event left in `rest` is common (its anchor found many events in the window): a
     # walk of the window meets matching users early, so it needs no budget.
     common: bool = False
+    # Per filter of `rest`, how its per-user probe reads (probe_with), or None.
+    probes: tuple = ()
 
 
 def make_plan(conn: Connection, env_id: str, filters: list[Filter], start: datetime,
@@ -388,7 +434,8 @@ def make_plan(conn: Connection, env_id: str, filters: list[Filter], start: datet
             excluded |= set(found)
     if candidates is not None:
         candidates -= excluded
-    return Plan(None if candidates is None else sorted(candidates), sorted(excluded), rest, common)
+    probes = tuple(probe_with(conn, env_id, f) for f in rest)
+    return Plan(None if candidates is None else sorted(candidates), sorted(excluded), rest, common, probes)
 
 
 def among(ids: list[str]):

@@ -56,6 +56,20 @@ def test_segment_lifecycle_with_live_counts(client, people):
     assert client.delete(f"{SEGMENTS}/{segment['id']}", headers=auth).status_code == 404
 
 
+def test_a_segment_with_event_filters_and_search_counts_through_the_feeds_count(client, people):
+    """The count of the feed beside it (the filters planner), not a pass over every event: exact
+    here, and saying so."""
+    auth = bearer(ENV)
+    view = {"timeline": {"range": "30d"}, "q": "X.TEST",
+            "filters": [{"type": "did_event", "event": {"kind": "pageview"}}, *PRO]}
+    made = client.post(SEGMENTS, json={"name": "Browsing pros", **view}, headers=auth).json
+    counted = client.get(f"{SEGMENTS}/{made['id']}/count", headers=auth).json
+    assert (counted["count"], counted["estimated"]) == (2, False)  # ada, cleo
+    absent = {**view, "filters": [{"type": "did_not_event", "event": {"kind": "pageview"}}]}
+    made = client.post(SEGMENTS, json={"name": "Never browsed", **absent}, headers=auth).json
+    assert client.get(f"{SEGMENTS}/{made['id']}/count", headers=auth).json["count"] == 0
+
+
 def test_a_time_filter_is_the_segments_window(client, people):
     today = datetime.now(UTC).date()
     seen = {"type": "seen", "from": (today - timedelta(days=11)).isoformat(),

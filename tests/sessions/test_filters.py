@@ -8,10 +8,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from footfall.messages import UserSnapshot
+from footfall.messages import UserMerge, UserSnapshot
 from services.sessions import catalog, facts, feed, plan
 from services.sessions.app import create_app
 from services.sessions.filters import parse_filters
+from services.sessions.merges import apply_merges
 from tests.sessions.conftest import ENV, T0, ev, store_now
 
 BASE = f"/internal/v1/envs/{ENV}"
@@ -112,6 +113,54 @@ def test_every_filter_kind(client, shop, filters, expected):
     assert ids(client, filters) == expected
     count = client.get(f"{BASE}/user-count", query_string={"filter": json.dumps(filters)}).json
     assert count == {"count": len(expected), "estimated": False}
+
+
+@pytest.mark.parametrize("filters, expected", CASES)
+def test_every_filter_kind_when_its_events_are_common(client, shop, monkeypatch, filters, expected):
+    """Every filter walked and probed per user (label seeks, the did_not_event anti-join), as when
+    its events outnumber what the planner reads: the same users, the same exact count."""
+    monkeypatch.setattr(plan, "MAX_EVENTS", 0)
+    monkeypatch.setattr(plan, "MAX_EXACT", 0)
+    assert ids(client, filters) == expected
+    count = client.get(f"{BASE}/user-count", query_string={"filter": json.dumps(filters)}).json
+    assert count == {"count": len(expected), "estimated": False}
+
+
+def test_probes_read_what_the_label_names(engine, shop):
+    """How the planner has each filter probed per user (plan.probe_with)."""
+    cases = [
+        (did({"kind": "click", "text": {"op": "equals", "value": "BUY NOW"}}), "exact"),
+        (did({"kind": "click", "text": {"op": "equals", "value": "BUY NOW"}}, kind="did_not_event"), "anti"),
+        (did({"kind": "click", "text": {"op": "contains", "value": "trial"}}), "label"),  # through the catalog
+        (did({"kind": "click", "text": {"op": "equals", "value": "Buy now"}}, cond("coupon", "is_set")), "label"),
+        (did({"criteria": {"kind": "click", "text": {"op": "equals", "value": "Buy now"}}}), "label"),
+        (did({"kind": "pageview", "path": "/checkout/*"}), "label"),  # a range, as the catalog's labels
+        (did({"kind": "click"}, cond("$path", "equals", "/checkout")), None),  # no label: the user's events
+        (did({"kind": "click", "selector": "button#trial"}), None),
+    ]
+    with engine.connect() as conn:
+        for f, expected in cases:
+            (parsed,) = parse_filters(json.dumps([f]))
+            assert (plan.probe_with(conn, ENV, parsed) or (None,))[0] == expected, f
+
+
+def test_a_common_did_not_event_follows_merges(engine, client, shop, monkeypatch):
+    """The anti-join maps each event to its owner: a user whose merged-in id clicked did click."""
+    monkeypatch.setattr(plan, "MAX_EXACT", 0)
+    store_now(engine, [ev("chen-phone", 8, kind="click", target=BUY)])
+    with engine.begin() as conn:
+        apply_merges(conn, ENV, [UserMerge(from_user_id="chen-phone", into_user_id="chen", at=T0)])
+    absent = [did({"kind": "click", "text": {"op": "equals", "value": "buy now"}}, kind="did_not_event")]
+    assert ids(client, absent) == ["maria"]
+    assert client.get(f"{BASE}/user-count", query_string={"filter": json.dumps(absent)}).json["count"] == 1
+
+
+def test_count_takes_the_search(client, shop):
+    """A segment's count (gateway/segments.py) carries its search."""
+    filters = [did({"kind": "click"})]
+    count = client.get(f"{BASE}/user-count", query_string={"filter": json.dumps(filters), "q": "NORTHWIND"}).json
+    assert count == {"count": 1, "estimated": False}  # maria, not ben nor dora
+    assert client.get(f"{BASE}/user-count", query_string={"q": "x"}).status_code == 400
 
 
 def test_selective_filters_start_from_their_events(engine, shop):
@@ -220,8 +269,11 @@ one = st.one_of(
 
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(filters=st.lists(one, min_size=1, max_size=2))
-def test_planner_answers_what_the_walk_does(engine, shop, filters):
+@given(filters=st.lists(one, min_size=1, max_size=2), common=st.booleans())
+def test_planner_answers_what_the_walk_does(engine, shop, monkeypatch, filters, common):
+    """`common`: every anchor counts as common, so filters are probed per user (plan.probe_with)."""
+    monkeypatch.setattr(plan, "MAX_EVENTS", 0 if common else 5_000)
+    monkeypatch.setattr(plan, "MAX_EXACT", 0 if common else 5_000)
     parsed = parse_filters(json.dumps(filters))
     start = T0 - timedelta(days=1)
     with engine.connect() as conn:
