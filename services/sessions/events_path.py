@@ -220,7 +220,10 @@ UPSERT_SESSIONS_AND_ROLL_UP = f"""
                      bool_or(client_session_id is not null) as client, min(start) as start,
                      max("end") as end, sum(n) as n
               from comp group by env_id, new_id) m
-        left join sessions o on o.env_id = m.env_id and o.session_id = m.first_old_id
+        -- by key, one probe per session (and per owner below): hashed, they read the whole table
+        left join lateral (
+            select * from sessions o where o.env_id = m.env_id and o.session_id = m.first_old_id offset 0
+        ) o on true
         left join firsts f on f.env_id = m.env_id and f.event_id = m.first_id and m.first_old_id is null
         on conflict (env_id, session_id) do update set
             client = excluded.client, start = excluded.start, "end" = excluded."end",
@@ -248,7 +251,9 @@ UPSERT_SESSIONS_AND_ROLL_UP = f"""
     insert into users as u (env_id, user_id, first_seen, last_seen, session_count)
     select d.env_id, coalesce(m.into_user_id, d.anon_user_id) as owner, min(d.first_seen),
            max(d.last_seen), sum(d.n)
-    from delta d left join merges m on m.env_id = d.env_id and m.from_user_id = d.anon_user_id
+    from delta d left join lateral (
+        select into_user_id from merges m where m.env_id = d.env_id and m.from_user_id = d.anon_user_id offset 0
+    ) m on true
     group by d.env_id, owner order by d.env_id, owner
     on conflict (env_id, user_id) do update set
         first_seen = least(u.first_seen, excluded.first_seen),
