@@ -161,12 +161,17 @@ CUT = f"""
     ), grouped as (
         select *, sum(case when start - reach > timeout then 1 else 0 end) over (
                       partition by env_id, skey order by start, first_event_id
-                      rows unbounded preceding) as g
+                      rows unbounded preceding) as g,
+               reach is null or start - reach > timeout as opens
         from ordered
     )
     select env_id, anon_user_id, first_event_id, old_id,
+           -- the key is hashed once per session, on the row that opens it (md5 per row was a
+           -- fifth of the step); the whole-partition window hands it to the session's other rows
            coalesce(client_session_id,
-                    session_key(env_id, anon_user_id, first_value(first_event_id) over c)) as new_id,
+                    max(case when opens and client_session_id is null
+                             then session_key(env_id, anon_user_id, first_event_id) end)
+                        over (partition by env_id, skey, g)) as new_id,
            first_value(first_event_id) over c as first_id, first_value(old_id) over c as first_old_id,
            client_session_id, start, "end", n
     from grouped window c as (partition by env_id, skey, g order by start, first_event_id)
