@@ -30,7 +30,7 @@ from services.sessions import events_path as ep
 from services.sessions.tables import SCHEMA
 from tests.support import migrate_fresh
 
-STEPS = [("stage", ep.STAGE), ("lock", ep.LOCK), ("dedupe", ep.DEDUPE), ("cut", ep.CUT)]
+STEPS = [("stage", ep.STAGE), ("unique", ep.UNIQUE), ("lock", ep.LOCK), ("dedupe", ep.DEDUPE), ("cut", ep.CUT)]
 
 
 def bodies_of(events: int, seed: int) -> list[bytes]:

@@ -70,10 +70,12 @@ WORK_TABLES = [
     """,
 ]
 
-# 1. Staging, outside any lock (parallel consumers overlap it): the batch's events, once each.
+# 1. Staging, outside any lock (parallel consumers overlap it): the batch's events. Not sorted:
+#    sorting the wide rows (each carries its whole body) to drop the batch's own duplicates cost a
+#    third of the step; UNIQUE drops those afterwards by their narrow key.
 STAGE = f"""
     insert into fresh
-    select distinct on (x.env_id, x.event_id) x.*,
+    select x.*,
            case when x.client_session_id is null then x.anon_user_id || chr(31) || x.source
                 else chr(30) || x.client_session_id end as skey,
            case when x.client_session_id is null then t.timeout else {NO_TIMEOUT} end as timeout
@@ -90,7 +92,15 @@ STAGE = f"""
         from stage_msgs, jsonb_array_elements(body->'events') as e
     ) x
     join {_timeouts_sql()} on t.source = x.source
-    order by x.env_id, x.event_id
+"""
+
+# 1b. An event sent twice within the batch stays once (which copy does not matter: an event id
+#     names one event). A hash over the narrow key; nothing is deleted usually.
+UNIQUE = """
+    delete from fresh f using (
+        select env_id, event_id, min(ctid) as kept from fresh group by env_id, event_id having count(*) > 1
+    ) d
+    where f.env_id = d.env_id and f.event_id = d.event_id and f.ctid <> d.kept
 """
 
 # 2. The locks of the batch's anonymous user ids (taken in one order by every writer).
@@ -151,12 +161,17 @@ CUT = f"""
     ), grouped as (
         select *, sum(case when start - reach > timeout then 1 else 0 end) over (
                       partition by env_id, skey order by start, first_event_id
-                      rows unbounded preceding) as g
+                      rows unbounded preceding) as g,
+               reach is null or start - reach > timeout as opens
         from ordered
     )
     select env_id, anon_user_id, first_event_id, old_id,
+           -- the key is hashed once per session, on the row that opens it (md5 per row was a
+           -- fifth of the step); the whole-partition window hands it to the session's other rows
            coalesce(client_session_id,
-                    session_key(env_id, anon_user_id, first_value(first_event_id) over c)) as new_id,
+                    max(case when opens and client_session_id is null
+                             then session_key(env_id, anon_user_id, first_event_id) end)
+                        over (partition by env_id, skey, g)) as new_id,
            first_value(first_event_id) over c as first_id, first_value(old_id) over c as first_old_id,
            client_session_id, start, "end", n
     from grouped window c as (partition by env_id, skey, g order by start, first_event_id)
@@ -193,19 +208,28 @@ DELETE_RENAMED = f"""
 #    under the locks of step 2) the same moves of its feed row. first_seen only falls and last_seen
 #    only rises as sessions grow, so LEAST/GREATEST/+ give what a recount would.
 UPSERT_SESSIONS_AND_ROLL_UP = f"""
-    with up as (
+    with firsts as materialized (
+        -- the new events that open a session: only these give a session its properties (joined
+        -- to all of `fresh` instead, the planner sorted every wide row of the batch for ~5% of them)
+        select f.env_id, f.event_id, f.anon_user_id, f.source, {_props_sql("f")} as props
+        from comp c join fresh f on f.env_id = c.env_id and f.event_id = c.first_event_id
+        where c.old_id is null and c.first_old_id is null and c.first_id = c.first_event_id
+    ), up as (
         insert into sessions (env_id, session_id, anon_user_id, source, client, start, "end",
                               event_count, first_event_id, props, has_replay)
         select m.env_id, m.new_id, coalesce(o.anon_user_id, f.anon_user_id),
                coalesce(o.source, f.source), m.client, m.start, m.end, m.n, m.first_id,
-               coalesce(o.props, {_props_sql("f")}),
+               coalesce(o.props, f.props),
                exists (select 1 from replays r where r.env_id = m.env_id and r.session_id = m.new_id)
         from (select env_id, new_id, min(first_id) as first_id, min(first_old_id) as first_old_id,
                      bool_or(client_session_id is not null) as client, min(start) as start,
                      max("end") as end, sum(n) as n
               from comp group by env_id, new_id) m
-        left join sessions o on o.env_id = m.env_id and o.session_id = m.first_old_id
-        left join fresh f on f.env_id = m.env_id and f.event_id = m.first_id and m.first_old_id is null
+        -- by key, one probe per session (and per owner below): hashed, they read the whole table
+        left join lateral (
+            select * from sessions o where o.env_id = m.env_id and o.session_id = m.first_old_id offset 0
+        ) o on true
+        left join firsts f on f.env_id = m.env_id and f.event_id = m.first_id and m.first_old_id is null
         on conflict (env_id, session_id) do update set
             client = excluded.client, start = excluded.start, "end" = excluded."end",
             event_count = excluded.event_count, first_event_id = excluded.first_event_id,
@@ -232,7 +256,9 @@ UPSERT_SESSIONS_AND_ROLL_UP = f"""
     insert into users as u (env_id, user_id, first_seen, last_seen, session_count)
     select d.env_id, coalesce(m.into_user_id, d.anon_user_id) as owner, min(d.first_seen),
            max(d.last_seen), sum(d.n)
-    from delta d left join merges m on m.env_id = d.env_id and m.from_user_id = d.anon_user_id
+    from delta d left join lateral (
+        select into_user_id from merges m where m.env_id = d.env_id and m.from_user_id = d.anon_user_id offset 0
+    ) m on true
     group by d.env_id, owner order by d.env_id, owner
     on conflict (env_id, user_id) do update set
         first_seen = least(u.first_seen, excluded.first_seen),
@@ -290,7 +316,7 @@ def store_events(conn: Connection, bodies: list[bytes], env_ids: Iterable[str] |
     _work_tables(conn)
     _copy_bodies(conn, bodies)
     conn.execute(text("set local work_mem = '64MB'"))  # a 20k-event batch sorts in memory
-    for step in (STAGE, LOCK, DEDUPE):
+    for step in (STAGE, UNIQUE, LOCK, DEDUPE):
         conn.execute(text(step))
     _drop_deleted(conn, env_ids)
     conn.execute(text(CUT))
