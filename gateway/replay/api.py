@@ -5,12 +5,9 @@ never imports a service); recording tokens are verified by the replay service wi
 """
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from typing import Annotated
-from urllib.parse import quote
 
-import requests
 from flask import Blueprint, current_app, request
 from flask_cors import cross_origin
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -23,8 +20,9 @@ from footfall.replay_token import (
     sign_recording_token,
     valid_session_id,
 )
-from footfall.web import ApiError, operation, service_headers
+from footfall.web import ApiError, operation
 from gateway import environments
+from gateway.api import internal, seg, services
 from gateway.auth import require_account, require_env_access
 from gateway.replay import trial
 from gateway.replay.store import TrialStore
@@ -166,24 +164,13 @@ def playback(env_id: str, session_id: str):
     # Recordings stay playable whatever the plan now is, until retention.
     if not valid_session_id(session_id):
         raise ApiError(404, "no replay for this session", session_id=session_id)
-    settings = _settings()
-    url = (f"{settings.replay_url.rstrip('/')}/internal/v1/envs/{quote(env_id, safe='')}"
-           f"/replays/{quote(session_id, safe='')}")
-    params = {"inline": "1"} if request.args.get("inline") == "1" else {}
-    try:
-        response = _http().get(url, params=params, headers=service_headers(settings),
-                               timeout=PLAYBACK_TIMEOUT_S, stream=True)
-    except requests.RequestException as exc:
-        raise ApiError(503, "the replay service is unavailable; try again shortly") from exc
-    if response.status_code != 200:
-        response.close()
-        if response.status_code == 404:
-            raise ApiError(404, "no replay for this session", session_id=session_id)
-        raise ApiError(502, "the replay service answered an error", upstream_status=response.status_code)
+    params = {"inline": "1"} if request.args.get("inline") == "1" else None
+    pieces = services().replay.stream(internal(env_id, f"/replays/{seg(session_id)}"), params,
+                                      PLAYBACK_PIECE, read_s=PLAYBACK_TIMEOUT_S)
+    if pieces is None:
+        raise ApiError(404, "no replay for this session", session_id=session_id)
     # Passed on piece by piece: a long recording never sits whole in the gateway's memory.
-    streamed = current_app.response_class(response.iter_content(PLAYBACK_PIECE), mimetype="application/json")
-    streamed.call_on_close(response.close)
-    return streamed
+    return current_app.response_class(pieces, mimetype="application/json")
 
 
 def _status(env_id: str, state: trial.TrialState) -> dict:
@@ -203,14 +190,3 @@ def _coarse_state(recording: trial.Admission) -> str:
     if recording.allowed:
         return "recording"
     return "off" if recording.reason == "off" else "contact_sales"
-
-
-_local = threading.local()
-
-
-def _http() -> requests.Session:
-    """One keep-alive HTTP session per thread (requests.Session is not documented thread-safe)."""
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-    return session
