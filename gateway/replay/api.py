@@ -8,10 +8,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
+import redis
 from flask import Blueprint, current_app, request
 from flask_cors import cross_origin
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from footfall.config import Settings
 from footfall.ratelimit import FixedWindow
 from footfall.replay_token import (
     MAX_DEVICE_ID,
@@ -26,7 +28,6 @@ from gateway.api import internal, seg, services
 from gateway.auth import require_account, require_env_access
 from gateway.replay import trial
 from gateway.replay.store import TrialStore
-from gateway.store import get_engine
 
 bp = Blueprint("replay", __name__)
 
@@ -73,14 +74,9 @@ class ReplayStatus(BaseModel):
     message: str
 
 
-@bp.record_once
-def _install(state) -> None:
-    """One TrialStore per app, on the gateway's shared engine (tests may swap its clock), and the
-    admission limits in Redis."""
-    settings = state.app.config["SETTINGS"]
-    state.app.extensions["replay_trial"] = TrialStore(get_engine(settings))
-    client = environments.redis_client(settings)
-    state.app.extensions["replay_limits"] = {
+def admission_limits(client: redis.Redis, settings: Settings) -> dict[str, FixedWindow]:
+    """The admission limits in Redis, per device, client address and environment (create_app)."""
+    return {
         "device": FixedWindow(client, "replay-start-device", settings.replay_starts_per_device),
         "ip": FixedWindow(client, "replay-new-ip", settings.replay_new_sessions_per_ip),
         "env": FixedWindow(client, "replay-new-env", settings.replay_new_sessions_per_env),
