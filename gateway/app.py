@@ -24,8 +24,10 @@ from gateway import (
     ui,
 )
 from gateway.environments import keep_write_keys_in_redis, redis_client
+from gateway.login_throttle import LoginThrottle, PasswordChecks
 from gateway.replay import api as replay_api
 from gateway.replay import trial
+from gateway.replay.store import TrialStore
 from gateway.store import get_engine
 from gateway.upstream import Services
 
@@ -52,8 +54,16 @@ def create_app(settings: Settings | None = None):
     )
     app.before_request(_refuse_nul_in_bodies)
     keep_write_keys_in_redis(settings)
-    app.extensions["services"] = Services(settings)
-    app.extensions["replay_status"] = _trial_reason(app.extensions["replay_trial"])
+    client = redis_client(settings)
+    trials = TrialStore(engine)
+    app.extensions.update(
+        services=Services(settings),
+        login_throttle=LoginThrottle(client),
+        password_checks=PasswordChecks(settings.login_concurrency),
+        replay_trial=trials,
+        replay_limits=replay_api.admission_limits(client, settings),
+        replay_status=_trial_reason(trials),
+    )
     app.after_request(ui.add_security_headers)
     _resync_keys(settings)
     return app

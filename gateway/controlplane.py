@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from footfall.web import ApiError, found, operation
 from gateway import accounts, environments
 from gateway.auth import SESSION_COOKIE, current_principal, require_account, require_env_access
-from gateway.login_throttle import DEVICE_COOKIE, DEVICE_DAYS, LoginThrottle, PasswordChecks
+from gateway.login_throttle import DEVICE_COOKIE, DEVICE_DAYS, LoginThrottle
 
 auth_bp = Blueprint("auth", __name__, url_prefix="/auth")
 envs_bp = Blueprint("environments", __name__, url_prefix="/api/v1/environments")
@@ -22,13 +22,6 @@ TAGS = ["control plane"]
 
 def _settings():
     return current_app.config["SETTINGS"]
-
-
-@auth_bp.record_once
-def _install(state) -> None:
-    settings = state.app.config["SETTINGS"]
-    state.app.extensions["login_throttle"] = LoginThrottle(environments.redis_client(settings))
-    state.app.extensions["password_checks"] = PasswordChecks(settings.login_concurrency)
 
 
 def _json_body() -> dict:

@@ -4,11 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app
 
 from footfall.web import ApiError, operation
-from gateway import feed_export, feed_view
+from gateway import feed_export, feed_view, segments_store
 from gateway.api import GUARDED, services
 from gateway.auth import require_env_access
-from gateway.segments import VIEW_PROPERTIES, _body, _one, _who, feed_params
-from gateway.store import get_engine
+from gateway.segments import VIEW_PROPERTIES, _body, _who, feed_params
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1/environments/<env_id>/exports")
 TAGS = ["exports"]
@@ -52,8 +51,7 @@ def start_export(env_id: str):
             raise ApiError(400, "segment_id: give a segment or a view, not both", field="segment_id")
         if not isinstance(body["segment_id"], str):
             raise ApiError(400, "segment_id: a string", field="segment_id")
-        with get_engine().connect() as conn:
-            view = feed_view.View.model_validate(_one(conn, env_id, body["segment_id"]).view)
+        view = feed_view.View.model_validate(segments_store.get(env_id, body["segment_id"]).view)
     else:
         view = feed_view.parse_view(view_fields)
     params = feed_params(env_id, view)

@@ -10,36 +10,19 @@ each count on its own, so a slow count never holds the list up.
 """
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import orjson
 from flask import Blueprint, g, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Column, DateTime, ForeignKey, String, Table, delete, func, select, update
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import IntegrityError
 
 from footfall.web import ApiError, operation
-from gateway import compose, feed_view
+from gateway import compose, feed_view, segments_store
 from gateway.api import GUARDED, internal, present, seg, services
 from gateway.auth import require_env_access
-from gateway.store import get_engine, metadata
 
 bp = Blueprint("segments", __name__, url_prefix="/api/v1/environments/<env_id>/segments")
 TAGS = ["segments"]
-MAX_SEGMENTS = 500  # per environment: the list is read whole
-
-segments = Table(
-    "segments", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("env_id", String(64), ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
-    Column("name", String(200), nullable=False),
-    Column("view", JSONB, nullable=False),  # feed_view.as_json
-    Column("created_by", String(254), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-)
 
 TIMELINE = {"type": "object", "properties": {"range": {"enum": list(feed_view.RANGES)},
                                              "from": {"type": "string", "format": "date"},
@@ -92,19 +75,6 @@ def _json(row) -> dict:
             "created_at": row.created_at, "updated_at": row.updated_at}
 
 
-def _taken(exc: IntegrityError) -> ApiError:
-    if "segments_name" in str(exc.orig):
-        return ApiError(409, "a segment of this environment already has this name", field="name")
-    raise exc
-
-
-def _one(conn, env_id: str, segment_id: str):
-    row = conn.execute(select(segments).where(segments.c.env_id == env_id, segments.c.id == segment_id)).first()
-    if row is None:
-        raise ApiError(404, f"no segment {segment_id!r} in this environment", field="segment_id")
-    return row
-
-
 def feed_params(env_id: str, view: feed_view.View, now: datetime | None = None) -> dict:
     """The sessions service's parameters for a view: window, expanded filters, search."""
     start, end = feed_view.window(view, now)
@@ -132,10 +102,7 @@ def feed_params(env_id: str, view: feed_view.View, now: datetime | None = None) 
            responses={200: {"type": "object", "properties": {"segments": {"type": "array", "items": SEGMENT}}},
                       **GUARDED})
 def list_segments(env_id: str):
-    with get_engine().connect() as conn:
-        rows = conn.execute(select(segments).where(segments.c.env_id == env_id)
-                            .order_by(func.lower(segments.c.name), segments.c.id)).all()
-    return {"segments": [_json(r) for r in rows]}
+    return {"segments": [_json(r) for r in segments_store.list_(env_id)]}
 
 
 @bp.post("")
@@ -143,32 +110,19 @@ def list_segments(env_id: str):
 @operation("Save a view of the feed (timeline, filters, search) under a name, for everyone of the environment",
            request=SEGMENT_BODY, tags=TAGS,
            responses={201: SEGMENT, 400: "invalid segment (names the field)", 409: TAKEN,
-                      413: f"the environment has {MAX_SEGMENTS} segments already", **GUARDED})
+                      413: f"the environment has {segments_store.MAX_SEGMENTS} segments already", **GUARDED})
 def create_segment(env_id: str):
     body = _body()
     name = _name(body)
     view = feed_view.parse_view({k: v for k, v in body.items() if k != "name"})
-    now = datetime.now(UTC)
-    try:
-        with get_engine().begin() as conn:
-            held = conn.scalar(select(func.count()).select_from(segments).where(segments.c.env_id == env_id))
-            if held >= MAX_SEGMENTS:
-                raise ApiError(413, f"an environment holds at most {MAX_SEGMENTS} segments; delete some")
-            conn.execute(segments.insert().values(
-                id=str(uuid.uuid4()), env_id=env_id, name=name, view=feed_view.as_json(view),
-                created_by=_who(), created_at=now, updated_at=now))
-            row = conn.execute(select(segments).where(segments.c.env_id == env_id, segments.c.name == name)).one()
-    except IntegrityError as exc:
-        raise _taken(exc) from None
-    return _json(row), 201
+    return _json(segments_store.create(env_id, name, feed_view.as_json(view), _who())), 201
 
 
 @bp.get("/<segment_id>")
 @require_env_access
 @operation("One segment", tags=TAGS, responses={200: SEGMENT, 404: "no such segment", **GUARDED})
 def get_segment(env_id: str, segment_id: str):
-    with get_engine().connect() as conn:
-        return _json(_one(conn, env_id, segment_id))
+    return _json(segments_store.get(env_id, segment_id))
 
 
 @bp.patch("/<segment_id>")
@@ -182,30 +136,24 @@ def update_segment(env_id: str, segment_id: str):
     unknown = sorted(set(body) - {"name", *VIEW_PROPERTIES})
     if unknown:
         raise ApiError(400, f"{unknown[0]}: not a field of a segment", field=unknown[0])
-    try:
-        with get_engine().begin() as conn:
-            row = _one(conn, env_id, segment_id)
-            changes: dict = {"updated_at": datetime.now(UTC)}
-            if "name" in body:
-                changes["name"] = _name(body)
-            if set(body) & set(VIEW_PROPERTIES):
-                merged = {**row.view, **{k: v for k, v in body.items() if k in VIEW_PROPERTIES}}
-                changes["view"] = feed_view.as_json(feed_view.parse_view(merged))
-            conn.execute(update(segments).where(segments.c.id == row.id).values(**changes))
-            row = _one(conn, env_id, segment_id)
-    except IntegrityError as exc:
-        raise _taken(exc) from None
-    return _json(row)
+
+    def change(row) -> dict:
+        changes = {}
+        if "name" in body:
+            changes["name"] = _name(body)
+        if set(body) & set(VIEW_PROPERTIES):
+            merged = {**row.view, **{k: v for k, v in body.items() if k in VIEW_PROPERTIES}}
+            changes["view"] = feed_view.as_json(feed_view.parse_view(merged))
+        return changes
+
+    return _json(segments_store.update_(env_id, segment_id, change))
 
 
 @bp.delete("/<segment_id>")
 @require_env_access
 @operation("Delete a segment", tags=TAGS, responses={204: "deleted", 404: "no such segment", **GUARDED})
 def delete_segment(env_id: str, segment_id: str):
-    with get_engine().begin() as conn:
-        gone = conn.execute(delete(segments).where(segments.c.env_id == env_id, segments.c.id == segment_id))
-    if not gone.rowcount:
-        raise ApiError(404, f"no segment {segment_id!r} in this environment", field="segment_id")
+    segments_store.delete_(env_id, segment_id)
     return "", 204
 
 
@@ -215,8 +163,7 @@ def delete_segment(env_id: str, segment_id: str):
            responses={200: COUNT, 400: "the segment names a definition that is gone", 404: "no such segment",
                       **GUARDED})
 def count_segment(env_id: str, segment_id: str):
-    with get_engine().connect() as conn:
-        row = _one(conn, env_id, segment_id)
+    row = segments_store.get(env_id, segment_id)
     params = feed_params(env_id, feed_view.View.model_validate(row.view))
     answer = services().sessions.get(internal(env_id, "/user-count"), params)
     return {"count": answer["count"], "estimated": answer.get("estimated", False), "from": params["from"],

@@ -69,13 +69,14 @@ class Upstream:
                            service=self.name, **details)
         return data
 
-    def stream(self, path: str, params: dict | None = None, chunk_bytes: int = 256 * 1024):
+    def stream(self, path: str, params: dict | None = None, chunk_bytes: int = 256 * 1024,
+               read_s: float = 60.0):
         """The body of a GET as an iterator of byte chunks, its status checked before the first one
-        (a 404 answers None): for answers too big to hold (a user's export)."""
+        (a 404 answers None): for answers too big to hold (a user's export, a replay)."""
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         try:
             response = self._pool.request("GET", url, headers=self.headers, preload_content=False,
-                                          timeout=urllib3.Timeout(connect=0.5, read=60.0))
+                                          timeout=urllib3.Timeout(connect=0.5, read=read_s))
         except (NewConnectionError, Unreachable):
             raise self._unavailable() from None
         if response.status != 200:
@@ -114,4 +115,4 @@ class Services:
         self.sessions = Upstream("sessions", settings.sessions_url, headers)
         self.definitions = Upstream("definitions", settings.definitions_url, headers)
         self.identity = Upstream("identity", settings.identity_url, headers)
-        self.replay = Upstream("replay", settings.replay_url, headers)  # deletions' status (privacy.py)
+        self.replay = Upstream("replay", settings.replay_url, headers)  # playback, deletions' status

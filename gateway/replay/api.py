@@ -5,16 +5,15 @@ never imports a service); recording tokens are verified by the replay service wi
 """
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from typing import Annotated
-from urllib.parse import quote
 
-import requests
+import redis
 from flask import Blueprint, current_app, request
 from flask_cors import cross_origin
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from footfall.config import Settings
 from footfall.ratelimit import FixedWindow
 from footfall.replay_token import (
     MAX_DEVICE_ID,
@@ -23,12 +22,12 @@ from footfall.replay_token import (
     sign_recording_token,
     valid_session_id,
 )
-from footfall.web import ApiError, operation, service_headers
+from footfall.web import ApiError, operation
 from gateway import environments
+from gateway.api import internal, seg, services
 from gateway.auth import require_account, require_env_access
 from gateway.replay import trial
 from gateway.replay.store import TrialStore
-from gateway.store import get_engine
 
 bp = Blueprint("replay", __name__)
 
@@ -75,14 +74,9 @@ class ReplayStatus(BaseModel):
     message: str
 
 
-@bp.record_once
-def _install(state) -> None:
-    """One TrialStore per app, on the gateway's shared engine (tests may swap its clock), and the
-    admission limits in Redis."""
-    settings = state.app.config["SETTINGS"]
-    state.app.extensions["replay_trial"] = TrialStore(get_engine(settings))
-    client = environments.redis_client(settings)
-    state.app.extensions["replay_limits"] = {
+def admission_limits(client: redis.Redis, settings: Settings) -> dict[str, FixedWindow]:
+    """The admission limits in Redis, per device, client address and environment (create_app)."""
+    return {
         "device": FixedWindow(client, "replay-start-device", settings.replay_starts_per_device),
         "ip": FixedWindow(client, "replay-new-ip", settings.replay_new_sessions_per_ip),
         "env": FixedWindow(client, "replay-new-env", settings.replay_new_sessions_per_env),
@@ -166,24 +160,13 @@ def playback(env_id: str, session_id: str):
     # Recordings stay playable whatever the plan now is, until retention.
     if not valid_session_id(session_id):
         raise ApiError(404, "no replay for this session", session_id=session_id)
-    settings = _settings()
-    url = (f"{settings.replay_url.rstrip('/')}/internal/v1/envs/{quote(env_id, safe='')}"
-           f"/replays/{quote(session_id, safe='')}")
-    params = {"inline": "1"} if request.args.get("inline") == "1" else {}
-    try:
-        response = _http().get(url, params=params, headers=service_headers(settings),
-                               timeout=PLAYBACK_TIMEOUT_S, stream=True)
-    except requests.RequestException as exc:
-        raise ApiError(503, "the replay service is unavailable; try again shortly") from exc
-    if response.status_code != 200:
-        response.close()
-        if response.status_code == 404:
-            raise ApiError(404, "no replay for this session", session_id=session_id)
-        raise ApiError(502, "the replay service answered an error", upstream_status=response.status_code)
+    params = {"inline": "1"} if request.args.get("inline") == "1" else None
+    pieces = services().replay.stream(internal(env_id, f"/replays/{seg(session_id)}"), params,
+                                      PLAYBACK_PIECE, read_s=PLAYBACK_TIMEOUT_S)
+    if pieces is None:
+        raise ApiError(404, "no replay for this session", session_id=session_id)
     # Passed on piece by piece: a long recording never sits whole in the gateway's memory.
-    streamed = current_app.response_class(response.iter_content(PLAYBACK_PIECE), mimetype="application/json")
-    streamed.call_on_close(response.close)
-    return streamed
+    return current_app.response_class(pieces, mimetype="application/json")
 
 
 def _status(env_id: str, state: trial.TrialState) -> dict:
@@ -203,14 +186,3 @@ def _coarse_state(recording: trial.Admission) -> str:
     if recording.allowed:
         return "recording"
     return "off" if recording.reason == "off" else "contact_sales"
-
-
-_local = threading.local()
-
-
-def _http() -> requests.Session:
-    """One keep-alive HTTP session per thread (requests.Session is not documented thread-safe)."""
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-    return session

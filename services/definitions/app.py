@@ -14,6 +14,7 @@ from footfall.config import Settings, get_settings
 from footfall.db import make_engine
 from footfall.web import OpenAPI, create_service_app
 from services.definitions.api import bp
+from services.definitions.service import Definitions
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -31,6 +32,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         openapi=OpenAPI("Footfall definitions",
                         description="Defined events: CRUD, expanded criteria, labelling, suggestions."),
     )
-    app.extensions.update(definitions_engine=engine, definitions_publisher=publisher,
-                          definitions_labelers={})
+    app.extensions["definitions"] = Definitions(engine, publisher)
     return app

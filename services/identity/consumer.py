@@ -2,16 +2,8 @@
 
 Run: `python -m services.identity.consumer`.
 
-Publishing goes through a transactional outbox rather than "commit, then publish". With the
-latter, a crash between the commit and the publish loses the message for good: the redelivered
-batch joins facts the tables already hold, changes nothing, and so has nothing to announce. Here
-`UsersMerged` / `UsersUpdated` are written in the same transaction as the state they describe,
-then published (from memory: a batch's snapshots weigh megabytes, not read back) and deleted
-right after the commit; rows left by a crash go out with the next batch. A failed publish raises
-a transient error, so the worker retries the (idempotent) batch in place until the broker
-answers, and acks nothing before. Delivery stays at-least-once: a crash after publishing but
-before deleting repeats a message, which consumers absorb (merges are idempotent; snapshots carry
-a per-user version and consumers keep the highest).
+It decodes (events through the slim view, wire.py) and hands each batch to service.py, which
+holds the transaction and the outbox.
 """
 from __future__ import annotations
 
@@ -20,38 +12,15 @@ import logging
 import os
 import time
 
-from footfall.bus import BrokerUnavailable, Publisher
+from footfall.bus import Publisher
 from footfall.config import Settings
-from footfall.messages import (
-    DeletionRequested,
-    IngestionWarnings,
-    Message,
-    UsersMerged,
-    UsersUpdated,
-    encode,
-)
+from footfall.messages import Message
 from footfall.web import configure_logging
 from footfall.worker import Consumer, Delivery
-from services.identity import batch_apply, deletion, store
-from services.identity.merge import Facts
+from services.identity import service, store
 from services.identity.wire import read_events
 
 log = logging.getLogger(__name__)
-
-
-class OutboxNotFlushed(ConnectionError):
-    """The broker refused the outbox: transient, so the worker retries the batch in place."""
-
-
-def outgoing(env_id: str, outcome: batch_apply.Outcome) -> list[Message]:
-    """One UsersMerged and one UsersUpdated per batch and environment, when there is news."""
-    messages: list[Message] = []
-    if outcome.merges:
-        messages.append(UsersMerged(env_id=env_id, merges=outcome.merges))
-    if outcome.snapshots:
-        snapshots = sorted(outcome.snapshots, key=lambda s: s.user_id)
-        messages.append(UsersUpdated(env_id=env_id, users=snapshots))
-    return messages
 
 
 class IdentityConsumer(Consumer):
@@ -80,41 +49,8 @@ class IdentityConsumer(Consumer):
 
     def handle(self, deliveries: list[Delivery]) -> None:
         self._analyze_when_due()
-        by_env: dict[str, list[Message]] = {}
-        deletions: list[DeletionRequested] = []
-        for delivery in deliveries:
-            message = delivery.message
-            if isinstance(message, DeletionRequested):
-                deletions.append(message)
-            else:
-                by_env.setdefault(message.env_id, []).append(message)
-        enqueued: dict[int, bytes] = {}
-        late: list[DeletionRequested] = []
-        with self.engine.begin() as conn:
-            for env_id in sorted(by_env):
-                # Shared with every batch, exclusive for a deletion: the tombstones read here stay
-                # true until the commit (deletion.py).
-                deletion.lock_shared(conn, env_id)
-                facts = Facts(env_id)
-                # Warnings name no data of a user to screen out (and have no events or commands).
-                warnings = [m for m in by_env[env_id] if isinstance(m, IngestionWarnings)]
-                data = [m for m in by_env[env_id] if not isinstance(m, IngestionWarnings)]
-                live, members = deletion.screen(conn, env_id, data)
-                for message in live + warnings:
-                    facts.add_message(message)
-                for message in outgoing(env_id, batch_apply.apply(conn, facts)):
-                    body = encode(message)
-                    enqueued[store.enqueue(conn, message.routing_key, message.message_id, body)] = body
-                late += deletion.late_member_deletions(env_id, members)
-            # Late members go in every service: the message to the others leaves with this batch's.
-            for message in late:
-                body = encode(message)
-                enqueued[store.enqueue(conn, message.routing_key, message.message_id, body)] = body
-        self.flush(enqueued)
-        # Deletions last, each alone: whatever this batch stored of their users goes with them.
-        for request in deletions:
-            with self.engine.begin() as conn:
-                deletion.apply_deletion(conn, request, self.settings.deletion_tombstone_days)
+        service.apply_batch(self.engine, [d.message for d in deliveries], self.publisher.publish_raw,
+                            self.settings.deletion_tombstone_days)
 
     def _analyze_when_due(self) -> None:
         if time.monotonic() >= self._next_analyze:
@@ -122,12 +58,9 @@ class IdentityConsumer(Consumer):
             if analyzed := store.analyze_if_stale(self.engine):
                 log.info("analyzed %s", ", ".join(analyzed))
 
-    def flush(self, held: dict[int, bytes] | None = None) -> int:
-        """Publish what the outbox holds: this batch's messages (`held`, by row id) and any a crash left."""
-        try:
-            return store.flush_outbox(self.engine, self.publisher.publish_raw, held=held)
-        except BrokerUnavailable as exc:
-            raise OutboxNotFlushed(str(exc)) from exc
+    def flush(self) -> int:
+        """Publish whatever a previous process committed to the outbox but did not get to publish."""
+        return service.flush(self.engine, self.publisher.publish_raw)
 
     def run(self) -> None:
         # A batch holds ~10^6 short-lived objects (decoded events, facts, rows); with the default

@@ -1,6 +1,6 @@
-"""Identity tables, and the queries on them that are not the batch write path (batch_apply.py).
+"""Identity tables, and the queries on them that are not the batch write path (batch_store.py).
 
-Here: the tables (each id's own facts and its owner's materialised state, see batch_apply.py),
+Here: the tables (each id's own facts and its owner's materialised state, see batch_store.py),
 the reads the API and the snapshots use, the statistics upkeep, and the transactional outbox.
 """
 from __future__ import annotations
@@ -118,7 +118,7 @@ select owner_id, key, value, set_at, set_by, first_set_at from (
 
 def json_rows(items: list) -> str:
     """Bulk parameters as one JSON array: cheaper to send and unpack than a text[] or jsonb[]
-    (see the statements in batch_apply.py)."""
+    (see the statements in batch_store.py)."""
     return orjson.dumps(items).decode()
 
 

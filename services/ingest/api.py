@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from footfall.web import ApiError, operation
-from services.ingest import intake, schemas
+from services.ingest import schemas, service
 
 bp = Blueprint("ingest", __name__)
 
@@ -22,11 +22,11 @@ CORS_HEADERS = {
 }
 
 
-def _intake() -> intake.Intake:
+def _intake() -> service.Intake:
     return current_app.extensions["ingest"]
 
 
-def _accept(dialect: intake.Dialect):
+def _accept(dialect: service.Dialect):
     body, status = _intake().accept(dialect, request)
     return jsonify(body), status
 
@@ -57,11 +57,11 @@ HEAP_RESPONSES = {202: schemas.Accepted, **schemas.ERRORS}
 @operation("Segment batch: up to 1000 messages of any type", request=schemas.SegmentBatch,
            responses=SEGMENT_RESPONSES, tags=["segment"])
 def segment_batch():
-    return _accept(intake.SEGMENT_BATCH)
+    return _accept(service.SEGMENT_BATCH)
 
 
 def _segment_view(message_type: str):
-    dialect = intake.segment_dialect(message_type)
+    dialect = service.segment_dialect(message_type)
 
     def view():
         return _accept(dialect)
@@ -79,21 +79,21 @@ for _type in SEGMENT_TYPES:
 @operation("Heap track: one event, or `events` (up to 1000)", request=schemas.HeapTrack,
            responses=HEAP_RESPONSES, tags=["heap"])
 def heap_track():
-    return _accept(intake.HEAP_TRACK)
+    return _accept(service.HEAP_TRACK)
 
 
 @bp.post("/api/add_user_properties")
 @operation("Heap add_user_properties: one user, or `users` (up to 1000)", request=schemas.HeapUserProperties,
            responses=HEAP_RESPONSES, tags=["heap"])
 def heap_add_user_properties():
-    return _accept(intake.HEAP_USER_PROPERTIES)
+    return _accept(service.HEAP_USER_PROPERTIES)
 
 
 @bp.post("/api/v1/identify")
 @operation("Heap identify: link an anonymous user_id to an identity", request=schemas.HeapIdentify,
            responses=HEAP_RESPONSES, tags=["heap"])
 def heap_identify():
-    return _accept(intake.HEAP_IDENTIFY)
+    return _accept(service.HEAP_IDENTIFY)
 
 
 def _sdk_view(path: str, filename: str):

@@ -18,9 +18,9 @@ from footfall.web import OpenAPI, create_service_app
 from services.ingest import api
 from services.ingest.bots import BotFilter
 from services.ingest.geo import geolocator
-from services.ingest.intake import Intake
 from services.ingest.keys import WriteKeys
 from services.ingest.limits import MAX_BODY_BYTES, RateLimiter
+from services.ingest.service import Intake
 
 DESCRIPTION = ("SDK-facing event collection: the Segment spec (/v1/*), Heap's server API (/api/*) and "
                "our browser SDK (Segment shape plus context.footfall). Success means the broker confirmed.")

@@ -1,8 +1,9 @@
 """Replay service composition root: `create_app(settings=None)` for gunicorn.
 
-Replay consumes no queue (so it has no consumer.py): chunks arrive over HTTP from the browser SDK,
-gated by a recording token the gateway signed, and the service only publishes `replay.recorded`.
-Expired replays are deleted by `python -m services.replay.retention`.
+Chunks arrive over HTTP from the browser SDK, gated by a recording token the gateway signed, and
+the service publishes `replay.recorded`; its use case is service.py (`Replays`). `build_replays`
+wires the same parts for its consumer (consumer.py: deleted users' replays) and for
+`python -m services.replay.retention`, which deletes expired replays.
 """
 from __future__ import annotations
 

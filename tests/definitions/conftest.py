@@ -17,10 +17,10 @@ def migrated(settings):
 @pytest.fixture
 def app(settings, migrated, clean_bus):
     app = create_app(settings)
-    truncate_schema(app.extensions["definitions_engine"], "definitions")
+    truncate_schema(app.extensions["definitions"].engine, "definitions")
     yield app
-    app.extensions["definitions_publisher"].close()
-    app.extensions["definitions_engine"].dispose()
+    app.extensions["definitions"].publisher.close()
+    app.extensions["definitions"].engine.dispose()
 
 
 @pytest.fixture

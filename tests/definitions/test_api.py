@@ -1,6 +1,8 @@
 """The internal API through the Flask test client, on real PostgreSQL and RabbitMQ."""
 from __future__ import annotations
 
+from services.definitions.app import create_app
+
 BASE = "/internal/v1/envs/env1/definitions"
 
 BUY = {"name": "Buy button", "color": "#ff0000", "category": "Checkout",
@@ -146,3 +148,13 @@ def test_openapi_describes_the_api(client):
     restore = paths["/internal/v1/envs/{env_id}/definitions/{definition_id}/restore"]["post"]
     assert {"200", "404", "409"} <= set(restore["responses"])
     assert client.get("/readyz").json["status"] == "ready"
+
+
+def test_with_the_broker_unreachable_a_write_answers_503_and_changes_nothing(settings, app):
+    """definition.changed is published inside the write's transaction (docs/publishing.md)."""
+    cut_off = create_app(settings.with_(amqp_url="amqp://guest:guest@127.0.0.1:9/none"))
+    refused = cut_off.test_client().post(BASE, json=BUY)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+    assert refused.json["error"]["message"] == "broker unavailable; nothing was changed"
+    assert app.test_client().get(BASE + "?archived=all").json == {"definitions": []}
+    cut_off.extensions["definitions"].engine.dispose()

@@ -28,7 +28,7 @@ def real_definitions(settings, clean_bus):
     server = Served(app)
     yield server.url
     server.stop()
-    app.extensions["definitions_publisher"].close()
+    app.extensions["definitions"].publisher.close()
 
 
 # Built once at import (schemathesis reads the document then); the test points it at its services.

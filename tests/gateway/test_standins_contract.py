@@ -71,12 +71,12 @@ def test_the_guard_refuses_an_answer_the_real_service_never_gives(real_specs):
 def real_definitions(settings, clean_bus):
     migrate_fresh("services/definitions", settings)
     app = create_definitions(settings)
-    truncate_schema(app.extensions["definitions_engine"], "definitions")
+    truncate_schema(app.extensions["definitions"].engine, "definitions")
     server = Served(app)
     yield server.url
     server.stop()
-    app.extensions["definitions_publisher"].close()
-    app.extensions["definitions_engine"].dispose()
+    app.extensions["definitions"].publisher.close()
+    app.extensions["definitions"].engine.dispose()
 
 
 def test_archived_definitions_are_listed_through_the_real_definitions_service(control_plane, standins,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from services.identity import batch_apply, store
+from services.identity import batch_store, store
 from services.identity.merge import Facts, derive_users, facts_from
 
 
@@ -30,10 +30,10 @@ def model_users(messages, env_id: str) -> dict[str, tuple]:
             for u in derive_users(facts).values()}
 
 
-def apply_batch(engine, messages) -> batch_apply.Outcome:
+def apply_batch(engine, messages) -> batch_store.Outcome:
     """Apply messages as one consumer batch would: join their facts, one transaction."""
     facts = None
     for message in messages:
         facts = facts_from(message) if facts is None else facts.absorb(facts_from(message))
     with engine.begin() as conn:
-        return batch_apply.apply(conn, facts)
+        return batch_store.apply(conn, facts)

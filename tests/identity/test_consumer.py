@@ -5,8 +5,9 @@ from sqlalchemy import func, select
 from footfall import bus
 from footfall.ids import anonymous_user_id, identified_user_id
 from footfall.messages import UserMerge, UsersMerged, UserSnapshot, UsersUpdated, encode
-from services.identity import batch_apply, store
-from services.identity.consumer import IdentityConsumer, outgoing
+from services.identity import batch_store, store
+from services.identity.consumer import IdentityConsumer
+from services.identity.service import outgoing
 from tests.identity.bus_tap import Tap
 from tests.identity.factories import ENV, at, commands, event, events, identify, set_properties
 from tests.identity.state import db_users, model_users
@@ -63,10 +64,10 @@ def _outbox_size(engine) -> int:
 def test_a_batch_announces_in_one_message_per_kind_not_per_user():
     merges = [UserMerge(from_user_id=str(i), into_user_id=ADA, at=at(0)) for i in range(3)]
     snapshots = [UserSnapshot(user_id=str(i), version=1) for i in range(5)]
-    messages = outgoing(ENV, batch_apply.Outcome(merges, snapshots))
+    messages = outgoing(ENV, batch_store.Outcome(merges, snapshots))
     assert [type(m) for m in messages] == [UsersMerged, UsersUpdated]
     assert len(messages[0].merges) == 3 and len(messages[1].users) == 5
-    assert outgoing(ENV, batch_apply.Outcome()) == []
+    assert outgoing(ENV, batch_store.Outcome()) == []
 
 
 def _latest_snapshots(tap) -> dict:

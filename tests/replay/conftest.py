@@ -13,10 +13,9 @@ from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from footfall import db
-from footfall.web import create_service_app
 from gateway import accounts, environments
+from gateway.app import create_app as create_gateway_app
 from gateway.environments import ENVIRONMENTS_SET
-from gateway.replay import api as gateway_replay_api
 from gateway.replay.store import TrialStore
 from gateway.store import get_engine
 from services.replay.app import create_app as create_replay_app
@@ -139,8 +138,7 @@ def environment(settings, gateway_schema):
 
 @pytest.fixture
 def gateway_app(settings, replay_app, serve, trial_tables, clock):
-    """The replay blueprint in an app of its own (the gateway registers the same `bp`)."""
-    gateway_settings = settings.with_(replay_url=serve(replay_app))
-    app = create_service_app("gateway-replay-test", [gateway_replay_api.bp], settings=gateway_settings)
+    """The gateway, its replay service on a port of its own."""
+    app = create_gateway_app(settings.with_(replay_url=serve(replay_app)))
     app.extensions["replay_trial"].clock = clock
     return app

@@ -23,8 +23,8 @@ import requests
 from flask import Flask
 
 from footfall.config import get_settings
-from footfall.web import create_service_app, service_headers
-from gateway.replay import api as gateway_replay_api
+from footfall.web import service_headers
+from gateway.app import create_app as create_gateway_app
 from services.replay.app import create_app as create_replay_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,8 +77,7 @@ def main(env_id: str, session_id: str, token: str) -> None:
         port = sock.getsockname()[1]
     server = served_by_gunicorn(port)
     try:
-        gateway = create_service_app("gateway-playback", [gateway_replay_api.bp],
-                                     settings=settings.with_(replay_url=f"http://127.0.0.1:{port}"))
+        gateway = create_gateway_app(settings.with_(replay_url=f"http://127.0.0.1:{port}"))
         public = f"/api/v1/environments/{env_id}/replays/{session_id}?inline=1"
         answers["gateway"] = measure(gateway, public, {"Authorization": f"Bearer {token}"})
     finally:

@@ -16,8 +16,7 @@ import pytest
 import requests
 
 from footfall.replay_token import RecordingGrant, sign_recording_token
-from footfall.web import create_service_app
-from gateway.replay import api as gateway_replay_api
+from gateway.app import create_app as create_gateway_app
 from services.replay import chunks
 from services.replay.app import create_app as create_replay_app
 from tests.replay.helpers import BASE_MS, bearer, chunk_body, rrweb_events, token
@@ -113,8 +112,7 @@ def test_inline_playback_streams_in_flat_memory(settings, replay_settings, s3_el
     replay service's memory while serving it stays below one chunk's inflated size."""
     stored_in = replay_settings.with_(s3_endpoint_url=s3_elsewhere)
     replay_app = create_replay_app(stored_in)
-    gateway_app = create_service_app("gateway-replay-memory", [gateway_replay_api.bp],
-                                     settings=settings.with_(replay_url=serve(replay_app)))
+    gateway_app = create_gateway_app(settings.with_(replay_url=serve(replay_app)))
     grant = start(gateway_app.test_client(), environment, "long").json
     uploader = replay_app.test_client()
     for seq in range(4):
@@ -225,8 +223,7 @@ def test_an_admitted_session_gets_tokens_only_for_the_device_that_started_it(gat
 
 
 def _limited_app(settings, serve, replay_app, clock, **limits):
-    app = create_service_app("gateway-replay-limits", [gateway_replay_api.bp],
-                             settings=settings.with_(replay_url=serve(replay_app), **limits))
+    app = create_gateway_app(settings.with_(replay_url=serve(replay_app), **limits))
     app.extensions["replay_trial"].clock = clock
     return app
 
