@@ -91,6 +91,10 @@ class Settings:
     # Seconds without progress, while messages wait, after which a consumer's liveness fails;
     # longer than the batch limit, so a batch is abandoned first when it can be.
     consumer_stall_s: float = field(default_factory=lambda: float(_env("CONSUMER_STALL_S", "600")))
+    # Seconds one statement of a read API may run. A question whose asker is gone (the client
+    # or gunicorn gave up) must not keep a PostgreSQL backend busy; a streamed export's every
+    # FETCH is a statement of its own, so long exports stay possible.
+    query_timeout_s: float = field(default_factory=lambda: float(_env("QUERY_TIMEOUT_S", "30")))
     # Ingest's per-environment rate limit: events per window (0 turns it off); generous by default.
     ingest_rate_limit: int = field(default_factory=lambda: _int("INGEST_RATE_LIMIT", 1_000_000))
     ingest_rate_window_s: int = field(default_factory=lambda: _int("INGEST_RATE_WINDOW_S", 60))

@@ -15,7 +15,8 @@ def create_app(settings: Settings | None = None):
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     # orjson reads the JSONB columns (props of every listed session) several times faster.
-    engine = make_engine(SCHEMA, settings, json_deserializer=orjson.loads)
+    engine = make_engine(SCHEMA, settings, json_deserializer=orjson.loads,
+                         server_settings={"statement_timeout": f"{int(settings.query_timeout_s * 1000)}ms"})
 
     def database() -> None:
         with engine.connect() as conn:

@@ -3,6 +3,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from footfall.messages import UserSnapshot
 from services.sessions import facts, feed
@@ -219,3 +221,16 @@ def test_probe_and_semi_join_plans_answer_the_same(engine, people, filters):
             for end in (None, T0 + timedelta(minutes=25)) for probe in (True, False)]
     assert answers[0] == answers[1] and answers[2] == answers[3]
     assert answers[0]  # every case matches someone
+
+
+def test_a_statement_of_the_api_stops_at_the_query_budget(settings, engine):
+    """A question nobody waits for any more does not keep PostgreSQL busy (QUERY_TIMEOUT_S)."""
+    app = create_app(settings.with_(query_timeout_s=0.2))
+    api_engine = app.extensions["sessions_engine"]
+    try:
+        with pytest.raises(OperationalError, match="statement timeout"), api_engine.connect() as conn:
+            conn.execute(text("select pg_sleep(2)"))
+        with api_engine.connect() as conn:  # the budget is per statement; the connection is fine
+            assert conn.scalar(text("select 1")) == 1
+    finally:
+        api_engine.dispose()
