@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -22,20 +23,39 @@ def _api(stack, path: str) -> str:
     return f"{stack.url('gateway')}/api/v1/environments/{stack.env_id}{path}"
 
 
-def _send(stack):
+def _send(stack, at: datetime):
     import segment.analytics as analytics
 
     client = analytics.Client(write_key=stack.write_key, host=stack.url("ingest"), sync_mode=True)
-    client.identify(IDENTITY, {"plan": "pro"}, anonymous_id="anon-rosa", message_id="rosa-identify-1")
+    client.identify(IDENTITY, {"plan": "pro"}, anonymous_id="anon-rosa", message_id="rosa-identify-1", timestamp=at)
     client.page(IDENTITY, name="Home", properties={"url": "http://shop.example/"}, anonymous_id="anon-rosa",
-                message_id="rosa-page-1")
-    client.track(IDENTITY, "Ordered", {"total": 12}, anonymous_id="anon-rosa", message_id="rosa-track-1")
+                message_id="rosa-page-1", timestamp=at)
+    client.track(IDENTITY, "Ordered", {"total": 12}, anonymous_id="anon-rosa", message_id="rosa-track-1",
+                 timestamp=at)
     client.flush()
+
+
+def _resend_with_a_witness(stack, at: datetime, witness: str) -> None:
+    """What an SDK's offline queue sends again: the same messages, dated when they were made; with
+    them, in the same batch (one message on the bus, one transaction per consumer), an event of
+    another user, so once the witness is in the feed the resent events were screened too."""
+    stamp = at.isoformat(timespec="milliseconds")
+    batch = [{"type": "identify", "userId": IDENTITY, "anonymousId": "anon-rosa", "traits": {"plan": "pro"},
+              "messageId": "rosa-identify-1", "timestamp": stamp},
+             {"type": "page", "userId": IDENTITY, "anonymousId": "anon-rosa", "name": "Home",
+              "properties": {"url": "http://shop.example/"}, "messageId": "rosa-page-1", "timestamp": stamp},
+             {"type": "track", "userId": IDENTITY, "anonymousId": "anon-rosa", "event": "Ordered",
+              "properties": {"total": 12}, "messageId": "rosa-track-1", "timestamp": stamp},
+             {"type": "track", "userId": witness, "event": "Witnessed", "messageId": f"{witness}-1"}]
+    answer = requests.post(f"{stack.url('ingest')}/v1/batch", json={"batch": batch},
+                           auth=(stack.write_key, ""), timeout=10)
+    assert answer.status_code == 200, answer.text
 
 
 def test_export_then_delete_and_nothing_comes_back(stack):
     headers = {"Authorization": f"Bearer {stack.api_token}"}
-    _send(stack)
+    sent_at = datetime.now(UTC)
+    _send(stack, sent_at)
 
     def rosa():
         users = requests.get(_api(stack, "/users"), headers=headers, timeout=5).json().get("users", [])
@@ -70,8 +90,7 @@ def test_export_then_delete_and_nothing_comes_back(stack):
     assert job["services"]["identity"]["counts"]["members"] >= 2
     assert requests.get(_api(stack, f"/users/{user['user_id']}"), headers=headers, timeout=5).status_code == 404
 
-    # The SDK's offline queue sends the same events again; the broker redelivers an old message.
-    _send(stack)
+    # The broker redelivers an old message; the SDK's offline queue sends the same events again.
     settings = stack_settings()
     connection, channel = bus.open_channel(settings)
     try:
@@ -81,6 +100,13 @@ def test_export_then_delete_and_nothing_comes_back(stack):
                               bus._properties("redelivered-1", "event.captured"))
     finally:
         connection.close()
+    _resend_with_a_witness(stack, sent_at, "witness-1@privacy.example")
+
+    def witnessed():
+        users = requests.get(_api(stack, "/users"), headers=headers, timeout=5).json().get("users", [])
+        return any(u["identity"] == "witness-1@privacy.example" and u["sessions"] for u in users)
+
+    wait_until(witnessed, timeout=30, message="the witness sent with the resent events in the feed")
     wait_until(lambda: not any(v for k, v in bus.queue_depths(settings).items()), timeout=30,
                message="the queues drained")
     assert rosa() is None
