@@ -8,6 +8,7 @@ from footfall import db
 from gateway import accounts, environments
 from gateway.app import create_app
 from gateway.store import get_engine
+from services.identity.app import create_app as create_identity
 from tests.gateway.standins import (
     ContractGuard,
     Served,
@@ -99,3 +100,13 @@ def login(client, who=ADMIN) -> str:
     response = client.post("/auth/login", json={"email": who[0], "password": who[1]})
     assert response.status_code == 200, response.json
     return response.json["csrf_token"]
+
+
+@pytest.fixture(scope="module")
+def real_identity(settings):
+    """The real identity service on a local port (its warnings feed the gateway's Ingestion page)."""
+    db.upgrade("services/identity", settings)
+    served = Served(create_identity(settings))
+    yield served.url
+    served.stop()
+

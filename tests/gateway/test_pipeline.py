@@ -8,27 +8,16 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from footfall import db
 from footfall.pipeline_lag import Marks
 from gateway.app import create_app
-from services.identity.app import create_app as identity_app
 from services.identity.store import make_identity_engine
 from tests.gateway.conftest import bearer
-from tests.gateway.standins import Served
 
 ACME = "/api/v1/environments/acme"
 
 
-@pytest.fixture(scope="module")
-def identity(settings):
-    db.upgrade("services/identity", settings)
-    served = Served(identity_app(settings))
-    yield served.url
-    served.stop()
-
-
 @pytest.fixture
-def client(control_plane, standins, identity):
+def client(control_plane, standins, real_identity):
     engine = make_identity_engine(control_plane)
     now = datetime.now(UTC)
     with engine.begin() as conn:
@@ -39,7 +28,7 @@ def client(control_plane, standins, identity):
                          {"key": f"k{i}", "kind": kind, "message": f"{kind} number {i}", "at": now})
     engine.dispose()
     settings = control_plane.with_(sessions_url=standins["sessions"], definitions_url=standins["definitions"],
-                                   identity_url=identity, replay_url=standins["sessions"])
+                                   identity_url=real_identity, replay_url=standins["sessions"])
     return create_app(settings).test_client()
 
 

@@ -9,15 +9,13 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from footfall import db
 from footfall.pipeline_lag import Marks
 from gateway.app import create_app
-from services.identity.app import create_app as identity_app
 from services.identity.store import make_identity_engine
 from tests.gateway.browser import axe_violations, browser, screenshot, sign_in  # noqa: F401 (fixture)
 from tests.gateway.conftest import ADMIN
 from tests.gateway.standin_ui import gateway_url, page  # noqa: F401 (fixtures)
-from tests.gateway.standins import Served, _event
+from tests.gateway.standins import _event
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,16 +24,8 @@ SUMMARY = {"pages_viewed": 3, "active_s": 95.0, "bounce": False, "entry_page": "
            "rage_clicks": 1, "dead_clicks": 1}
 
 
-@pytest.fixture(scope="module")
-def identity(settings):
-    db.upgrade("services/identity", settings)
-    served = Served(identity_app(settings))
-    yield served.url
-    served.stop()
-
-
 @pytest.fixture
-def app(control_plane, standins, identity):
+def app(control_plane, standins, real_identity):
     """The gateway over the stand-ins, with the real identity service (warnings)."""
     standins["definitions_store"].clear()
     engine = make_identity_engine(control_plane)
@@ -46,7 +36,7 @@ def app(control_plane, standins, identity):
                           "placeholder, not a person', '1001', '{}', now())"))
     engine.dispose()
     settings = control_plane.with_(sessions_url=standins["sessions"], definitions_url=standins["definitions"],
-                                   identity_url=identity, replay_url=standins["sessions"])
+                                   identity_url=real_identity, replay_url=standins["sessions"])
     return create_app(settings)
 
 
