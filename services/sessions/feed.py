@@ -200,9 +200,7 @@ def count(conn: Connection, env_id: str, start: datetime, end: datetime | None,
     p = plan.make_plan(conn, env_id, filters, start, end)
     exact = feed_query(env_id, start, end, p.rest, None, None, probe=False, search=search, among=p.among,
                        excluded=p.excluded, probes=p.probes)
-    # An anti-join (plan.probe_with) counts its users in one pass, as a user property does.
-    probes = end is not None or any(not isinstance(f, UserProperty) and (h or ("",))[0] != "anti"
-                                    for f, h in zip(p.rest, p.probes, strict=True))
+    probes = end is not None or any(not isinstance(f, UserProperty) for f in p.rest)
     if p.among is not None or not probes:
         return {"count": _count(conn, exact), "estimated": False}
     # The window's users counted, and every PRESAMPLE-th of them (by a hash of the id) listed, in

@@ -291,8 +291,6 @@ def probe_with(conn: Connection, env_id: str, f: Filter) -> tuple[str, ColumnEle
 
     - ("exact", label test): the filter is its label alone (exact_label): the probe is one seek
       of `events_label` (label, kind, user, time), from the index alone;
-    - ("anti", label test): the same for a did_not_event, as an anti-join of the window's users
-      with the owners of the label's events (one pass over its index entries, hashed);
     - ("label", label test): an exact label (an equality, or the catalog's labels as an IN list)
       every matching event has: only the user's events with it are read and checked;
     - ("sessions", None): a condition on session properties alone: the user's sessions are read
@@ -302,9 +300,7 @@ def probe_with(conn: Connection, env_id: str, f: Filter) -> tuple[str, ColumnEle
         return None
     positive = DidEvent(type="did_event", event=f.event, where=f.where)
     if (exact := exact_label(positive)) is not None:
-        # A did_not_event left to probe has a common event (a rare one became `excluded`): few
-        # users lack it, and probing finds them only after a walk of the window.
-        return ("anti" if type(f) is not DidEvent else "exact"), exact
+        return "exact", exact
     if isinstance(f.event, CriteriaEvent):
         labels = [_criteria_label(conn, env_id, cr, ranges=False) for cr in f.event.criteria]
         if labels and all(a is not None for a in labels):
