@@ -402,9 +402,6 @@ class Plan:
     among: list[str] | None
     excluded: list[str]
     rest: list[Filter]
-    # Every did_event left in `rest` is common (its anchor found many events in the window): a
-    # walk of the window meets matching users early, so it needs no budget.
-    common: bool = False
     # Per filter of `rest`, how its per-user probe reads (probe_with), or None.
     probes: tuple = ()
 
@@ -414,12 +411,10 @@ def make_plan(conn: Connection, env_id: str, filters: list[Filter], start: datet
     candidates: set[str] | None = None
     excluded: set[str] = set()
     rest: list[Filter] = []
-    common = True
     for f in filters:
         if isinstance(f, DidEvent):
             positive = f if type(f) is DidEvent else DidEvent(type="did_event", event=f.event, where=f.where)
             found = find_users(conn, env_id, positive, start, end)
-            common = common and found == COMMON and type(f) is DidEvent
         else:
             found = None
         if found is None or found == COMMON:
@@ -431,7 +426,7 @@ def make_plan(conn: Connection, env_id: str, filters: list[Filter], start: datet
     if candidates is not None:
         candidates -= excluded
     probes = tuple(probe_with(conn, env_id, f) for f in rest)
-    return Plan(None if candidates is None else sorted(candidates), sorted(excluded), rest, common, probes)
+    return Plan(None if candidates is None else sorted(candidates), sorted(excluded), rest, probes)
 
 
 def among(ids: list[str]):
