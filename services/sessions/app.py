@@ -15,7 +15,10 @@ def create_app(settings: Settings | None = None):
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     # orjson reads the JSONB columns (props of every listed session) several times faster.
-    engine = make_engine(SCHEMA, settings, json_deserializer=orjson.loads)
+    # JIT off: a filtered page walking the feed index with per-user probes is estimated at the
+    # cost of the whole walk (past jit_above_cost) but stops after a few hundred users; compiling
+    # it took 350 ms of a 40 ms query (docs/filters.md).
+    engine = make_engine(SCHEMA, settings, server_settings={"jit": "off"}, json_deserializer=orjson.loads)
 
     def database() -> None:
         with engine.connect() as conn:
