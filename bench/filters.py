@@ -154,11 +154,11 @@ def main() -> None:
         base = f"{stack.urls['gateway']}/api/v1/environments/{stack.ENV}"
         headers = {"Authorization": f"Bearer {stack.TOKEN}"}
         session = requests.Session()
-        now = datetime.now(UTC)
         print(f"{'shape':48} {'users':>8} {'page p50':>9} {'p99':>7} {'count':>9} {'p50':>7} {'p99':>7}")
         for name, filters in shapes().items():
             if args.only and args.only not in name:
                 continue
+            now = datetime.now(UTC)  # per shape: a `to` older than a minute would bound the window
             window = {"from": (now - timedelta(days=7)).isoformat(), "to": now.isoformat()}
             if filters == "historical":
                 window = {"from": (now - timedelta(days=14)).isoformat(), "to": (now - timedelta(days=7)).isoformat()}

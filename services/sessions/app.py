@@ -15,8 +15,11 @@ def create_app(settings: Settings | None = None):
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     # orjson reads the JSONB columns (props of every listed session) several times faster.
-    engine = make_engine(SCHEMA, settings, json_deserializer=orjson.loads,
-                         server_settings={"statement_timeout": f"{int(settings.query_timeout_s * 1000)}ms"})
+    # JIT off: a filtered page walking the feed index with per-user probes is estimated at the
+    # cost of the whole walk (past jit_above_cost) but stops after a few hundred users; compiling
+    # it took 350 ms of a 40 ms query (docs/filters.md). The statement timeout: QUERY_TIMEOUT_S.
+    engine = make_engine(SCHEMA, settings, json_deserializer=orjson.loads, server_settings={
+        "jit": "off", "statement_timeout": f"{int(settings.query_timeout_s * 1000)}ms"})
 
     def database() -> None:
         with engine.connect() as conn:

@@ -12,16 +12,13 @@ from __future__ import annotations
 import base64
 import zlib
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 import orjson
 from sqlalchemy import Connection, and_, func, literal, select, text, tuple_
-from sqlalchemy.exc import OperationalError
 
 from footfall.web import ApiError
 from services.sessions import plan
 from services.sessions.filters import (
-    DidEvent,
     Filter,
     Seen,
     UserProperty,
@@ -34,11 +31,6 @@ from services.sessions.tables import events, merges, owner_of, sessions, users
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 ONLINE_WINDOW = timedelta(minutes=5)
-# How long per-user probes may walk the feed before the planner's semi-join takes over (a filter
-# that almost nobody matches): probes answer common filters in ms, the semi-join rare ones in ~1 s.
-PROBE_BUDGET_MS = 250
-COMMON_PROBE_BUDGET_MS = 1000
-QUERY_CANCELED = "57014"
 
 
 def encode_cursor(*key) -> str:
@@ -166,24 +158,11 @@ def feed(conn: Connection, env_id: str, start: datetime, end: datetime | None,
 def _page(conn: Connection, env_id: str, start: datetime, end: datetime | None,
           filters: list[Filter], after: list | None, limit: int, search: str | None = None) -> list:
     """The page's user rows: from the users a selective filter names when there is one; else
-    per-user probes first and, past a budget, PostgreSQL's semi-join."""
+    per-user probes along the feed index (no semi-join fallback: with each user's members an
+    IN over a UNION, PostgreSQL's semi-join rescans the window's events or sessions per user)."""
     p = plan.make_plan(conn, env_id, filters, start, end)
-    query = partial(feed_query, env_id, start, end, p.rest, after, limit, search=search, among=p.among,
-                    excluded=p.excluded, probes=p.probes)
-    if p.among is not None or not any(isinstance(f, DidEvent) for f in p.rest):
-        return conn.execute(query()).all()
-    # Filters whose every anchor found many events match many users, likely: a longer walk.
-    budget = COMMON_PROBE_BUDGET_MS if p.common else PROBE_BUDGET_MS
-    try:
-        with conn.begin_nested():
-            conn.execute(text(f"set local statement_timeout = {budget}"))
-            rows = conn.execute(query()).all()
-        conn.execute(text("set local statement_timeout to default"))
-        return rows
-    except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != QUERY_CANCELED:
-            raise
-    return conn.execute(query(probe=False)).all()
+    return conn.execute(feed_query(env_id, start, end, p.rest, after, limit, search=search, among=p.among,
+                                   excluded=p.excluded, probes=p.probes)).all()
 
 
 # Past this many users in the window, a count that would probe each of them is estimated from
@@ -198,11 +177,12 @@ def count(conn: Connection, env_id: str, start: datetime, end: datetime | None,
     left to probe per user but user properties (and the search), or when the window is small;
     else estimated from a sample of the window's users (`estimated`: true)."""
     p = plan.make_plan(conn, env_id, filters, start, end)
-    exact = feed_query(env_id, start, end, p.rest, None, None, probe=False, search=search, among=p.among,
+    # Per-user probes even here: at most MAX_EVENTS users (among) or SAMPLE_USERS (a small window),
+    # where PostgreSQL's own semi-join over the members of each user scans every session or
+    # event of the window once per user.
+    exact = feed_query(env_id, start, end, p.rest, None, None, search=search, among=p.among,
                        excluded=p.excluded, probes=p.probes)
-    # An anti-join (plan.probe_with) counts its users in one pass, as a user property does.
-    probes = end is not None or any(not isinstance(f, UserProperty) and (h or ("",))[0] != "anti"
-                                    for f, h in zip(p.rest, p.probes, strict=True))
+    probes = end is not None or any(not isinstance(f, UserProperty) for f in p.rest)
     if p.among is not None or not probes:
         return {"count": _count(conn, exact), "estimated": False}
     # The window's users counted, and every PRESAMPLE-th of them (by a hash of the id) listed, in

@@ -53,7 +53,7 @@ from criteria.model import Condition, Criteria, TextMatch, parse_criteria
 from criteria.sql import EventColumns, compile_criteria, compile_selector
 from footfall.messages import Kind
 from footfall.web import ApiError, nul_path
-from services.sessions.tables import events, members_of, merges, sessions, users
+from services.sessions.tables import events, members_of, sessions, users
 
 # Autocaptured event properties: `$name` → the events column holding it.
 EVENT_FIELDS = {"$path": "page_path", "$domain": "page_domain", "$text": "target_text", "$name": "name",
@@ -284,23 +284,9 @@ def user_predicate(f: Filter, env_id: str, start: datetime, end: datetime | None
     window = [events.c.env_id == env_id, events.c.anon_user_id.in_(members), events.c.time >= start]
     window += [events.c.time <= end] if end else []
     how, label = probe_with or (None, None)
-    if how == "anti":
-        return ~exists(_owners(env_id, start, end, label).where(_OWNER == users.c.user_id))
     matching = [label] if how == "exact" else [label, event_predicate(f)] if how == "label" else [event_predicate(f)]
     found = _per_user(select(1).where(*window, *matching), probe)
     return ~found if isinstance(f, DidNotEvent) else found
-
-
-_OWNER = func.coalesce(merges.c.into_user_id, events.c.anon_user_id)
-
-
-def _owners(env_id: str, start: datetime, end: datetime | None, label: ColumnElement[bool]):
-    """The window's events passing `label`, with their owners (`_OWNER`), not correlated: an
-    EXISTS on the owner becomes a hash join over the label's index entries."""
-    window = [events.c.time >= start, *([events.c.time <= end] if end else [])]
-    return (select(1).select_from(events.outerjoin(merges, and_(merges.c.env_id == events.c.env_id,
-                                                                merges.c.from_user_id == events.c.anon_user_id)))
-            .where(events.c.env_id == env_id, label, *window))
 
 
 def _per_user(query, probe: bool) -> ColumnElement[bool]:

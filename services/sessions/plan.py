@@ -291,8 +291,6 @@ def probe_with(conn: Connection, env_id: str, f: Filter) -> tuple[str, ColumnEle
 
     - ("exact", label test): the filter is its label alone (exact_label): the probe is one seek
       of `events_label` (label, kind, user, time), from the index alone;
-    - ("anti", label test): the same for a did_not_event, as an anti-join of the window's users
-      with the owners of the label's events (one pass over its index entries, hashed);
     - ("label", label test): an exact label (an equality, or the catalog's labels as an IN list)
       every matching event has: only the user's events with it are read and checked;
     - ("sessions", None): a condition on session properties alone: the user's sessions are read
@@ -302,9 +300,7 @@ def probe_with(conn: Connection, env_id: str, f: Filter) -> tuple[str, ColumnEle
         return None
     positive = DidEvent(type="did_event", event=f.event, where=f.where)
     if (exact := exact_label(positive)) is not None:
-        # A did_not_event left to probe has a common event (a rare one became `excluded`): few
-        # users lack it, and probing finds them only after a walk of the window.
-        return ("anti" if type(f) is not DidEvent else "exact"), exact
+        return "exact", exact
     if isinstance(f.event, CriteriaEvent):
         labels = [_criteria_label(conn, env_id, cr, ranges=False) for cr in f.event.criteria]
         if labels and all(a is not None for a in labels):
@@ -406,9 +402,6 @@ class Plan:
     among: list[str] | None
     excluded: list[str]
     rest: list[Filter]
-    # Every did_event left in `rest` is common (its anchor found many events in the window): a
-    # walk of the window meets matching users early, so it needs no budget.
-    common: bool = False
     # Per filter of `rest`, how its per-user probe reads (probe_with), or None.
     probes: tuple = ()
 
@@ -418,12 +411,10 @@ def make_plan(conn: Connection, env_id: str, filters: list[Filter], start: datet
     candidates: set[str] | None = None
     excluded: set[str] = set()
     rest: list[Filter] = []
-    common = True
     for f in filters:
         if isinstance(f, DidEvent):
             positive = f if type(f) is DidEvent else DidEvent(type="did_event", event=f.event, where=f.where)
             found = find_users(conn, env_id, positive, start, end)
-            common = common and found == COMMON and type(f) is DidEvent
         else:
             found = None
         if found is None or found == COMMON:
@@ -435,7 +426,7 @@ def make_plan(conn: Connection, env_id: str, filters: list[Filter], start: datet
     if candidates is not None:
         candidates -= excluded
     probes = tuple(probe_with(conn, env_id, f) for f in rest)
-    return Plan(None if candidates is None else sorted(candidates), sorted(excluded), rest, common, probes)
+    return Plan(None if candidates is None else sorted(candidates), sorted(excluded), rest, probes)
 
 
 def among(ids: list[str]):
