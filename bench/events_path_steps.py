@@ -63,7 +63,7 @@ def store(conn: Connection, bodies: list[bytes], steps: dict[str, float]) -> Non
 
     ep._work_tables(conn)
     timed("copy", lambda: ep._copy_bodies(conn, bodies))
-    conn.execute(text("set local work_mem = '64MB'"))
+    conn.execute(text("select set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"))
     for name, step in STEPS:
         timed(name, lambda step=step: conn.execute(text(step)))
     timed("insert", lambda: ep._insert_events(conn))
