@@ -208,7 +208,8 @@ def create_token(env_id: str):
     return CreatedToken(**listed, token=secret, env_id=env_id).model_dump(mode="json"), 201
 
 
-@envs_bp.delete("/<env_id>/tokens/<int:token_id>")
+# Token ids are bigint: a larger number names no token (404), not a database error.
+@envs_bp.delete("/<env_id>/tokens/<int(max=9223372036854775807):token_id>")
 @require_env_access
 @require_account
 @operation("Revoke an API token: refused everywhere within 5 seconds", tags=TAGS,
