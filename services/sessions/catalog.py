@@ -93,6 +93,21 @@ def collect_sql(source: str, new_sessions: str) -> str:
 
 COLLECT = collect_sql("fresh", NEW_SESSIONS)
 
+def _prune(table: str, group: str, item: str, batch_column: str, what: str, bound: int,
+           truncated_as: str) -> str:
+    """Groups (a property's values, a kind's labels) the batch touched that outgrew `bound` keep
+    their most frequent items and are marked truncated."""
+    return f"""with touched as (select distinct env_id, {batch_column} from cat_batch where what = '{what}'),
+           over as (select t.env_id, t.{batch_column} from touched t
+                    where (select count(*) from (select 1 from {table} v where v.env_id = t.env_id
+                           and v.{group} = t.{batch_column} limit {bound + 1}) x) > {bound}),
+           cut as (delete from {table} v using over o
+                   where v.env_id = o.env_id and v.{group} = o.{batch_column}
+                     and v.{item} not in (select {item} from {table} k where k.env_id = o.env_id
+                                         and k.{group} = o.{batch_column} order by count desc limit {bound}))
+           insert into catalog_truncated select env_id, {truncated_as} from over on conflict do nothing"""
+
+
 def record_statements(max_values: int = MAX_VALUES, max_labels: int = MAX_LABELS) -> list[str]:
     """The statements of `record` (the bounds are parameters for the tests)."""
     return [
@@ -112,24 +127,8 @@ def record_statements(max_values: int = MAX_VALUES, max_labels: int = MAX_LABELS
            select distinct env_id, name from cat_batch where what = 't' order by 1, 2 on conflict do nothing""",
         # Properties and kinds the batch touched that outgrew their bound keep their most frequent
         # values and are marked truncated.
-        f"""with touched as (select distinct env_id, name from cat_batch where what = 'v'),
-           over as (select t.env_id, t.name from touched t
-                    where (select count(*) from (select 1 from catalog_values v
-                           where v.env_id = t.env_id and v.property = t.name limit {max_values + 1}) x) > {max_values}),
-           cut as (delete from catalog_values v using over o
-                   where v.env_id = o.env_id and v.property = o.name
-                     and v.value not in (select value from catalog_values k where k.env_id = o.env_id
-                                         and k.property = o.name order by count desc limit {max_values}))
-           insert into catalog_truncated select env_id, name from over on conflict do nothing""",
-        f"""with touched as (select distinct env_id, kind from cat_batch where what = 'e'),
-           over as (select t.env_id, t.kind from touched t
-                    where (select count(*) from (select 1 from catalog_events v
-                           where v.env_id = t.env_id and v.kind = t.kind limit {max_labels + 1}) x) > {max_labels}),
-           cut as (delete from catalog_events v using over o
-                   where v.env_id = o.env_id and v.kind = o.kind
-                     and v.label not in (select label from catalog_events k where k.env_id = o.env_id
-                                         and k.kind = o.kind order by count desc limit {max_labels}))
-           insert into catalog_truncated select env_id, '$event:' || kind from over on conflict do nothing""",
+        _prune("catalog_values", "property", "value", "name", "v", max_values, "name"),
+        _prune("catalog_events", "kind", "label", "kind", "e", max_labels, "'$event:' || kind"),
         "delete from cat_batch",
     ]
 

@@ -177,10 +177,15 @@ def _label_anchor(conn: Connection, env_id: str, kinds: list[str],
     return and_(kind, label.in_(labels)) if labels else false()
 
 
-def _property_anchor(conn: Connection, env_id: str, c: FilterCondition) -> ColumnElement[bool] | None:
+def _values_matching(conn: Connection, env_id: str, c: FilterCondition) -> list | None:
+    """The catalog's values a positive condition matches; None when the catalog cannot say."""
     if c.op not in POSITIVE_OPS:
         return None
-    values = _catalog_values(conn, env_id, c.property, Cond(c.op, c.value, not c.exact_case))
+    return _catalog_values(conn, env_id, c.property, Cond(c.op, c.value, not c.exact_case))
+
+
+def _property_anchor(conn: Connection, env_id: str, c: FilterCondition) -> ColumnElement[bool] | None:
+    values = _values_matching(conn, env_id, c)
     if values is None:
         return None
     props = type_coerce(events.c.properties, JSONB)
@@ -191,9 +196,7 @@ def _property_anchor(conn: Connection, env_id: str, c: FilterCondition) -> Colum
 
 def session_anchor(conn: Connection, env_id: str, c: FilterCondition) -> ColumnElement[bool] | None:
     """Sessions having a session property, as a `sessions_props` containment test."""
-    if c.op not in POSITIVE_OPS:
-        return None
-    values = _catalog_values(conn, env_id, c.property, Cond(c.op, c.value, not c.exact_case))
+    values = _values_matching(conn, env_id, c)
     if values is None:
         return None
     props = type_coerce(sessions.c.props, JSONB)
